@@ -1,0 +1,63 @@
+"""Recompute every stored canonical link key after the rules in canonical.py change.
+
+    python manage.py recanonicalize          # rows made by an older CANONICAL_VERSION
+    python manage.py recanonicalize --all    # every row
+    python manage.py recanonicalize --dry-run
+
+Two live submissions that the new rules say are the same link cannot both keep
+it (a unique constraint guards that); such pairs are listed for an editor to
+resolve and the younger one keeps its old key until then.
+"""
+
+from django.core.management.base import BaseCommand
+from django.db import IntegrityError, transaction
+
+from newsletter.canonical import CANONICAL_VERSION, canonical_key
+from newsletter.models import Submission
+
+
+class Command(BaseCommand):
+    help = "Recompute canonical link keys with the current rules (version %d)." % CANONICAL_VERSION
+
+    def add_arguments(self, parser):
+        parser.add_argument("--all", action="store_true", help="Recompute every row, not only older ones.")
+        parser.add_argument("--dry-run", action="store_true", help="Report what would change, change nothing.")
+
+    def handle(self, *args, all=False, dry_run=False, **options):
+        rows = Submission.objects.order_by("created_at", "pk")
+        if not all:
+            rows = rows.exclude(canonical_version=CANONICAL_VERSION)
+        changed = unchanged = conflicts = invalid = 0
+        for submission in rows.iterator(chunk_size=500):
+            try:
+                key = canonical_key(submission.url)
+            except ValueError as exc:
+                invalid += 1
+                self.stderr.write(f"#{submission.pk}: {exc}")
+                continue
+            if key == submission.canonical_key and submission.canonical_version == CANONICAL_VERSION:
+                unchanged += 1
+                continue
+            if dry_run:
+                changed += key != submission.canonical_key
+                unchanged += key == submission.canonical_key
+                continue
+            try:
+                with transaction.atomic():
+                    Submission.objects.filter(pk=submission.pk).update(
+                        canonical_key=key, canonical_version=CANONICAL_VERSION
+                    )
+            except IntegrityError:
+                conflicts += 1
+                other = Submission.objects.live().filter(canonical_key=key).first()
+                self.stderr.write(
+                    f"#{submission.pk} is now the same link as #{other.pk if other else '?'} "
+                    f"({key}); kept its old key, resolve by hand."
+                )
+                continue
+            changed += 1
+        verb = "would change" if dry_run else "changed"
+        self.stdout.write(
+            f"Canonical keys (rules v{CANONICAL_VERSION}): {changed} {verb}, {unchanged} unchanged, "
+            f"{conflicts} conflicts, {invalid} invalid."
+        )

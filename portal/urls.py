@@ -1,0 +1,46 @@
+"""Root URLs: the members' side, the archive, events, accounts and the admin."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+from django.views.generic import TemplateView
+from markdownx.views import ImageUploadView, MarkdownifyView
+
+from newsletter.sitemaps import SITEMAPS
+from portal import views
+
+admin.site.site_header = f"{settings.SITE_NAME} editors"
+admin.site.site_title = "Editors"
+admin.site.index_title = "Review, compose and deliver"
+
+# The members' side: home, profile, submitting and following one's submissions.
+member_patterns = [
+    path("", views.home, name="home"),
+    path("profile/", views.profile, name="profile"),
+    path("submit/", views.submission_create, name="submission-create"),
+    path("submit/check/", views.submission_check, name="submission-check"),
+    path("submit/fetch/", views.submission_fetch, name="submission-fetch"),
+    path("my/submissions/", views.SubmissionListView.as_view(), name="submission-list"),
+    path("my/submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
+    path("my/submissions/<int:pk>/edit/", views.submission_edit, name="submission-edit"),
+    path("my/submissions/<int:pk>/withdraw/", views.submission_withdraw, name="submission-withdraw"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    # markdownx's preview and upload endpoints, for signed-in members only.
+    path("markdownx/markdownify/", login_required(MarkdownifyView.as_view()), name="markdownx_markdownify"),
+    path("markdownx/upload/", login_required(ImageUploadView.as_view()), name="markdownx_upload"),
+    path("archive/", include("newsletter.urls")),
+    path("events/", include("events.urls")),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path(
+        "robots.txt",
+        TemplateView.as_view(template_name="robots.txt", content_type="text/plain"),
+        name="robots",
+    ),
+    path("", include((member_patterns, "portal"))),
+]

@@ -1,0 +1,258 @@
+"""The members' side: home page, profile, submitting links and following them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.generic import ListView
+
+from events.models import Event
+from newsletter import services
+from newsletter.fetch import FetchError, fetch_metadata
+from newsletter.models import Issue, IssueItem, Submission
+
+from .forms import ExtraLinkFormSet, ProfileForm, SubmissionForm, extra_links_from, validate_http_url
+
+FETCHES_PER_MINUTE = 20
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    latest = Issue.objects.published().order_by("-published_at").first()
+    upcoming = Event.objects.visible().upcoming().order_by("start")[:3]
+    return render(request, "portal/home.html", {"latest": latest, "upcoming": upcoming})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile is saved.")
+        return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"form": form})
+
+
+def _fetch_allowed(user) -> bool:
+    """A small per-member budget: each fetch makes this server call someone else's."""
+    key = f"fetch-budget:{user.pk}"
+    cache.add(key, 0, timeout=60)
+    try:
+        return cache.incr(key) <= FETCHES_PER_MINUTE
+    except ValueError:
+        return True
+
+
+def _autofill(form_data, user) -> tuple[dict, str]:
+    """Run "fetch details" for the no-JavaScript form: returns new data and a message."""
+    data = form_data.copy()
+    try:
+        url = validate_http_url(data.get("url", ""))
+    except ValidationError as exc:
+        return data, exc.messages[0]
+    if not _fetch_allowed(user):
+        return data, "Too many fetches in a minute; wait a moment and try again."
+    try:
+        metadata = fetch_metadata(url)
+    except FetchError as exc:
+        data["autofill_failed"] = "on"
+        return data, f"We could not fetch details: {exc}"
+    if metadata.title:
+        data["title"] = metadata.title
+    if metadata.summary and not data.get("summary", "").strip():
+        data["summary"] = metadata.summary
+    data["autofill_failed"] = ""
+    if not metadata.title:
+        data["autofill_failed"] = "on"
+        return data, "The page has no title we could read. Please type one."
+    return data, ""
+
+
+@login_required
+def submission_create(request: HttpRequest) -> HttpResponse:
+    """Submit a link. Works without JavaScript; with it, the form checks and fetches as you type."""
+    duplicate = None
+    fetch_message = ""
+    if request.method == "POST" and "fetch" in request.POST:
+        # "Fetch details" without JavaScript: show the form again, filled, with no errors yet.
+        data, fetch_message = _autofill(request.POST, request.user)
+        form = SubmissionForm(initial={name: data.get(name, "") for name in SubmissionForm.base_fields})
+        formset = ExtraLinkFormSet(
+            prefix="links",
+            initial=[
+                {"label": data.get(f"links-{i}-label", ""), "url": data.get(f"links-{i}-url", "")}
+                for i in range(ExtraLinkFormSet.max_num)
+                if data.get(f"links-{i}-url") or data.get(f"links-{i}-label")
+            ],
+        )
+    elif request.method == "POST":
+        form = SubmissionForm(request.POST)
+        formset = ExtraLinkFormSet(request.POST, prefix="links")
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                submission = services.submission_create(
+                    author=request.user,
+                    url=data["url"],
+                    kind=data["kind"],
+                    title=data["title"],
+                    summary=data["summary"],
+                    note_to_editors=data["note_to_editors"],
+                    extra_links=extra_links_from(formset),
+                )
+            except services.DuplicateSubmission as exc:
+                duplicate = services.duplicate_answer(exc.existing, viewer=request.user)
+                form.add_error("url", duplicate.message)
+            except services.SubmissionLimitReached as exc:
+                form.add_error(None, exc.messages[0])
+            else:
+                messages.success(
+                    request,
+                    "Thank you! Your link is waiting for the editors' review."
+                    + ("" if submission.title else " We are fetching its title now."),
+                )
+                return redirect(submission)
+    else:
+        form = SubmissionForm(initial={"url": request.GET.get("url", "")[:2000]})
+        formset = ExtraLinkFormSet(prefix="links")
+    return render(
+        request,
+        "portal/submission_form.html",
+        {"form": form, "formset": formset, "duplicate": duplicate, "fetch_message": fetch_message},
+    )
+
+
+@login_required
+@require_GET
+def submission_check(request: HttpRequest) -> JsonResponse:
+    """As the member types the link: is it valid, and is it already known?"""
+    url = request.GET.get("url", "")[:2000]
+    try:
+        validate_http_url(url)
+    except ValidationError as exc:
+        return JsonResponse({"valid": False, "duplicate": False, "message": exc.messages[0]})
+    existing = services.submission_find_duplicate(url)
+    if existing is None:
+        return JsonResponse({"valid": True, "duplicate": False, "message": ""})
+    answer = services.duplicate_answer(existing, viewer=request.user)
+    return JsonResponse(
+        {"valid": True, "duplicate": True, "message": answer.message, "url": answer.url}
+    )
+
+
+@login_required
+@require_POST
+def submission_fetch(request: HttpRequest) -> JsonResponse:
+    """The "fetch details" button: title and summary from arXiv, GitHub or the page."""
+    try:
+        url = validate_http_url(request.POST.get("url", "")[:2000])
+    except ValidationError as exc:
+        return JsonResponse({"ok": False, "message": exc.messages[0]}, status=400)
+    if not _fetch_allowed(request.user):
+        return JsonResponse(
+            {"ok": False, "message": "Too many fetches in a minute; wait a moment and try again."},
+            status=429,
+        )
+    try:
+        metadata = fetch_metadata(url)
+    except FetchError as exc:
+        return JsonResponse({"ok": False, "message": f"We could not fetch details: {exc}"})
+    return JsonResponse(
+        {"ok": True, "title": metadata.title, "summary": metadata.summary, "source": metadata.source}
+    )
+
+
+class SubmissionListView(LoginRequiredMixin, ListView):
+    """My submissions: each with its state, the reason of a rejection, or its issue."""
+
+    template_name = "portal/submission_list.html"
+    context_object_name = "submissions"
+    paginate_by = 50
+
+    def get_queryset(self):
+        published_items = IssueItem.objects.filter(is_published=True).select_related("issue")
+        return (
+            Submission.objects.filter(author=self.request.user)
+            .prefetch_related(Prefetch("issue_items", queryset=published_items, to_attr="published_items"))
+            .order_by("-created_at", "-id")
+        )
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    published_items = IssueItem.objects.filter(is_published=True).select_related("issue")
+    submission = get_object_or_404(
+        Submission.objects.prefetch_related(
+            "extra_links", Prefetch("issue_items", queryset=published_items, to_attr="published_items")
+        ),
+        pk=pk,
+        author=request.user,
+    )
+    return render(request, "portal/submission_detail.html", {"submission": submission})
+
+
+@login_required
+def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(Submission, pk=pk, author=request.user)
+    if not submission.is_editable_by_author:
+        messages.error(request, "Only a submission waiting for review can be edited.")
+        return redirect(submission)
+    initial = {
+        "url": submission.url,
+        "kind": submission.kind,
+        "title": submission.title,
+        "summary": submission.summary,
+        "note_to_editors": submission.note_to_editors,
+    }
+    links_initial = [{"label": link.label, "url": link.url} for link in submission.extra_links.all()]
+    if request.method == "POST":
+        form = SubmissionForm(request.POST, instance=submission)
+        formset = ExtraLinkFormSet(request.POST, prefix="links")
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                services.submission_update(
+                    submission=submission,
+                    actor=request.user,
+                    url=data["url"],
+                    kind=data["kind"],
+                    title=data["title"],
+                    summary=data["summary"],
+                    note_to_editors=data["note_to_editors"],
+                    extra_links=extra_links_from(formset),
+                )
+            except services.DuplicateSubmission as exc:
+                form.add_error("url", exc.messages[0])
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+                return redirect(submission)
+            else:
+                messages.success(request, "Your changes are saved.")
+                return redirect(submission)
+    else:
+        form = SubmissionForm(initial=initial, instance=submission)
+        formset = ExtraLinkFormSet(initial=links_initial, prefix="links")
+    return render(
+        request,
+        "portal/submission_form.html",
+        {"form": form, "formset": formset, "submission": submission, "editing": True},
+    )
+
+
+@login_required
+@require_POST
+def submission_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(Submission, pk=pk, author=request.user)
+    try:
+        services.submission_withdraw(submission=submission, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "Your submission is withdrawn.")
+    return redirect(submission)

@@ -1,0 +1,88 @@
+// Progressive enhancement of the submission form: the duplicate check as the
+// member types the link, and "Fetch details" without a page reload. The form
+// works the same without this file.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.submission-form");
+  if (!form) return;
+  var urlInput = form.querySelector("[name=url]");
+  var status = document.getElementById("url-status");
+  var fetchButton = document.getElementById("fetch-button");
+  var fetchStatus = document.getElementById("fetch-status");
+  var csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  var timer = null;
+  var lastChecked = "";
+
+  function show(message, linkUrl) {
+    status.textContent = message;
+    if (linkUrl) {
+      var a = document.createElement("a");
+      a.href = linkUrl;
+      a.textContent = " See it";
+      status.appendChild(document.createTextNode(" "));
+      status.appendChild(a);
+    }
+    status.hidden = !message;
+  }
+
+  function check() {
+    var value = urlInput.value.trim();
+    if (!value || value === lastChecked) return;
+    lastChecked = value;
+    fetch(form.dataset.checkUrl + "?url=" + encodeURIComponent(value), {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        if (urlInput.value.trim() !== value) return;
+        if (!data.valid) show(data.message);
+        else if (data.duplicate) show(data.message, data.url);
+        else show("");
+      })
+      .catch(function () { /* the server checks again on submit */ });
+  }
+
+  urlInput.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(check, 400);
+  });
+  urlInput.addEventListener("blur", check);
+
+  function setField(name, value) {
+    var field = form.querySelector("[name=" + name + "]");
+    if (!field || !value) return;
+    field.value = value;
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  fetchButton.addEventListener("click", function (event) {
+    event.preventDefault();
+    var body = new URLSearchParams();
+    body.set("url", urlInput.value.trim());
+    fetchButton.disabled = true;
+    fetchStatus.textContent = "Fetching…";
+    fetch(form.dataset.fetchUrl, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+    })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        var failed = form.querySelector("[name=autofill_failed]");
+        if (data.ok && data.title) {
+          setField("title", data.title);
+          var summary = form.querySelector("[name=summary]");
+          if (summary && !summary.value.trim()) setField("summary", data.summary);
+          fetchStatus.textContent = "Filled in from " + data.source + ".";
+          if (failed) failed.value = "";
+        } else {
+          fetchStatus.textContent = data.message || "Nothing found; please type a title.";
+          if (failed) failed.value = "on";
+        }
+      })
+      .catch(function () { fetchStatus.textContent = "The fetch failed; please type a title."; })
+      .finally(function () { fetchButton.disabled = false; });
+  });
+})();

@@ -1,0 +1,87 @@
+"""Shared fixtures, and the skip rules that let `make test` run on what this machine has.
+
+Groups and what they need:
+- postgres: DATABASE_URL pointing at PostgreSQL (concurrency, full-text search);
+- redis / worker: REDIS_URL (a real Redis; a real Celery worker);
+- browser: Chromium at /usr/bin/chromium (Playwright journeys).
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from tests.factories import EditorFactory, UserFactory
+from tests.workers import celery_worker  # noqa: F401  (fixture)
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _database_vendor() -> str:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return "postgresql" if "postgresql" in engine else "sqlite"
+
+
+SKIP_REASONS = {
+    "postgres": None if _database_vendor() == "postgresql" else "DATABASE_URL is not PostgreSQL",
+    "redis": None if settings.REDIS_URL else "REDIS_URL is not set",
+    "worker": (
+        None
+        if settings.REDIS_URL and _database_vendor() == "postgresql"
+        else "a real worker needs REDIS_URL and PostgreSQL (to share the test database)"
+    ),
+    "browser": None if shutil.which(CHROMIUM) else f"Chromium not found at {CHROMIUM}",
+}
+_skipped_groups: dict[str, int] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for group, reason in SKIP_REASONS.items():
+            if reason and item.get_closest_marker(group):
+                item.add_marker(pytest.mark.skip(reason=f"[{group}] {reason}"))
+                _skipped_groups[group] = _skipped_groups.get(group, 0) + 1
+                break
+
+
+def pytest_report_header(config):
+    vendor = _database_vendor()
+    return [
+        f"portal: database={vendor}, redis={'yes' if settings.REDIS_URL else 'no'}, "
+        f"chromium={'yes' if shutil.which(CHROMIUM) else 'no'}"
+    ]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _skipped_groups:
+        terminalreporter.section("skipped groups")
+        for group, count in sorted(_skipped_groups.items()):
+            terminalreporter.write_line(f"{group}: {count} tests skipped because {SKIP_REASONS[group]}")
+
+
+@pytest.fixture
+def member(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_member(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def editor(db):
+    return EditorFactory()
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client

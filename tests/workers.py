@@ -1,0 +1,125 @@
+"""A real Celery worker in a subprocess, on the real Redis broker and the test database.
+
+Use the `celery_worker` fixture in a test marked `@pytest.mark.worker` with
+`@pytest.mark.django_db(transaction=True)` (the worker must see committed rows).
+While the fixture is active, tasks queued by the test process go to Redis
+instead of running inline, and the worker runs them against the same test
+database. `worker.kill()` and `worker.start()` let fault tests stop it hard.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from portal.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the test database this process is using (created by pytest-django)."""
+    d = connection.settings_dict
+    if "postgresql" not in d["ENGINE"]:
+        raise RuntimeError("a worker shares the test database only on PostgreSQL")
+    user = d.get("USER") or "postgres"
+    password = f":{d['PASSWORD']}" if d.get("PASSWORD") else ""
+    host = d.get("HOST") or "127.0.0.1"
+    port = d.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{d['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None):
+        self.concurrency = concurrency
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen | None = None
+        self.log: list[str] = []
+        self._ready = threading.Event()
+
+    def start(self, timeout: float = 30) -> None:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "PORTAL_TEST_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            "PORTAL_WORKER": "1",
+            **self.extra_env,
+        }
+        self._ready.clear()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "portal", "worker",
+                "--loglevel=INFO", f"--concurrency={self.concurrency}",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("Celery worker did not start:\n" + "".join(self.log[-40:]))
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self.log.append(line)
+            if " ready." in line:
+                self._ready.set()
+
+    def kill(self) -> None:
+        """Kill the worker and its children at once, as a crash or OOM kill would."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message: str = ""):
+    """Poll until predicate() is truthy; bounded, so a broken test fails instead of hanging."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(message or f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A running worker; tasks queued during the test go through Redis to it."""
+    celery_app.conf.task_always_eager = False
+    worker = WorkerProcess()
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        celery_app.conf.task_always_eager = True
+        # Drop anything left in this run's queue so it cannot leak into another test.
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
