@@ -53,10 +53,15 @@ class SubmissionForm(forms.Form):
     url = forms.CharField(
         label="Link",
         max_length=2000,
+        error_messages={"required": "Paste the link you want to share."},
         widget=forms.URLInput(attrs={"placeholder": "https://arxiv.org/abs/…", "autocomplete": "url"}),
         help_text="The paper, post, tool, repository, talk or event you want to share.",
     )
-    kind = forms.ChoiceField(choices=Kind.choices, help_text="Decides the newsletter section.")
+    kind = forms.ChoiceField(
+        choices=Kind.choices,
+        help_text="Decides the newsletter section.",
+        error_messages={"invalid_choice": "Select a valid choice: %(value)s is not a kind of link we know."},
+    )
     title = forms.CharField(
         max_length=300,
         required=False,

@@ -288,6 +288,8 @@ ARXIV_API_BASE = env.str("ARXIV_API_BASE", default="https://export.arxiv.org/api
 GITHUB_API_BASE = env.str("GITHUB_API_BASE", default="https://api.github.com").rstrip("/")
 DISCORD_API_BASE = env.str("DISCORD_API_BASE", default="https://discord.com/api/v10").rstrip("/")
 # Hosts that outgoing fetches may reach although they resolve to private addresses.
+# Optional: raises GitHub's API limit from 60 to 5,000 requests an hour.
+GITHUB_API_TOKEN = env.str("GITHUB_API_TOKEN", default="")
 FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=[])
 FETCH_TIMEOUT = env.float("FETCH_TIMEOUT", default=5.0)
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=1_000_000)
@@ -300,4 +302,14 @@ NEWSLETTER_VOTES_TO_ACCEPT = env.int("NEWSLETTER_VOTES_TO_ACCEPT", default=2)
 NEWSLETTER_BLIND_REVIEW = env.bool("NEWSLETTER_BLIND_REVIEW", default=True)
 NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
 DISCORD_MESSAGE_LIMIT = env.int("DISCORD_MESSAGE_LIMIT", default=2000)
+# Discord delivery: seconds to wait for an answer; temporary failures (timeouts, 5xx, 429)
+# retried per message in one run, with waits of BACKOFF × 2^n seconds; a message that has
+# had MAX_ATTEMPTS requests fails for good. Deliveries left pending or half-sent for SWEEP_AFTER
+# seconds are queued again; a sending run holds its delivery for LEASE seconds at a time.
+DISCORD_HTTP_TIMEOUT = env.float("DISCORD_HTTP_TIMEOUT", default=15.0)
+DISCORD_RETRY_LIMIT = env.int("DISCORD_RETRY_LIMIT", default=5)
+DISCORD_RETRY_BACKOFF = env.float("DISCORD_RETRY_BACKOFF", default=1.0)
+DISCORD_MAX_ATTEMPTS = env.int("DISCORD_MAX_ATTEMPTS", default=20)
+DISCORD_SWEEP_AFTER = env.int("DISCORD_SWEEP_AFTER", default=300)
+DISCORD_DELIVERY_LEASE = env.int("DISCORD_DELIVERY_LEASE", default=120)
 EVENT_REMINDER_LEADS = env.list("EVENT_REMINDER_LEADS", cast=int, default=[24 * 60, 60])

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import EditorFactory, UserFactory
+from tests.stubs.fixtures import loopback_only, thirdparty_server, thirdparty_settings  # noqa: F401
 from tests.workers import celery_worker  # noqa: F401  (fixture)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

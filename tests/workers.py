@@ -72,7 +72,8 @@ class WorkerProcess:
             text=True,
             start_new_session=True,
         )
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
         if not self._ready.wait(timeout):
             self.stop()
             raise RuntimeError("Celery worker did not start:\n" + "".join(self.log[-40:]))
@@ -88,6 +89,7 @@ class WorkerProcess:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self._close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -96,6 +98,12 @@ class WorkerProcess:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc and self.proc.stdout and not self.proc.stdout.closed:
+            self._reader.join(5)
+            self.proc.stdout.close()
 
 
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message: str = ""):

@@ -1,5 +1,6 @@
 """The members' side: signing up, submitting links and following them."""
 
+import html
 import re
 
 import pytest
@@ -192,7 +193,7 @@ def test_daily_limit_refuses_the_next_submission(member_client, member, settings
         assert response.status_code == 302
     response = member_client.post(SUBMIT, submit_data(url="https://example.org/3"))
     assert response.status_code == 200
-    assert "today's limit of 3 submissions" in response.content.decode()
+    assert "today's limit of 3 submissions" in html.unescape(response.content.decode())
     assert Submission.objects.filter(author=member).count() == 3
 
 
@@ -231,7 +232,7 @@ def test_member_withdraws_own_pending_submission_but_not_twice(member_client, me
     submission.refresh_from_db()
     assert submission.state == Submission.State.WITHDRAWN
     response = member_client.post(url, follow=True)
-    assert "cannot become withdrawn" in response.content.decode()
+    assert "only a submission waiting for review can be withdrawn" in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -1,0 +1,230 @@
+"""Load the demo community: people, submissions in every state, the reference edition, events.
+
+    python manage.py demo_data
+
+Safe to run again: everything is looked up before it is created. The reference
+edition (March 2023) is built through the same services editors use, with its
+titles, links and dates; the summaries are our own words.
+"""
+
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from events.models import Event
+from events.services import event_save, rsvp_set
+from newsletter import reference, services
+from newsletter.models import Issue, Kind, Submission
+from portal.models import User
+
+PASSWORD = "demo-password"  # noqa: S105 (demo accounts on a developer's machine)
+
+PEOPLE = [
+    # email, display name, role, time zone
+    ("admin@example.org", "Admin", "admin", "UTC"),
+    ("ada@example.org", "Ada (editor)", "editor", "Europe/London"),
+    ("grace@example.org", "Grace (editor)", "editor", "America/New_York"),
+    ("alan@example.org", "Alan", "member", "Asia/Kolkata"),
+    ("katherine@example.org", "Katherine", "member", "America/Los_Angeles"),
+    ("linus@example.org", "Linus", "member", "Europe/Helsinki"),
+]
+
+# Links waiting for review, so each editor has something to vote on.
+PENDING = [
+    (
+        "katherine@example.org",
+        "https://arxiv.org/abs/2305.14314",
+        Kind.PAPER,
+        "QLoRA: Efficient Finetuning of Quantized LLMs",
+        "Fine-tunes a 65B model on one 48 GB GPU by training low-rank adapters on top of a frozen "
+        "4-bit base model, with a new NF4 data type and paged optimisers.",
+    ),
+    (
+        "linus@example.org",
+        "https://arxiv.org/abs/2205.14135",
+        Kind.PAPER,
+        "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
+        "Exact attention, but tiled so it never writes the full attention matrix to GPU memory: "
+        "faster and lighter on long sequences.",
+    ),
+    (
+        "alan@example.org",
+        "https://github.com/vllm-project/vllm",
+        Kind.REPO,
+        "vLLM",
+        "A serving engine for LLMs whose PagedAttention manages the KV cache like virtual memory.",
+    ),
+    (
+        "katherine@example.org",
+        "https://huggingface.co/blog/hf-bitsandbytes-integration",
+        Kind.BLOG,
+        "A Gentle Introduction to 8-bit Matrix Multiplication for transformers at scale",
+        "A friendly walk through int8 inference in transformers, with the outlier trick explained.",
+    ),
+]
+ACCEPTED = [
+    (
+        "linus@example.org",
+        "https://github.com/huggingface/peft",
+        Kind.REPO,
+        "PEFT: State-of-the-art Parameter-Efficient Fine-Tuning",
+        "LoRA, prefix tuning and friends behind one API, integrated with transformers.",
+    ),
+]
+REJECTED = [
+    (
+        "alan@example.org",
+        "https://example.com/top-10-ai-tools",
+        Kind.BLOG,
+        "Top 10 AI tools you must try",
+        "A listicle.",
+        Submission.RejectReason.OFF_TOPIC,
+        "A general list, not about efficiency. Thanks anyway!",
+    ),
+]
+WITHDRAWN = [
+    (
+        "katherine@example.org",
+        "https://arxiv.org/abs/2210.17323",
+        Kind.PAPER,
+        "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers",
+        "One-shot weight quantization to 3 or 4 bits using approximate second-order information.",
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo community (idempotent)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            people = {email: self.person(email, name, role, tz) for email, name, role, tz in PEOPLE}
+            ada, grace = people["ada@example.org"], people["grace@example.org"]
+            alan = people["alan@example.org"]
+            if not Issue.objects.filter(number=reference.NUMBER).exists():
+                reference.reference_edition_build(author=alan, editor=ada)
+            for email, url, kind, title, summary in PENDING + ACCEPTED + WITHDRAWN:
+                self.submission(people[email], url, kind, title, summary)
+            for email, url, kind, title, summary, reason, note in REJECTED:
+                submission = self.submission(people[email], url, kind, title, summary)
+                if submission.state == Submission.State.PENDING:
+                    services.submission_transition(
+                        submission=submission,
+                        to_state=Submission.State.REJECTED,
+                        actor=grace,
+                        reason=reason,
+                        note=note,
+                    )
+            self.decide(ACCEPTED, Submission.State.ACCEPTED, ada)
+            for email, url, *_ in WITHDRAWN:
+                submission = services.submission_find_duplicate(url) or Submission.objects.get(url=url)
+                if submission.state == Submission.State.PENDING:
+                    services.submission_withdraw(submission=submission, actor=people[email])
+            # One vote each, so the queue shows votes, and each editor still has items to vote on.
+            self.vote(PENDING[0][1], ada, 1, "Great for the next issue.")
+            self.vote(PENDING[1][1], grace, 1, "A classic, and the v2 paper is out.")
+            self.events(people)
+        self.stdout.write(self.style.SUCCESS("Demo community ready."))
+        self.stdout.write(
+            "\nLog in at http://127.0.0.1:8000/accounts/login/ with password "
+            f"“{PASSWORD}” as:\n"
+            "  admin   admin@example.org   (superuser: everything, /admin/)\n"
+            "  editor  ada@example.org     (votes and composes in /admin/)\n"
+            "  editor  grace@example.org\n"
+            "  member  alan@example.org    (submits links: /submit/)\n"
+        )
+
+    def person(self, email, name, role, tz) -> User:
+        user, created = User.objects.get_or_create(
+            email=email,
+            defaults={
+                "username": email.split("@")[0],
+                "display_name": name,
+                "timezone": tz,
+                "is_staff": role in ("admin", "editor"),
+                "is_superuser": role == "admin",
+            },
+        )
+        if created:
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+        EmailAddress.objects.update_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
+        if role == "editor":
+            user.groups.add(Group.objects.get(name="Editors"))
+        return user
+
+    def submission(self, author, url, kind, title, summary) -> Submission:
+        existing = services.submission_find_duplicate(url) or Submission.objects.filter(url=url).first()
+        if existing:
+            return existing
+        return services.submission_create(
+            author=author, url=url, kind=kind, title=title, summary=summary
+        )
+
+    def decide(self, rows, state, editor) -> None:
+        for _email, url, *_ in rows:
+            submission = services.submission_find_duplicate(url)
+            if submission and submission.state == Submission.State.PENDING:
+                services.submission_transition(submission=submission, to_state=state, actor=editor)
+
+    def vote(self, url, editor, value, comment) -> None:
+        submission = services.submission_find_duplicate(url)
+        if submission and submission.state == Submission.State.PENDING:
+            if not submission.votes.filter(editor=editor).exists():
+                services.vote_cast(submission=submission, editor=editor, value=value, comment=comment)
+
+    def events(self, people) -> None:
+        """The reference reading group (past) and upcoming ones to RSVP to, one nearly full."""
+        ada = people["ada@example.org"]
+        reference.reference_event(by=ada)
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        upcoming = [
+            (
+                "reading-group-distilling-step-by-step",
+                "Reading group: Distilling Step-by-Step",
+                now + timedelta(days=9, hours=17 - now.hour),
+                "We continue the distillation theme with *Distilling Step-by-Step!*: smaller "
+                "models trained on rationales extracted from a large one.",
+                ("Distilling Step-by-Step!", "https://arxiv.org/abs/2305.02301"),
+                3,
+            ),
+            (
+                "talk-quantization-in-practice",
+                "Talk: quantization in practice",
+                now + timedelta(days=20, hours=16 - now.hour),
+                "A member walks through what int8 and 4-bit quantization cost and save on real "
+                "workloads, followed by questions.",
+                ("", ""),
+                None,
+            ),
+        ]
+        for slug, title, start, description, (res_title, res_url), capacity in upcoming:
+            if Event.objects.filter(slug=slug).exists():
+                continue
+            event = event_save(
+                event=Event(
+                    slug=slug,
+                    title=title,
+                    kind=Event.Kind.READING_GROUP if "reading" in slug else Event.Kind.TALK,
+                    description=description,
+                    start=start,
+                    end=start + timedelta(hours=1),
+                    time_zone="Europe/London",
+                    location="https://discord.com/channels/000000000000000000/000000000000000001",
+                    resource_title=res_title,
+                    resource_url=res_url,
+                    capacity=capacity,
+                    state=Event.State.PUBLISHED,
+                ),
+                by=ada,
+            )
+            event.hosts.add(ada)
+            if capacity:
+                for email in ("alan@example.org", "katherine@example.org"):
+                    rsvp_set(event=event, user=people[email], status="going")
