@@ -58,7 +58,9 @@ class Event(models.Model):
     )
     resource_title = models.CharField("paper or resource", max_length=300, blank=True)
     resource_url = models.URLField("paper or resource link", max_length=2000, blank=True)
-    hosts = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="hosted_events")
+    hosts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="hosted_events"
+    )
     capacity = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
     rsvp_deadline = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
@@ -91,9 +93,12 @@ class Event(models.Model):
     class Meta:
         ordering = ["start", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="event_ends_after_start"),
             models.CheckConstraint(
-                condition=Q(capacity__isnull=True) | Q(capacity__gt=0), name="event_capacity_positive"
+                condition=Q(end__gte=models.F("start")), name="event_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gt=0),
+                name="event_capacity_positive",
             ),
             models.CheckConstraint(
                 condition=~Q(state="cancelled") | Q(cancelled_at__isnull=False),
@@ -141,7 +146,9 @@ class RSVP(models.Model):
         NOT_GOING = "not_going", "Not going"
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rsvps")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rsvps")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rsvps"
+    )
     status = models.CharField(max_length=10, choices=Status.choices)
     # Arrival order on the waiting list.
     waitlisted_at = models.DateTimeField(null=True, blank=True)
@@ -177,7 +184,9 @@ class Reminder(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["event", "lead_minutes"], name="reminder_once_per_lead"),
+            models.UniqueConstraint(
+                fields=["event", "lead_minutes"], name="reminder_once_per_lead"
+            ),
         ]
 
     def __str__(self) -> str:

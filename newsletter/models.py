@@ -237,7 +237,9 @@ class Section(models.Model):
         blank=True,
         help_text='Emoji per kind, overriding the section emoji, e.g. {"blog": "📝"}.',
     )
-    kinds = models.JSONField(default=list, blank=True, help_text='Kinds it collects, e.g. ["paper"].')
+    kinds = models.JSONField(
+        default=list, blank=True, help_text='Kinds it collects, e.g. ["paper"].'
+    )
     collects_events = models.BooleanField(
         default=False, help_text="Filled with upcoming events from the events app."
     )
@@ -500,7 +502,9 @@ class DeliveryMessage(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            models.UniqueConstraint(fields=["delivery", "position"], name="message_position_unique"),
+            models.UniqueConstraint(
+                fields=["delivery", "position"], name="message_position_unique"
+            ),
         ]
 
     def __str__(self) -> str:

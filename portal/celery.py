@@ -1,11 +1,48 @@
 """The Celery application, configured from Django settings (namespace CELERY)."""
 
+import logging
 import os
 
 from celery import Celery
+from django.db import transaction
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
+
+
+def queue_after_commit(task, **kwargs) -> None:
+    """Queue `task` once the current transaction commits; a broker that is down fails nothing.
+
+    The member's submission or the editor's publication is already stored when this runs, so
+    an unreachable broker must not turn it into an error page. The work is not lost: its row
+    says it is still to do (metadata not fetched, email not sent, message not posted) and a
+    periodic sweeper queues it again once the broker is back.
+
+    Without a broker (REDIS_URL unset) tasks run inline, here; a task that fails then (a mail
+    server down) is logged with its traceback and left for the sweeper, as a worker would,
+    instead of turning the member's stored request into an error page.
+    """
+
+    def send() -> None:
+        arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+        try:
+            task.delay(**kwargs)
+        except OperationalError as exc:
+            logger.warning(
+                "Could not queue %s(%s) (%s); the sweeper will queue it again.",
+                task.name,
+                arguments,
+                type(exc).__name__,
+            )
+        except Exception:
+            if not app.conf.task_always_eager:
+                raise
+            logger.exception("Task %s(%s) failed when run inline.", task.name, arguments)
+
+    transaction.on_commit(send)

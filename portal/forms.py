@@ -30,7 +30,9 @@ class ProfileForm(forms.ModelForm):
     def clean_discord_handle(self):
         handle = self.cleaned_data["discord_handle"].strip().lstrip("@")
         if handle and not all(c.isalnum() or c in "._" for c in handle):
-            raise ValidationError("A Discord handle has only letters, digits, dots and underscores.")
+            raise ValidationError(
+                "A Discord handle has only letters, digits, dots and underscores."
+            )
         return handle
 
 
@@ -54,13 +56,17 @@ class SubmissionForm(forms.Form):
         label="Link",
         max_length=2000,
         error_messages={"required": "Paste the link you want to share."},
-        widget=forms.URLInput(attrs={"placeholder": "https://arxiv.org/abs/…", "autocomplete": "url"}),
+        widget=forms.URLInput(
+            attrs={"placeholder": "https://arxiv.org/abs/…", "autocomplete": "url"}
+        ),
         help_text="The paper, post, tool, repository, talk or event you want to share.",
     )
     kind = forms.ChoiceField(
         choices=Kind.choices,
         help_text="Decides the newsletter section.",
-        error_messages={"invalid_choice": "Select a valid choice: %(value)s is not a kind of link we know."},
+        error_messages={
+            "invalid_choice": "Select a valid choice: %(value)s is not a kind of link we know."
+        },
     )
     title = forms.CharField(
         max_length=300,

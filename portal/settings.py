@@ -26,6 +26,8 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Set it in the environment (see .env.example); "
             "only DEBUG=true runs without one."
         )
+    # Reviewed: a fixed key only with DEBUG on, on a developer's machine; production refuses
+    # to start without its own key (above).
     SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -104,10 +106,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, except that Redis being down reads as an empty cache
+            # (pages still render) instead of an error on every page.
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
             "TIMEOUT": 300,
+            # A Redis that hangs costs a request one second at most, not a worker.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -117,6 +123,11 @@ else:
             "LOCATION": "portal",
         }
     }
+
+# Whole reader pages (archive, issues, feeds, events, home) kept for anonymous visitors, in
+# seconds at most; publishing, corrections and event changes retire them at once
+# (portal/pagecache.py). 0 turns it off.
+READER_CACHE_SECONDS = env.int("READER_CACHE_SECONDS", default=600)
 
 # --- Celery ---------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -146,6 +157,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-deliveries": {
         "task": "newsletter.sweep_deliveries",
         "schedule": timedelta(minutes=2),
+    },
+    # Queue again submitters' emails and metadata fetches that a down broker left behind.
+    "sweep-submission-followups": {
+        "task": "newsletter.sweep_followups",
+        "schedule": timedelta(minutes=5),
     },
     # Post event reminders (lead times in EVENT_REMINDER_LEADS) once each.
     "send-event-reminders": {
@@ -187,6 +203,10 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "change_password": "5/m/user",
 }
+# Rate limits count per client address. Behind reverse proxies (production: TLS ends at the
+# proxy) set how many proxies of ours add to X-Forwarded-For, else every visitor shares the
+# proxy's address and its limits. 0 trusts no header (a visitor could forge it).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_PROVIDERS: dict = {}
 # "Log in with Discord/GitHub" exists only when its client id and secret are set.
@@ -214,7 +234,7 @@ USE_TZ = True
 
 # --- Static and media ------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
@@ -301,6 +321,9 @@ NEWSLETTER_SUBMISSIONS_PER_DAY = env.int("NEWSLETTER_SUBMISSIONS_PER_DAY", defau
 NEWSLETTER_VOTES_TO_ACCEPT = env.int("NEWSLETTER_VOTES_TO_ACCEPT", default=2)
 NEWSLETTER_BLIND_REVIEW = env.bool("NEWSLETTER_BLIND_REVIEW", default=True)
 NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
+# Emails and metadata fetches still not done this many seconds after they were due are queued
+# again by the sweeper (they were lost while the broker was down).
+NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)
 DISCORD_MESSAGE_LIMIT = env.int("DISCORD_MESSAGE_LIMIT", default=2000)
 # Discord delivery: seconds to wait for an answer; temporary failures (timeouts, 5xx, 429)
 # retried per message in one run, with waits of BACKOFF × 2^n seconds; a message that has

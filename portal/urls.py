@@ -14,6 +14,8 @@ from portal import views
 admin.site.site_header = f"{settings.SITE_NAME} editors"
 admin.site.site_title = "Editors"
 admin.site.index_title = "Review, compose and deliver"
+# The editors' pages are wide tables (the review queue, the composer): give them the room.
+admin.site.enable_nav_sidebar = False
 
 # The members' side: home, profile, submitting and following one's submissions.
 member_patterns = [
@@ -25,17 +27,24 @@ member_patterns = [
     path("my/submissions/", views.SubmissionListView.as_view(), name="submission-list"),
     path("my/submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("my/submissions/<int:pk>/edit/", views.submission_edit, name="submission-edit"),
-    path("my/submissions/<int:pk>/withdraw/", views.submission_withdraw, name="submission-withdraw"),
+    path(
+        "my/submissions/<int:pk>/withdraw/", views.submission_withdraw, name="submission-withdraw"
+    ),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     # markdownx's preview and upload endpoints, for signed-in members only.
-    path("markdownx/markdownify/", login_required(MarkdownifyView.as_view()), name="markdownx_markdownify"),
+    path(
+        "markdownx/markdownify/",
+        login_required(MarkdownifyView.as_view()),
+        name="markdownx_markdownify",
+    ),
     path("markdownx/upload/", login_required(ImageUploadView.as_view()), name="markdownx_upload"),
     path("archive/", include("newsletter.urls")),
     path("events/", include("events.urls")),
+    path("healthz", views.healthz, name="healthz"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path(
         "robots.txt",

@@ -7,22 +7,40 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django.views.generic import ListView
 
 from events.models import Event
 from newsletter import services
 from newsletter.fetch import FetchError, fetch_metadata
 from newsletter.models import Issue, IssueItem, Submission
+from newsletter.tasks import rerender_for_author
 
-from .forms import ExtraLinkFormSet, ProfileForm, SubmissionForm, extra_links_from, validate_http_url
+from .forms import (
+    ExtraLinkFormSet,
+    ProfileForm,
+    SubmissionForm,
+    extra_links_from,
+    validate_http_url,
+)
+from .pagecache import reader_page
 
 FETCHES_PER_MINUTE = 20
 
 
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers and the benchmarks' baseline: the full middleware stack,
+    no database, no template."""
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+# A minute at most: "upcoming events" changes with the clock.
+@reader_page("archive", "events", timeout=60)
 def home(request: HttpRequest) -> HttpResponse:
     latest = Issue.objects.published().order_by("-published_at").first()
     upcoming = Event.objects.visible().upcoming().order_by("start")[:3]
@@ -34,6 +52,10 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
+        if {"display_name", "credit_me"} & set(form.changed_data):
+            # Published issues credit members by name: show the new name (or none) at once.
+            user_id = request.user.pk
+            transaction.on_commit(lambda: rerender_for_author.delay(user_id=user_id))
         messages.success(request, "Your profile is saved.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
@@ -82,7 +104,9 @@ def submission_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "fetch" in request.POST:
         # "Fetch details" without JavaScript: show the form again, filled, with no errors yet.
         data, fetch_message = _autofill(request.POST, request.user)
-        form = SubmissionForm(initial={name: data.get(name, "") for name in SubmissionForm.base_fields})
+        form = SubmissionForm(
+            initial={name: data.get(name, "") for name in SubmissionForm.base_fields}
+        )
         formset = ExtraLinkFormSet(
             prefix="links",
             initial=[
@@ -164,7 +188,12 @@ def submission_fetch(request: HttpRequest) -> JsonResponse:
     except FetchError as exc:
         return JsonResponse({"ok": False, "message": f"We could not fetch details: {exc}"})
     return JsonResponse(
-        {"ok": True, "title": metadata.title, "summary": metadata.summary, "source": metadata.source}
+        {
+            "ok": True,
+            "title": metadata.title,
+            "summary": metadata.summary,
+            "source": metadata.source,
+        }
     )
 
 
@@ -179,7 +208,9 @@ class SubmissionListView(LoginRequiredMixin, ListView):
         published_items = IssueItem.objects.filter(is_published=True).select_related("issue")
         return (
             Submission.objects.filter(author=self.request.user)
-            .prefetch_related(Prefetch("issue_items", queryset=published_items, to_attr="published_items"))
+            .prefetch_related(
+                Prefetch("issue_items", queryset=published_items, to_attr="published_items")
+            )
             .order_by("-created_at", "-id")
         )
 
@@ -189,7 +220,8 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     published_items = IssueItem.objects.filter(is_published=True).select_related("issue")
     submission = get_object_or_404(
         Submission.objects.prefetch_related(
-            "extra_links", Prefetch("issue_items", queryset=published_items, to_attr="published_items")
+            "extra_links",
+            Prefetch("issue_items", queryset=published_items, to_attr="published_items"),
         ),
         pk=pk,
         author=request.user,
@@ -210,7 +242,9 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": submission.summary,
         "note_to_editors": submission.note_to_editors,
     }
-    links_initial = [{"label": link.label, "url": link.url} for link in submission.extra_links.all()]
+    links_initial = [
+        {"label": link.label, "url": link.url} for link in submission.extra_links.all()
+    ]
     if request.method == "POST":
         form = SubmissionForm(request.POST, instance=submission)
         formset = ExtraLinkFormSet(request.POST, prefix="links")

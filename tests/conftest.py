@@ -6,6 +6,7 @@ Groups and what they need:
 - browser: Chromium at /usr/bin/chromium (Playwright journeys).
 """
 
+import importlib
 import os
 import shutil
 
@@ -13,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import EditorFactory, UserFactory
+from tests.stubs.discord import discord_server  # noqa: F401  (fixture)
 from tests.stubs.fixtures import loopback_only, thirdparty_server, thirdparty_settings  # noqa: F401
 from tests.workers import celery_worker  # noqa: F401  (fixture)
 
@@ -58,7 +60,44 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if _skipped_groups:
         terminalreporter.section("skipped groups")
         for group, count in sorted(_skipped_groups.items()):
-            terminalreporter.write_line(f"{group}: {count} tests skipped because {SKIP_REASONS[group]}")
+            terminalreporter.write_line(
+                f"{group}: {count} tests skipped because {SKIP_REASONS[group]}"
+            )
+
+
+def _needs_database(request) -> str | None:
+    """Which database fixture a test uses: "db", "transactional_db" or None."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        names & {"transactional_db", "live_server"}
+    )
+    if transactional:
+        return "transactional_db"
+    if marker or "db" in names:
+        return "db"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request):
+    """Restore what data migrations create (the Editors group, the default sections).
+
+    A transactional test flushes every table when it ends, taking those rows with
+    it; the tests after it must still find them, as a real database would have them.
+    """
+    database = _needs_database(request)
+    if database is None:
+        return
+    request.getfixturevalue(database)
+    from django.apps import apps
+
+    editors_and_sections = importlib.import_module(
+        "newsletter.migrations.0003_editors_and_sections"
+    )
+    editors_and_sections.create(apps, None)
+    publishing = importlib.import_module("newsletter.migrations.0004_issue_publishing_and_search")
+    publishing.compact_spotlights(apps, None)
 
 
 @pytest.fixture

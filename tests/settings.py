@@ -21,11 +21,24 @@ STORAGES = {
 }
 # Tasks run inline unless a test starts a real worker (tests/workers.py), which
 # listens on this run's own queue so parallel runs on one Redis never meet.
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("PORTAL_WORKER")
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PORTAL_TEST_QUEUE", f"test-{os.getpid()}")
+# No test may reach the real Discord, arXiv or GitHub: without a stand-in (whose URL a test
+# sets, or passes to a worker in the environment) requests go to a closed local port.
+DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE", "http://127.0.0.1:9/api/v10")
+ARXIV_API_BASE = os.environ.get("ARXIV_API_BASE", "http://127.0.0.1:9/arxiv")
+GITHUB_API_BASE = os.environ.get("GITHUB_API_BASE", "http://127.0.0.1:9/github")
 # The local stand-ins for arXiv, GitHub and Discord listen on 127.0.0.1.
 FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
 # Each test run gets its own cache namespace on a shared Redis.
 if REDIS_URL:
     CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"  # noqa: F405
 ACCOUNT_RATE_LIMITS = False
+# Factories change rows without the services that retire cached pages, and the cache outlives
+# each test: whole-page caching is off, except in the tests that switch it on.
+READER_CACHE_SECONDS = 0
+# A real Celery worker (tests/workers.py) runs in its own process: when a test sets this
+# variable before starting it, the worker writes its emails as files there for the test to read.
+if os.environ.get("PORTAL_TEST_EMAIL_DIR"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["PORTAL_TEST_EMAIL_DIR"]

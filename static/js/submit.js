@@ -18,7 +18,7 @@
     if (linkUrl) {
       var a = document.createElement("a");
       a.href = linkUrl;
-      a.textContent = " See it";
+      a.textContent = "See where it is →";
       status.appendChild(document.createTextNode(" "));
       status.appendChild(a);
     }

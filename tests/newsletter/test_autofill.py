@@ -79,14 +79,21 @@ def test_fetch_details_button_fills_the_form_without_javascript(thirdparty_setti
     assert response.status_code == 200
     assert Submission.objects.count() == 0
     form = response.context["form"]
-    assert form.initial["title"] == "Sparse Mixtures of Experts for Low-Resource Machine Translation"
+    assert (
+        form.initial["title"] == "Sparse Mixtures of Experts for Low-Resource Machine Translation"
+    )
 
 
 @pytest.mark.django_db
 def test_fetch_details_json_endpoint(thirdparty_settings, member_client):
     url = reverse("portal:submission-fetch")
     answer = member_client.post(url, {"url": "https://github.com/ggerganov/llama.cpp"}).json()
-    assert answer == {"ok": True, "title": "ggerganov/llama.cpp", "summary": "LLM inference in C/C++", "source": "github"}
+    assert answer == {
+        "ok": True,
+        "title": "ggerganov/llama.cpp",
+        "summary": "LLM inference in C/C++",
+        "source": "github",
+    }
     refused = member_client.post(url, {"url": "http://169.254.169.254/latest/meta-data/"}).json()
     assert refused["ok"] is False
     assert "private network" in refused["message"]

@@ -33,7 +33,11 @@ def submit_data(**overrides):
 def test_signup_email_verification_then_first_submission(client):
     response = client.post(
         reverse("account_signup"),
-        {"email": "ada@example.org", "password1": "a long passphrase 42", "password2": "a long passphrase 42"},
+        {
+            "email": "ada@example.org",
+            "password1": "a long passphrase 42",
+            "password2": "a long passphrase 42",
+        },
     )
     assert response.status_code == 302
     # Verification is mandatory: not logged in yet, a confirmation email is on its way.
@@ -201,7 +205,9 @@ def test_daily_limit_refuses_the_next_submission(member_client, member, settings
 def test_member_edits_own_pending_submission(member_client, member):
     submission = SubmissionFactory(author=member, title="Old title")
     url = reverse("portal:submission-edit", args=[submission.pk])
-    response = member_client.post(url, submit_data(url=submission.url, kind="blog", title="New title"))
+    response = member_client.post(
+        url, submit_data(url=submission.url, kind="blog", title="New title")
+    )
     assert response.status_code == 302
     submission.refresh_from_db()
     assert submission.title == "New title"
@@ -216,7 +222,8 @@ def test_member_cannot_see_edit_or_withdraw_others_submissions(member_client, ot
     response = member_client.post(reverse("portal:submission-withdraw", args=[theirs.pk]))
     assert response.status_code == 404
     response = member_client.post(
-        reverse("portal:submission-edit", args=[theirs.pk]), submit_data(url=theirs.url, title="Mine now")
+        reverse("portal:submission-edit", args=[theirs.pk]),
+        submit_data(url=theirs.url, title="Mine now"),
     )
     assert response.status_code == 404
     theirs.refresh_from_db()
@@ -269,7 +276,9 @@ def test_my_submissions_query_count_does_not_grow(member_client, member, django_
             if i % 3 == 0:
                 s.state = Submission.State.PUBLISHED
                 s.save()
-                IssueItem.objects.create(issue=issue, section=section, submission=s, is_published=True)
+                IssueItem.objects.create(
+                    issue=issue, section=section, submission=s, is_published=True
+                )
             elif i % 3 == 1:
                 s.state = Submission.State.REJECTED
                 s.reject_reason = Submission.RejectReason.OFF_TOPIC
@@ -305,10 +314,19 @@ def test_markdownx_preview_is_sanitised(member_client):
 @pytest.mark.django_db
 def test_profile_saves_display_name_and_refuses_unknown_timezone(member_client, member):
     url = reverse("portal:profile")
-    data = {"display_name": "Ada", "discord_handle": "@ada_l", "timezone": "Asia/Kolkata", "credit_me": "on"}
+    data = {
+        "display_name": "Ada",
+        "discord_handle": "@ada_l",
+        "timezone": "Asia/Kolkata",
+        "credit_me": "on",
+    }
     assert member_client.post(url, data).status_code == 302
     member.refresh_from_db()
-    assert (member.display_name, member.discord_handle, member.timezone) == ("Ada", "ada_l", "Asia/Kolkata")
+    assert (member.display_name, member.discord_handle, member.timezone) == (
+        "Ada",
+        "ada_l",
+        "Asia/Kolkata",
+    )
     response = member_client.post(url, {**data, "timezone": "Mars/Olympus"})
     assert response.status_code == 200
     member.refresh_from_db()
@@ -331,3 +349,31 @@ def test_unverified_member_cannot_log_in(client):
     assert response.status_code == 302
     assert "confirm-email" in response["Location"]
     assert client.get(SUBMIT).status_code == 302
+
+
+@pytest.mark.django_db
+def test_profile_name_change_updates_published_credit(
+    member_client, member, editor, django_capture_on_commit_callbacks
+):
+    from newsletter import issues, services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = services.submission_create(
+            author=member,
+            url="https://example.org/credited",
+            kind="blog",
+            title="Credited",
+            summary="S",
+        )
+        services.submission_transition(submission=submission, to_state="accepted", actor=editor)
+        issue = issues.issue_create(title="Credits", actor=editor)
+        issues.issue_item_add(issue=issue, submission=submission, actor=editor)
+        issue = issues.issue_publish(issue=issue, actor=editor)
+    assert member.public_name in member_client.get(issue.get_absolute_url()).content.decode()
+    data = {"display_name": "Countess Lovelace", "discord_handle": "", "timezone": "UTC"}
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(reverse("portal:profile"), {**data, "credit_me": "on"})
+    assert "Countess Lovelace" in member_client.get(issue.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(reverse("portal:profile"), data)  # credit_me unticked
+    assert "Countess Lovelace" not in member_client.get(issue.get_absolute_url()).content.decode()

@@ -25,6 +25,10 @@ seconds after the message is stored), ``slow_next`` with ``slow_seconds`` (the n
 (the next n message requests get a 429 whatever the bucket says), and
 ``delete_webhook_after(hook, n)`` (the webhook disappears once n messages are posted to it).
 
+In tests: the ``discord_server`` fixture gives a fresh server and points DISCORD_API_BASE at it
+(also for a worker started afterwards); ``make_channel(server, **fields)`` adds a DiscordChannel
+with a new webhook, ``server.hooks[channel.webhook_id]`` is its webhook.
+
 The record: ``server.messages`` (every message posted, in order, with its later edits and
 deletion), ``server.requests`` (every request with its answer's status), ``contents(hook)``,
 ``visible(hook)`` and ``count(status)``.
@@ -574,6 +578,9 @@ def _handler_for(server: DiscordServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "DiscordStandIn/1.0"
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every answer on a kept-alive connection.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -643,7 +650,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Discord stand-in on {server.url}")
     print(f"  set DISCORD_API_BASE={server.api_base}")
     print(f"  webhook URL for the admin: {server.webhook_url(hook)}")
-    print(f"  what it received: {server.url}/_stub/record")
+    print(f"  what it received: {server.url}/_stub/record", flush=True)
     try:
         server._httpd.serve_forever()
     except KeyboardInterrupt:

@@ -17,11 +17,15 @@ from newsletter.models import Submission
 
 
 class Command(BaseCommand):
-    help = "Recompute canonical link keys with the current rules (version %d)." % CANONICAL_VERSION
+    help = f"Recompute canonical link keys with the current rules (version {CANONICAL_VERSION})."
 
     def add_arguments(self, parser):
-        parser.add_argument("--all", action="store_true", help="Recompute every row, not only older ones.")
-        parser.add_argument("--dry-run", action="store_true", help="Report what would change, change nothing.")
+        parser.add_argument(
+            "--all", action="store_true", help="Recompute every row, not only older ones."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would change, change nothing."
+        )
 
     def handle(self, *args, all=False, dry_run=False, **options):
         rows = Submission.objects.order_by("created_at", "pk")
@@ -35,7 +39,10 @@ class Command(BaseCommand):
                 invalid += 1
                 self.stderr.write(f"#{submission.pk}: {exc}")
                 continue
-            if key == submission.canonical_key and submission.canonical_version == CANONICAL_VERSION:
+            if (
+                key == submission.canonical_key
+                and submission.canonical_version == CANONICAL_VERSION
+            ):
                 unchanged += 1
                 continue
             if dry_run:

@@ -13,6 +13,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from events.models import Event
@@ -35,6 +36,14 @@ PEOPLE = [
 
 # Links waiting for review, so each editor has something to vote on.
 PENDING = [
+    (
+        "ada@example.org",
+        "https://arxiv.org/abs/2306.00978",
+        Kind.PAPER,
+        "AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration",
+        "Protects the 1% of salient weights, found from activations, to quantize the rest to "
+        "4 bits with little loss. (An editor's own submission: she cannot vote on it.)",
+    ),
     (
         "katherine@example.org",
         "https://arxiv.org/abs/2305.14314",
@@ -101,7 +110,11 @@ class Command(BaseCommand):
     help = "Load the demo community (idempotent)."
 
     def handle(self, *args, **options):
-        with transaction.atomic():
+        # The demo's decisions would email invented people: keep those emails in memory.
+        with (
+            override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"),
+            transaction.atomic(),
+        ):
             people = {email: self.person(email, name, role, tz) for email, name, role, tz in PEOPLE}
             ada, grace = people["ada@example.org"], people["grace@example.org"]
             alan = people["alan@example.org"]
@@ -121,12 +134,17 @@ class Command(BaseCommand):
                     )
             self.decide(ACCEPTED, Submission.State.ACCEPTED, ada)
             for email, url, *_ in WITHDRAWN:
-                submission = services.submission_find_duplicate(url) or Submission.objects.get(url=url)
+                submission = services.submission_find_duplicate(url) or Submission.objects.get(
+                    url=url
+                )
                 if submission.state == Submission.State.PENDING:
                     services.submission_withdraw(submission=submission, actor=people[email])
-            # One vote each, so the queue shows votes, and each editor still has items to vote on.
-            self.vote(PENDING[0][1], ada, 1, "Great for the next issue.")
-            self.vote(PENDING[1][1], grace, 1, "A classic, and the v2 paper is out.")
+            # Votes that show the queue at work (2 votes for, none against, accept):
+            # Grace voting for QLoRA accepts it; FlashAttention is a tie that needs a talk;
+            # vLLM and the bitsandbytes post wait for anyone ("not yet voted by me").
+            self.vote(PENDING[1][1], ada, 1, "Great for the next issue.")
+            self.vote(PENDING[2][1], grace, 1, "A classic, and the v2 paper is out.")
+            self.vote(PENDING[2][1], ada, -1, "Covered everywhere already; maybe the v2 instead?")
             self.events(people)
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
         self.stdout.write(
@@ -160,7 +178,9 @@ class Command(BaseCommand):
         return user
 
     def submission(self, author, url, kind, title, summary) -> Submission:
-        existing = services.submission_find_duplicate(url) or Submission.objects.filter(url=url).first()
+        existing = (
+            services.submission_find_duplicate(url) or Submission.objects.filter(url=url).first()
+        )
         if existing:
             return existing
         return services.submission_create(
@@ -175,9 +195,12 @@ class Command(BaseCommand):
 
     def vote(self, url, editor, value, comment) -> None:
         submission = services.submission_find_duplicate(url)
-        if submission and submission.state == Submission.State.PENDING:
-            if not submission.votes.filter(editor=editor).exists():
-                services.vote_cast(submission=submission, editor=editor, value=value, comment=comment)
+        if (
+            submission
+            and submission.state == Submission.State.PENDING
+            and not submission.votes.filter(editor=editor).exists()
+        ):
+            services.vote_cast(submission=submission, editor=editor, value=value, comment=comment)
 
     def events(self, people) -> None:
         """The reference reading group (past) and upcoming ones to RSVP to, one nearly full."""

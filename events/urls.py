@@ -1,0 +1,21 @@
+from django.urls import path
+
+from portal.pagecache import reader_page
+
+from . import views
+
+app_name = "events"
+
+# Order matters: "calendar.ics" before "<slug>.ics", and both before "<slug>/".
+urlpatterns = [
+    path(
+        "",
+        reader_page("events", query=["page"], timeout=60)(views.EventListView.as_view()),
+        name="event-list",
+    ),
+    path("calendar.ics", views.calendar_ics, name="calendar-ics"),
+    path("<slug:slug>.ics", views.event_ics, name="event-ics"),
+    path("<slug:slug>/", views.event_detail, name="event-detail"),
+    path("<slug:slug>/rsvp/", views.rsvp, name="rsvp"),
+    path("<slug:slug>/attendees.csv", views.attendees_csv, name="attendees-csv"),
+]

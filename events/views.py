@@ -1,0 +1,181 @@
+"""Event pages, answers (RSVPs), calendars and the organisers' attendee list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+from django.views.generic import TemplateView
+
+from portal.models import User
+from portal.pagecache import reader_page
+
+from . import services
+from .export import attendees_csv_response
+from .forms import RSVPForm
+from .ical import calendar_document, google_calendar_url
+from .models import RSVP, Event
+
+PAST_PER_PAGE = 20
+# How far back the subscribable calendar goes; calendars keep what they already have.
+FEED_HISTORY = timedelta(days=365)
+
+
+def _hosts_prefetch() -> Prefetch:
+    return Prefetch("hosts", queryset=User.objects.order_by("display_name", "id"))
+
+
+def is_organiser(user, event: Event) -> bool:
+    """Organisers are the event's hosts and staff: they see who is coming."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or any(host.pk == user.pk for host in event.hosts.all())
+
+
+def browser_zone(request: HttpRequest) -> bool:
+    """True when the visitor chose no zone of their own: the browser's zone is used instead."""
+    user = request.user
+    return not user.is_authenticated or (user.timezone or "UTC") == "UTC"
+
+
+class EventListView(TemplateView):
+    """Upcoming events first (soonest first), then past ones (most recent first)."""
+
+    template_name = "events/event_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        now = timezone.now()
+        visible = Event.objects.visible().with_counts()
+        upcoming = list(visible.filter(end__gte=now).order_by("start", "id"))
+        past = visible.filter(end__lt=now).order_by("-start", "-id")
+        page = Paginator(past, PAST_PER_PAGE).get_page(self.request.GET.get("page"))
+        context.update(
+            upcoming=upcoming,
+            past_page=page,
+            past=page.object_list,
+            page_obj=page,
+            paginator=page.paginator,
+            is_paginated=page.has_other_pages(),
+            browser_zone=browser_zone(self.request),
+        )
+        return context
+
+
+# A minute at most: answers close when the event starts.
+@reader_page("events", timeout=60)
+def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    event = get_object_or_404(
+        Event.objects.visible().with_counts().prefetch_related(_hosts_prefetch()), slug=slug
+    )
+    user = request.user
+    answer = place = None
+    if user.is_authenticated:
+        answer = RSVP.objects.filter(event=event, user=user).first()
+        place = services.waitlist_place(answer) if answer else None
+    organiser = is_organiser(user, event)
+    attendees = waiting = ()
+    if organiser:
+        rows = list(
+            RSVP.objects.filter(event=event, status__in=[RSVP.Status.GOING, RSVP.Status.WAITLISTED])
+            .select_related("user")
+            .order_by("waitlisted_at", "created_at", "id")
+        )
+        attendees = [r for r in rows if r.status == RSVP.Status.GOING]
+        waiting = [r for r in rows if r.status == RSVP.Status.WAITLISTED]
+    seats_left = None
+    if event.capacity is not None:
+        seats_left = max(event.capacity - event.going_count, 0)
+    now = timezone.now()
+    context = {
+        "event": event,
+        "answer": answer,
+        "place": place,
+        "form": RSVPForm(initial={"status": answer.status if answer else None}),
+        "seats_left": seats_left,
+        "is_open": event.state == Event.State.PUBLISHED and now < event.answers_close_at,
+        "has_started": now >= event.start,
+        "is_organiser": organiser,
+        "attendees": attendees,
+        "waiting": waiting,
+        "google_url": google_calendar_url(event),
+        "browser_zone": browser_zone(request),
+        "login_url": f"{reverse('account_login')}?{urlencode({'next': event.get_absolute_url()})}",
+    }
+    return render(request, "events/event_detail.html", context)
+
+
+@require_POST
+def rsvp(request: HttpRequest, slug: str) -> HttpResponse:
+    """Record the member's answer; works as a plain form post (no JavaScript needed)."""
+    event = get_object_or_404(Event.objects.visible(), slug=slug)
+    if not request.user.is_authenticated:
+        login = reverse("account_login")
+        return redirect(f"{login}?{urlencode({'next': event.get_absolute_url()})}")
+    form = RSVPForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose going, maybe or not going.")
+        return redirect(event)
+    try:
+        result = services.rsvp_set(
+            event=event, user=request.user, status=form.cleaned_data["status"]
+        )
+    except services.RSVPRefused as exc:
+        messages.error(request, exc.messages[0])
+        return redirect(event)
+    status = result.rsvp.status
+    if status == RSVP.Status.WAITLISTED:
+        messages.warning(
+            request,
+            f"The event is full: you are number {result.place} on the waiting list. "
+            "We will email you if a seat opens up.",
+        )
+    elif status == RSVP.Status.GOING:
+        messages.success(request, "You are going. See you there!")
+    elif status == RSVP.Status.MAYBE:
+        messages.success(request, "Your answer is saved: maybe.")
+    else:
+        messages.success(request, "Your answer is saved: not going.")
+    return redirect(event)
+
+
+@require_GET
+def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
+    event = get_object_or_404(Event.objects.visible(), slug=slug)
+    response = HttpResponse(
+        calendar_document([event], name=event.title), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{event.slug}.ics"'
+    return response
+
+
+@require_GET
+def calendar_ics(request: HttpRequest) -> HttpResponse:
+    """The subscribable feed: published events, and cancelled ones marked STATUS:CANCELLED."""
+    since = timezone.now() - FEED_HISTORY
+    events = Event.objects.visible().filter(end__gte=since).order_by("start", "id")
+    response = HttpResponse(calendar_document(events), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    return response
+
+
+@require_GET
+def attendees_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    event = get_object_or_404(
+        Event.objects.visible().prefetch_related(_hosts_prefetch()), slug=slug
+    )
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not is_organiser(request.user, event):
+        raise PermissionDenied
+    return attendees_csv_response([event], filename=f"{event.slug}-attendees.csv")

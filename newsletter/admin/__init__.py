@@ -1,0 +1,8 @@
+"""The editors' desk in the Django admin, one module per job:
+
+- review.py: the review queue of submissions, votes and decisions;
+- issues.py: sections, composing, previewing and publishing issues;
+- channels.py: Discord channels and the progress of deliveries.
+"""
+
+from . import channels, issues, review  # noqa: F401  (registers the ModelAdmins)

@@ -1,0 +1,460 @@
+"""Sections, and the editors' issue desk: compose, preview the three outputs, publish.
+
+Every change goes through `newsletter.issues`; these pages only collect what the editor
+chose. All forms work without JavaScript.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from events.models import Event
+
+from .. import issues, rendering
+from ..models import Issue, IssueItem, Kind, Section, Submission
+
+# --- Sections ------------------------------------------------------------------------------------
+
+
+class SectionForm(forms.ModelForm):
+    kinds = forms.MultipleChoiceField(
+        choices=Kind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Accepted submissions of these kinds go to this section when an issue is filled.",
+    )
+
+    class Meta:
+        model = Section
+        fields = [
+            "heading",
+            "slug",
+            "emoji",
+            "kind_emoji",
+            "kinds",
+            "collects_events",
+            "compact",
+            "position",
+        ]
+
+    def clean_kind_emoji(self):
+        value = self.cleaned_data["kind_emoji"] or {}
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValidationError('Write it as {"kind": "emoji"}, e.g. {"blog": "📝"}.')
+        unknown = sorted(set(value) - set(Kind.values))
+        if unknown:
+            raise ValidationError(f"Unknown kinds: {', '.join(unknown)}.")
+        return value
+
+
+@admin.register(Section)
+class SectionAdmin(admin.ModelAdmin):
+    form = SectionForm
+    list_display = ["heading", "emoji", "kinds_shown", "collects_events", "compact", "position"]
+    list_editable = ["position"]
+    prepopulated_fields = {"slug": ["heading"]}
+
+    @admin.display(description="kinds")
+    def kinds_shown(self, section: Section) -> str:
+        labels = dict(Kind.choices)
+        return ", ".join(labels.get(kind, kind) for kind in section.kinds) or "—"
+
+
+# --- Issues --------------------------------------------------------------------------------------
+
+
+class IssueForm(forms.ModelForm):
+    class Meta:
+        model = Issue
+        fields = ["number", "title", "slug", "introduction", "closing"]
+        widgets = {
+            "introduction": forms.Textarea(attrs={"rows": 6, "cols": 80}),
+            "closing": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        }
+        help_texts = {
+            "slug": "Part of the issue's web address; filled from the title when empty.",
+            "introduction": "Markdown, shown after the title.",
+            "closing": "Markdown, shown after the last section.",
+        }
+
+    def clean_number(self):
+        number = self.cleaned_data["number"]
+        published = self.instance.pk and self.instance.state == Issue.State.PUBLISHED
+        if published and number != self.instance.number:
+            raise ValidationError("A published issue keeps its number: readers link to it.")
+        return number
+
+
+class ScheduleForm(forms.Form):
+    publish_at = forms.DateTimeField(
+        label="Publish at",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="In your time zone.",
+    )
+
+
+@admin.register(Issue)
+class IssueAdmin(admin.ModelAdmin):
+    form = IssueForm
+    list_display = [
+        "number",
+        "title",
+        "state",
+        "publish_at",
+        "published_at",
+        "item_count",
+        "links",
+    ]
+    list_display_links = ["number", "title"]
+    list_filter = ["state"]
+    search_fields = ["title"]
+    ordering = ["-number"]
+    readonly_fields = [
+        "state",
+        "publish_at",
+        "published_at",
+        "published_by",
+        "corrected_at",
+        "publish_error",
+    ]
+    actions = ["publish_now", "unschedule", "correct"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_count=Count("items"))
+
+    def get_fieldsets(self, request, obj=None):
+        main = (None, {"fields": ["number", "title", "slug", "introduction", "closing"]})
+        if obj is None:
+            return [main]
+        return [main, ("Publication", {"fields": self.readonly_fields})]
+
+    def get_changeform_initial_data(self, request):
+        return {
+            "number": issues.issue_next_number(),
+            **super().get_changeform_initial_data(request),
+        }
+
+    @admin.display(description="items", ordering="item_count")
+    def item_count(self, issue: Issue) -> int:
+        return issue.item_count
+
+    @admin.display(description="")
+    def links(self, issue: Issue) -> str:
+        compose = reverse("admin:newsletter_issue_compose", args=[issue.pk])
+        preview = reverse("admin:newsletter_issue_preview", args=[issue.pk])
+        return format_html('<a href="{}">Compose</a> · <a href="{}">Preview</a>', compose, preview)
+
+    def view_on_site(self, issue: Issue):
+        if issue.state == Issue.State.PUBLISHED:
+            return issue.get_absolute_url()
+        return reverse("newsletter:issue-preview", args=[issue.pk])
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            created = issues.issue_create(
+                title=data["title"],
+                number=data["number"],
+                introduction=data["introduction"],
+                closing=data["closing"],
+                actor=request.user,
+            )
+            if data.get("slug") and data["slug"] != created.slug:
+                issues.issue_update(issue=created, slug=data["slug"], actor=request.user)
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            return
+        # The form wrote its values onto `obj`; the service compares with the stored row.
+        stored = Issue.objects.get(pk=obj.pk)
+        issues.issue_update(
+            issue=stored,
+            actor=request.user,
+            number=data["number"],
+            title=data["title"],
+            slug=data.get("slug") or stored.slug,
+            introduction=data["introduction"],
+            closing=data["closing"],
+        )
+        if stored.state == Issue.State.PUBLISHED and form.has_changed():
+            messages.info(request, "The correction is on the site now.")
+        obj.refresh_from_db()
+
+    def has_delete_permission(self, request, obj=None):
+        # Published issues have stable public URLs; they are corrected, never deleted.
+        if obj is not None and obj.state == Issue.State.PUBLISHED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        if obj.state == Issue.State.PUBLISHED:
+            raise PermissionDenied
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        queryset.exclude(state=Issue.State.PUBLISHED).delete()
+
+    # --- Actions on the list ---------------------------------------------------------------------
+
+    def _run(self, request, queryset, service, done: str) -> None:
+        count = 0
+        for issue in queryset.order_by("number"):
+            try:
+                service(issue=issue, actor=request.user)
+                count += 1
+            except ValidationError as exc:
+                messages.error(request, f"Issue #{issue.number}: {' '.join(exc.messages)}")
+        if count:
+            messages.success(request, f"{count} issue{'s' if count != 1 else ''} {done}.")
+
+    @admin.action(description="Publish now", permissions=["change"])
+    def publish_now(self, request, queryset):
+        self._run(request, queryset, issues.issue_publish, "published")
+
+    @admin.action(description="Unschedule (back to draft)", permissions=["change"])
+    def unschedule(self, request, queryset):
+        self._run(request, queryset, issues.issue_unschedule, "back to draft")
+
+    @admin.action(description="Correct: render published issues again", permissions=["change"])
+    def correct(self, request, queryset):
+        self._run(request, queryset, issues.issue_correct, "corrected")
+
+    # --- Pages: compose, preview, publish --------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/compose/", view(self.compose_view), name="newsletter_issue_compose"),
+            path("<int:pk>/preview/", view(self.preview_view), name="newsletter_issue_preview"),
+            path(
+                "<int:pk>/publishing/",
+                view(self.publishing_view),
+                name="newsletter_issue_publishing",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _issue_for(self, request: HttpRequest, pk: int, *, change: bool) -> Issue:
+        issue = get_object_or_404(Issue, pk=pk)
+        allowed = (
+            self.has_change_permission(request, issue)
+            if change
+            else self.has_view_permission(request, issue)
+        )
+        if not allowed:
+            raise PermissionDenied
+        return issue
+
+    def _context(self, request: HttpRequest, issue: Issue, title: str) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "issue": issue,
+            "original": issue,
+            "title": title,
+            "schedule_form": ScheduleForm(
+                initial={
+                    "publish_at": timezone.localtime(issue.publish_at) if issue.publish_at else None
+                }
+            ),
+            "has_change_permission": self.has_change_permission(request, issue),
+        }
+
+    def compose_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        issue = self._issue_for(request, pk, change=request.method == "POST")
+        if request.method == "POST":
+            self._compose_post(request, issue)
+            return HttpResponseRedirect(request.path)
+        sections = list(Section.objects.order_by("position", "id"))
+        items = list(
+            issue.items.select_related("section", "submission__author", "event").order_by(
+                "section__position", "position", "id"
+            )
+        )
+        by_section = {section.pk: [] for section in sections}
+        for item in items:
+            by_section.setdefault(item.section_id, []).append(item)
+        pool = list(issues.issue_pool(issue=issue))
+        default_sections = {kind: issues.section_for_kind(kind) for kind in Kind.values}
+        present_events = {item.event_id for item in items if item.event_id}
+        events = [e for e in issues.issue_events_window() if e.pk not in present_events]
+        context = self._context(request, issue, f"Compose issue #{issue.number}")
+        context.update(
+            sections=sections,
+            section_rows=[(section, by_section.get(section.pk, [])) for section in sections],
+            pool=[(submission, default_sections.get(submission.kind)) for submission in pool],
+            events=events,
+            events_section=issues.events_section(),
+            events_weeks=settings.NEWSLETTER_EVENTS_WEEKS,
+            published=issue.state == Issue.State.PUBLISHED,
+        )
+        return TemplateResponse(request, "admin/newsletter/issue/compose.html", context)
+
+    def _compose_post(self, request: HttpRequest, issue: Issue) -> None:
+        action = request.POST.get("action", "")
+        sections = {str(section.pk): section for section in Section.objects.all()}
+        try:
+            if action == "fill":
+                added = issues.issue_fill(issue=issue, actor=request.user)
+                messages.success(
+                    request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}."
+                )
+            elif action == "add":
+                added = 0
+                for value in request.POST.getlist("add"):
+                    submission = Submission.objects.filter(pk=value).first()
+                    if submission is None:
+                        continue
+                    section = sections.get(request.POST.get(f"section-for-{value}", ""))
+                    issues.issue_item_add(
+                        issue=issue, submission=submission, section=section, actor=request.user
+                    )
+                    added += 1
+                for value in request.POST.getlist("add-event"):
+                    event = Event.objects.filter(pk=value).first()
+                    if event is not None:
+                        issues.issue_item_add(issue=issue, event=event, actor=request.user)
+                        added += 1
+                if added:
+                    messages.success(request, f"Added {added} item{'s' if added != 1 else ''}.")
+                else:
+                    messages.warning(request, "Tick the items to add first.")
+            else:
+                changes = self._item_changes(request, issue, sections)
+                issues.issue_items_update(issue=issue, changes=changes, actor=request.user)
+                if issue.state == Issue.State.PUBLISHED:
+                    messages.success(request, "Saved; the correction is on the site now.")
+                else:
+                    messages.success(request, "Saved.")
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+
+    def _item_changes(self, request, issue: Issue, sections: dict) -> list[issues.ItemChange]:
+        """Read the items form: position, section, blurb and remove per item, and ↑/↓ buttons."""
+        post = request.POST
+        move_pk, _, direction = post.get("move", "").partition(":")
+        changes = []
+        for item in issue.items.all():
+            key = str(item.pk)
+            if f"position-{key}" not in post:
+                continue  # added after the page was loaded
+            try:
+                position = float(post[f"position-{key}"])
+            except ValueError:
+                raise ValidationError("Positions are numbers, such as 1, 2, 3.") from None
+            section = sections.get(post.get(f"section-{key}", ""))
+            if key == move_pk:
+                position += -1.5 if direction == "up" else 1.5
+            changes.append(
+                issues.ItemChange(
+                    item_id=item.pk,
+                    section_id=section.pk if section else None,
+                    position=position,
+                    blurb=post.get(f"blurb-{key}"),
+                    remove=post.get(f"remove-{key}") == "on",
+                )
+            )
+        return changes
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        issue = self._issue_for(request, pk, change=False)
+        document = rendering.issue_document(issue)
+        markdown = rendering.document_markdown(document)
+        if request.GET.get("download") == "markdown":
+            response = HttpResponse(markdown, content_type="text/markdown; charset=utf-8")
+            response["Content-Disposition"] = (
+                f'attachment; filename="issue-{issue.number}-{issue.slug}.md"'
+            )
+            return response
+        limit = settings.DISCORD_MESSAGE_LIMIT
+        discord_messages = [
+            {"text": text, "length": len(text), "over": len(text) > limit}
+            for text in rendering.document_discord_messages(document)
+        ]
+        rendered = rendering.render_issue(issue)
+        context = self._context(request, issue, f"Preview issue #{issue.number}")
+        context.update(
+            web_html=mark_safe(rendering.localize_times(rendered.body_html)),  # noqa: S308  (stored renderings are sanitised)
+            markdown=markdown,
+            discord_messages=discord_messages,
+            discord_limit=limit,
+            discord_total=sum(m["length"] for m in discord_messages),
+        )
+        return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
+
+    @staticmethod
+    def _publishing_action(request, issue: Issue, action: str) -> str:
+        if action == "publish":
+            issues.issue_publish(issue=issue, actor=request.user)
+            return f"Issue #{issue.number} is published."
+        if action == "schedule":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError("Choose a date and time to publish at.")
+            when = form.cleaned_data["publish_at"]
+            issues.issue_schedule(issue=issue, publish_at=when, actor=request.user)
+            local = timezone.localtime(when).strftime("%A %d %B %Y, %H:%M %Z")
+            return f"Issue #{issue.number} will be published on {local}."
+        if action == "unschedule":
+            issues.issue_unschedule(issue=issue, actor=request.user)
+            return f"Issue #{issue.number} is a draft again."
+        if action == "correct":
+            issues.issue_correct(issue=issue, actor=request.user)
+            return f"Issue #{issue.number} was rendered again; the site shows it now."
+        raise ValidationError("Unknown action.")
+
+    def publishing_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Publish now, schedule, unschedule or correct (POST only)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        issue = self._issue_for(request, pk, change=True)
+        try:
+            done = self._publishing_action(request, issue, request.POST.get("action", ""))
+            messages.success(request, done)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        back = request.POST.get("next", "")
+        allowed = {
+            reverse("admin:newsletter_issue_change", args=[issue.pk]),
+            reverse("admin:newsletter_issue_compose", args=[issue.pk]),
+            reverse("admin:newsletter_issue_preview", args=[issue.pk]),
+        }
+        return HttpResponseRedirect(
+            back if back in allowed else reverse("admin:newsletter_issue_change", args=[issue.pk])
+        )
+
+
+@admin.register(IssueItem)
+class IssueItemAdmin(admin.ModelAdmin):
+    """Read-only list of placements, to find where something was published."""
+
+    list_display = ["__str__", "issue", "section", "position", "is_published"]
+    list_filter = ["is_published", "section"]
+    list_select_related = ["issue", "section", "submission", "event"]
+    search_fields = ["submission__title", "event__title"]
+    fields = ["issue", "section", "submission", "event", "position", "blurb", "is_published"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

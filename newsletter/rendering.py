@@ -1,0 +1,370 @@
+"""One model of an issue, three outputs: the web page, a Markdown document, Discord messages.
+
+`issue_document(issue)` reads an issue once into plain data; the three renderers below are
+functions of that data alone, so what readers see on the site, what editors download and what
+Discord receives never disagree. Nothing here writes: `newsletter.issues` stores the results.
+
+The layout follows the reference edition: a starred title, the introduction, one "## Heading:"
+per section, items as "emoji [Title](url)" with the blurb below (or after a colon in a compact
+section), extra links as "Bonus: ...", event times as Discord timestamps, then the closing.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import strip_tags
+from django.utils.safestring import SafeString, mark_safe
+
+from portal.markdown import render_markdown
+
+from . import discord
+from .models import ExtraLink, Issue, IssueItem, Section
+
+EVENT_KIND = "event"
+TIME_FORMAT = "l j F Y, H:i T"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item as every output shows it."""
+
+    pk: int | None
+    kind: str
+    emoji: str
+    title: str
+    url: str  # absolute
+    blurb: str = ""  # Markdown
+    links_label: str = "Bonus"
+    extra_links: tuple[tuple[str, str], ...] = ()
+    credit: str = ""  # the submitter's public name, when they allow it
+    credit_url: str = ""  # their public list on the site (a path)
+    starts_at: datetime | None = None  # events only
+
+    @property
+    def anchor(self) -> str:
+        return f"item-{self.pk}"
+
+
+@dataclass(frozen=True)
+class DocumentSection:
+    heading: str
+    slug: str
+    compact: bool
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class IssueDocument:
+    number: int
+    title: str
+    introduction: str  # Markdown
+    closing: str  # Markdown
+    sections: tuple[DocumentSection, ...]
+
+
+@dataclass
+class Rendered:
+    """The stored renderings of an issue, and what search needs of each item."""
+
+    body_html: str
+    body_markdown: str
+    search_text: str
+    item_html: dict[int, str] = field(default_factory=dict)
+    item_search: dict[int, tuple[str, str]] = field(default_factory=dict)  # pk: (title, text)
+
+
+# --- Reading the issue ---------------------------------------------------------------------------
+
+
+def issue_items_queryset(issue: Issue):
+    """The items of an issue with everything the renderers read, in three queries."""
+    return issue.items.select_related("section", "submission__author", "event").prefetch_related(
+        Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id"))
+    )
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def item_from(issue_item: IssueItem) -> Item:
+    """The output-neutral data of one issue item (a submission or an event)."""
+    section = issue_item.section
+    blurb = issue_item.blurb.strip()
+    submission = issue_item.submission
+    if submission is not None:
+        author = submission.author
+        credit = author.public_name if author.credit_me else ""
+        return Item(
+            pk=issue_item.pk,
+            kind=submission.kind,
+            emoji=section.emoji_for(submission.kind),
+            title=submission.title or submission.url,
+            url=submission.url,
+            blurb=blurb or submission.summary.strip(),
+            extra_links=tuple((link.label, link.url) for link in submission.extra_links.all()),
+            credit=credit,
+            credit_url=reverse("newsletter:submitter", args=[author.pk]) if credit else "",
+        )
+    event = issue_item.event
+    links = ((event.resource_title or "Paper", event.resource_url),) if event.resource_url else ()
+    return Item(
+        pk=issue_item.pk,
+        kind=EVENT_KIND,
+        emoji=section.emoji_for(EVENT_KIND),
+        title=event.title,
+        url=_absolute(event.get_absolute_url()),
+        blurb=blurb,
+        links_label="Read",
+        extra_links=links,
+        starts_at=event.start,
+    )
+
+
+def issue_document(issue: Issue, items=None) -> IssueDocument:
+    """The issue as plain data. `items` may be given already loaded (issue_items_queryset)."""
+    if items is None:
+        items = list(issue_items_queryset(issue))
+    by_section: dict[int, list[IssueItem]] = {}
+    sections: dict[int, Section] = {}
+    for issue_item in items:
+        by_section.setdefault(issue_item.section_id, []).append(issue_item)
+        sections[issue_item.section_id] = issue_item.section
+    ordered = sorted(sections.values(), key=lambda s: (s.position, s.pk))
+    return IssueDocument(
+        number=issue.number,
+        title=issue.title,
+        introduction=issue.introduction.replace("\r\n", "\n").strip(),
+        closing=issue.closing.replace("\r\n", "\n").strip(),
+        sections=tuple(
+            DocumentSection(
+                heading=section.heading,
+                slug=section.slug,
+                compact=section.compact,
+                items=tuple(
+                    item_from(issue_item)
+                    for issue_item in sorted(
+                        by_section[section.pk], key=lambda i: (i.position, i.pk or 0)
+                    )
+                ),
+            )
+            for section in ordered
+        ),
+    )
+
+
+# --- Markdown and Discord ------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text made safe inside Markdown (link text, names): one line, specials escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def markdown_url(url: str) -> str:
+    """A URL that cannot end a Markdown link early."""
+    return (
+        url.strip()
+        .replace(" ", "%20")
+        .replace("(", "%28")
+        .replace(")", "%29")
+        .replace("<", "%3C")
+        .replace(">", "%3E")
+    )
+
+
+def markdown_link(text: str, url: str) -> str:
+    return f"[{markdown_text(text)}]({markdown_url(url)})"
+
+
+def discord_timestamp(moment: datetime, style: str = "F") -> str:
+    """Discord shows `<t:UNIX:F>` in each reader's own time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def item_markdown(item: Item, *, compact: bool = False) -> str:
+    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras."""
+    head = f"{item.emoji} {markdown_link(item.title, item.url)}"
+    if item.starts_at is not None:
+        head += f" on {discord_timestamp(item.starts_at)}"
+    tail = []
+    if item.extra_links:
+        links = ", ".join(markdown_link(label, url) for label, url in item.extra_links)
+        tail.append(f"{item.links_label}: {links}")
+    if item.credit:
+        tail.append(f"— shared by {markdown_text(item.credit)}")
+    body = item.blurb.replace("\r\n", "\n").strip()
+    if tail:
+        body = f"{body} {' '.join(tail)}" if body else " ".join(tail)
+    if not body:
+        return head
+    return f"{head}: {body}" if compact else f"{head}\n{body}"
+
+
+def section_heading(heading: str) -> str:
+    return f"## {heading.strip().rstrip(':')}:"
+
+
+def issue_preamble(document: IssueDocument) -> str:
+    title = f"# ⭐ {markdown_text(document.title)} ⭐"
+    return f"{title}\n\n{document.introduction}" if document.introduction else title
+
+
+def discord_sections(document: IssueDocument) -> list[discord.Section]:
+    return [
+        discord.Section(
+            heading=section_heading(section.heading),
+            items=[item_markdown(item, compact=section.compact) for item in section.items],
+        )
+        for section in document.sections
+        if section.items
+    ]
+
+
+def document_markdown(document: IssueDocument) -> str:
+    """The Markdown document editors download and paste elsewhere."""
+    text = discord.document_text(
+        discord_sections(document),
+        preamble=issue_preamble(document),
+        closing=document.closing,
+    )
+    return text + "\n"
+
+
+def document_discord_messages(document: IssueDocument, *, limit: int | None = None) -> list[str]:
+    """The same document cut into Discord messages of at most `limit` characters each."""
+    return discord.split_document(
+        discord_sections(document),
+        limit=limit,
+        preamble=issue_preamble(document),
+        closing=document.closing,
+    )
+
+
+def issue_discord_messages(issue: Issue, *, limit: int | None = None) -> list[str]:
+    """What the Discord delivery posts for an issue, in order."""
+    return document_discord_messages(issue_document(issue), limit=limit)
+
+
+def issue_markdown(issue: Issue) -> str:
+    return document_markdown(issue_document(issue))
+
+
+# --- The web page --------------------------------------------------------------------------------
+
+_LOCAL_TIME = re.compile(r'<time class="local-time" datetime="([^"<>]+)">[^<]*</time>')
+
+
+def format_time(moment: datetime) -> str:
+    """A time as readers see it: in the active time zone (the member's, or UTC)."""
+    return date_format(timezone.localtime(moment), TIME_FORMAT)
+
+
+def time_html(moment: datetime) -> str:
+    iso = moment.astimezone(UTC).isoformat()
+    with timezone.override(UTC):
+        text = format_time(moment)
+    return f'<time class="local-time" datetime="{iso}">{html.escape(text)}</time>'
+
+
+def localize_times(stored_html: str) -> SafeString:
+    """Show the event times of stored HTML in the reader's time zone.
+
+    Stored renderings hold times in UTC; this rewrites the text of each time element the
+    renderer made, so one stored page serves every time zone.
+    """
+
+    def local(match: re.Match) -> str:
+        try:
+            moment = datetime.fromisoformat(match.group(1))
+        except ValueError:
+            return match.group(0)
+        if timezone.is_naive(moment):
+            return match.group(0)
+        return (
+            f'<time class="local-time" datetime="{match.group(1)}">'
+            f"{html.escape(format_time(moment))}</time>"
+        )
+
+    return mark_safe(_LOCAL_TIME.sub(local, stored_html))  # noqa: S308  (our own sanitised HTML)
+
+
+def markdown_html(text: str) -> SafeString:
+    return mark_safe(render_markdown(text)) if text.strip() else mark_safe("")  # noqa: S308  (render_markdown sanitises)
+
+
+def item_html(item: Item, *, compact: bool = False, blurb_html: str | None = None) -> str:
+    """One item on the web: the anchor readers link to, the blurb sanitised."""
+    if blurb_html is None:
+        blurb_html = markdown_html(item.blurb)
+    return render_to_string(
+        "newsletter/includes/_issue_item.html",
+        {
+            "item": item,
+            "compact": compact,
+            "blurb_html": mark_safe(blurb_html),  # noqa: S308  (sanitised by render_markdown)
+            "time_html": mark_safe(time_html(item.starts_at)) if item.starts_at else "",  # noqa: S308  (built from escaped parts)
+        },
+    ).strip()
+
+
+def plain_text(fragment_html: str) -> str:
+    return " ".join(html.unescape(strip_tags(fragment_html)).split())
+
+
+def render_issue(issue: Issue, items=None) -> Rendered:
+    """Every stored rendering of an issue from one document."""
+    document = issue_document(issue, items)
+    item_fragments: dict[int, str] = {}
+    item_search: dict[int, tuple[str, str]] = {}
+    sections = []
+    for section in document.sections:
+        fragments = []
+        for item in section.items:
+            blurb_html = markdown_html(item.blurb)
+            fragment = item_html(item, compact=section.compact, blurb_html=blurb_html)
+            fragments.append(mark_safe(fragment))  # noqa: S308  (fragments rendered from sanitised parts)
+            if item.pk is not None:
+                item_fragments[item.pk] = fragment
+                text = " ".join(
+                    [plain_text(blurb_html)] + [label for label, _ in item.extra_links]
+                ).strip()
+                item_search[item.pk] = (item.title, text)
+        sections.append({"section": section, "fragments": fragments})
+    introduction_html = markdown_html(document.introduction)
+    closing_html = markdown_html(document.closing)
+    body_html = render_to_string(
+        "newsletter/includes/_issue_body.html",
+        {
+            "document": document,
+            "sections": sections,
+            "introduction_html": introduction_html,
+            "closing_html": closing_html,
+        },
+    ).strip()
+    return Rendered(
+        body_html=body_html,
+        body_markdown=document_markdown(document),
+        search_text=" ".join(
+            part for part in (plain_text(introduction_html), plain_text(closing_html)) if part
+        ),
+        item_html=item_fragments,
+        item_search=item_search,
+    )
+
+
+def absolutize(stored_html: str) -> str:
+    """Site-relative links made absolute, for feeds read away from the site."""
+    return re.sub(r'(href|src)="/(?!/)', rf'\1="{settings.SITE_URL}/', stored_html)

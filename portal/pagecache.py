@@ -1,0 +1,207 @@
+"""Whole reader pages cached in Redis for anonymous visitors, retired when their content changes.
+
+Every visitor who is not logged in sees the same archive, issue, feed, events and home page,
+so each is rendered once and then served from the cache, with the same middleware (security
+headers, CSP) as any other response. Each page belongs to one or more scopes: "archive"
+(issues and their items) and "events" (events and answers). The services call
+`reader_pages_changed(scope)` once a change is committed (publishing or correcting an issue,
+saving or cancelling an event, an answer); that bumps the scope's generation, and a cached
+page is served only while the generations it was built from are current. A timeout bounds
+what only time changes (an event starting, an "upcoming" list) and what a missed bump could
+leave behind; `READER_CACHE_SECONDS=0` turns the cache off.
+
+Members who are logged in, visitors with a flash message waiting, and URLs with query
+parameters the view does not name are always rendered afresh, so nothing personal is ever
+stored and nobody can fill the cache with made-up URLs. If Redis is unreachable, pages are
+rendered as if nothing were cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+
+logger = logging.getLogger(__name__)
+
+SCOPES = frozenset({"archive", "events"})
+# What a cached page keeps of its response's headers; the middleware adds the rest.
+KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Disposition", "X-Robots-Tag", "Link")
+# Each process also keeps the pages it served last, up to this many bytes.
+RECENT_PAGES_BYTES = 16 * 2**20
+
+
+def _generation_key(scope: str) -> str:
+    return f"reader:generation:{scope}"
+
+
+def reader_pages_changed(*scopes: str) -> None:
+    """Retire every cached page of `scopes`. Call it from `transaction.on_commit`."""
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise ValueError(f"Unknown reader page scope {scope!r}")
+        key = _generation_key(scope)
+        try:
+            try:
+                cache.incr(key)
+            except ValueError:  # no generation yet (or evicted): start a new, unseen one
+                cache.set(key, time.time_ns(), None)
+        except Exception:  # Redis down: the timeout retires the pages instead
+            logger.warning("Could not retire cached %s pages; they expire on their own.", scope)
+
+
+def _anonymous(request: HttpRequest) -> bool:
+    cookies = request.COOKIES
+    return settings.SESSION_COOKIE_NAME not in cookies and CookieStorage.cookie_name not in cookies
+
+
+def _storable(request: HttpRequest, response: HttpResponse) -> bool:
+    return (
+        request.method == "GET"
+        and response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        # A page that used the CSRF token holds a per-visitor secret.
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and "private" not in response.get("Cache-Control", "")
+        and "no-store" not in response.get("Cache-Control", "")
+    )
+
+
+def _from_entry(content: bytes, headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(content)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+class _RecentPages:
+    """The pages this process served last, so that a hit reads only the small generation
+    counters from Redis, not the page itself (a feed is hundreds of kilobytes)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[str, tuple] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, generations: list, now: float) -> tuple | None:
+        with self._lock:
+            entry = self._pages.get(key)
+            if entry is None:
+                return None
+            if entry[0] != generations or entry[1] <= now:
+                self._drop(key)
+                return None
+            self._pages.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: tuple) -> None:
+        size = len(entry[2])
+        if size > self.max_bytes // 4:
+            return
+        with self._lock:
+            self._drop(key)
+            self._pages[key] = entry
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._pages)))
+
+    def _drop(self, key: str) -> None:
+        entry = self._pages.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[2])
+
+
+_recent = _RecentPages(RECENT_PAGES_BYTES)
+
+
+def _generations(keys: list[str]) -> list:
+    """The current generation of each scope; a scope without one gets a new, unseen one."""
+    found = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            cache.add(key, time.time_ns(), None)
+            found[key] = cache.get(key)
+    return [found[key] for key in keys]
+
+
+def reader_page(
+    *scopes: str, query: Iterable[str] = (), timeout: int | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Serve the view's page to anonymous visitors from the cache.
+
+    `scopes`: what the page shows ("archive", "events"). `query`: the query parameters the
+    page reads (e.g. "page", "q"); a URL with any other parameter is not cached. `timeout`:
+    at most this many seconds, below READER_CACHE_SECONDS.
+    """
+    unknown = set(scopes) - SCOPES
+    if unknown or not scopes:
+        raise ValueError(f"Reader pages need known scopes, not {sorted(unknown) or 'none'}")
+    allowed = frozenset(query)
+    generation_keys = [_generation_key(scope) for scope in scopes]
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            seconds = settings.READER_CACHE_SECONDS
+            if timeout is not None:
+                seconds = min(seconds, timeout)
+            if (
+                seconds <= 0
+                or request.method not in ("GET", "HEAD")
+                or not _anonymous(request)
+                or not set(request.GET).issubset(allowed)
+            ):
+                return view(request, *args, **kwargs)
+            path = request.get_full_path()
+            page_key = "reader:page:" + hashlib.sha256(path.encode()).hexdigest()
+            now = time.time()
+            try:
+                generations = _generations(generation_keys)
+                # An entry: (generations, expiry time, content, headers).
+                entry = _recent.get(page_key, generations, now)
+                if entry is None and None not in generations:
+                    entry = cache.get(page_key)
+                    if entry is not None and entry[0] == generations and entry[1] > now:
+                        _recent.put(page_key, entry)
+                    else:
+                        entry = None
+            except Exception:
+                logger.warning("The reader page cache is unreachable; rendering %s.", path)
+                return view(request, *args, **kwargs)
+            if entry is not None:
+                response = _from_entry(entry[2], entry[3])
+                state = "hit"
+            else:
+                response = view(request, *args, **kwargs)
+                state = "miss"
+                if hasattr(response, "render"):  # a TemplateResponse: its content is needed now
+                    response.render()
+                # No generations (Redis unreachable): nothing could retire the page, keep none.
+                if _storable(request, response) and None not in generations:
+                    headers = {name: response[name] for name in KEPT_HEADERS if name in response}
+                    entry = (generations, now + seconds, response.content, headers)
+                    try:
+                        cache.set(page_key, entry, seconds)
+                        _recent.put(page_key, entry)
+                    except Exception:
+                        logger.warning("Could not cache %s.", path)
+            # The page differs for logged-in members: shared caches must keep them apart.
+            patch_vary_headers(response, ["Cookie"])
+            response["X-Reader-Cache"] = state
+            return response
+
+        return wrapped
+
+    return decorator

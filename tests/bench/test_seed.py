@@ -1,0 +1,73 @@
+"""The benchmark's seeded archive: realistic, and rendered exactly as publishing renders."""
+
+import re
+
+import pytest
+
+from bench.seed import seed
+from events.models import RSVP, Event
+from newsletter import rendering, search
+from newsletter.models import Issue, IssueItem, Submission
+
+pytestmark = [
+    pytest.mark.postgres,
+    # The seed ends with VACUUM ANALYZE, which runs outside a transaction.
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def seeded():
+    return seed(
+        issues=3, items=5, big_issue=7, submissions=40, members=12, events=4, rsvps=5, processes=1
+    )
+
+
+def test_seed_counts_match_the_request(seeded):
+    assert seeded["counts"] == {
+        "members": 12,
+        "submissions": 40,
+        "issues": 3,
+        "items": 5 + 5 + 7,
+        "events": 4,
+        "rsvps": 20,
+    }
+    assert Issue.objects.published().count() == 3
+    assert Submission.objects.published().count() == 3 + 3 + 5  # two events per issue
+    assert RSVP.objects.count() == Event.objects.count() * 5
+
+
+def test_seed_stores_what_publishing_would_render(seeded):
+    for issue in Issue.objects.all():
+        rendered = rendering.render_issue(issue)
+        assert issue.body_html == rendered.body_html
+        assert issue.body_markdown == rendered.body_markdown
+        for item in issue.items.all():
+            assert item.html == rendered.item_html[item.pk]
+
+
+def test_seed_newest_issue_page_shows_its_items(client, seeded):
+    page = client.get(seeded["paths"]["issue"])
+
+    assert page.status_code == 200
+    assert len(re.findall(r'<article class="issue-item', page.content.decode())) == 7
+
+
+def test_seed_items_are_searchable(seeded):
+    item = IssueItem.objects.filter(submission__isnull=False).select_related("submission").first()
+    word = item.submission.title.split()[0]
+
+    assert IssueItem.objects.filter(search_vector__isnull=True).count() == 0
+    assert item in search.search_items(word)
+
+
+def test_seed_event_page_is_upcoming(client, seeded):
+    page = client.get(seeded["paths"]["event"])
+
+    assert page.status_code == 200
+    assert "going of 40" in page.content.decode()
+
+
+def test_seed_refuses_a_database_with_content(seeded):
+    with pytest.raises(SystemExit, match="already holds"):
+        seed(issues=1, items=3, big_issue=3, submissions=5, members=3, events=1, rsvps=1)

@@ -1,0 +1,84 @@
+"""A new member's journey: sign up, confirm the email, submit a paper, meet the duplicate check."""
+
+from playwright.sync_api import expect
+
+from newsletter.models import Submission
+from tests.browser.conftest import browser_test, confirmation_link
+
+pytestmark = browser_test
+
+EMAIL = "ada@example.org"
+PASSWORD = "a long and unusual passphrase"
+PAPER = "https://arxiv.org/abs/2401.12345"
+PAPER_PDF_V2 = "https://arxiv.org/pdf/2401.12345v2.pdf"
+
+
+def test_member_journey_signs_up_submits_and_meets_the_duplicate_check(open_tab, loopback_only):
+    tab = open_tab("member")
+    page = tab.page
+
+    # The home page invites to join.
+    tab.go("/")
+    tab.shot("01-home")
+    page.get_by_role("link", name="Join and share a link").click()
+
+    # Sign up.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Sign Up")
+    page.get_by_label("Email:").fill(EMAIL)
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again):").fill(PASSWORD)
+    tab.shot("02-signup")
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Verify Your Email Address")
+    tab.shot("03-verification-sent")
+
+    # Confirm the email from the link in the mailbox: that signs the member in.
+    page.goto(confirmation_link(tab.base_url, EMAIL))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Confirm Email Address")
+    tab.shot("04-confirm-email")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+    # Submit a paper, with the Markdown preview showing the rendered summary.
+    tab.go("/submit/")
+    page.get_by_label("Link").first.fill(PAPER)
+    page.get_by_label("Kind").select_option("paper")
+    page.get_by_label("Title").fill("Sparse attention that fits on one GPU")
+    page.get_by_label("Summary").fill("Halves the memory of **long-context** inference.")
+    preview = page.locator(".markdownx-preview")
+    expect(preview.locator("strong")).to_have_text("long-context")
+    expect(preview).to_contain_text("Halves the memory of long-context inference.")
+    tab.shot("05-submit-with-preview")
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.locator(".messages")).to_contain_text("Thank you!")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Sparse attention that fits on one GPU"
+    )
+    tab.shot("06-submitted")
+
+    # The pdf of a later version is the same paper: the form warns while the member types...
+    tab.go("/submit/")
+    page.get_by_label("Link").first.fill(PAPER_PDF_V2)
+    status = page.locator("#url-status")
+    expect(status).to_be_visible()
+    expect(status).to_contain_text("already submitted")
+    expect(status.get_by_role("link", name="See where it is →")).to_be_visible()
+    tab.shot("07-duplicate-warning")
+
+    # ...and refuses it on submit, with the message next to the link field.
+    page.get_by_label("Kind").select_option("paper")
+    page.get_by_role("button", name="Submit for review").click()
+    error = page.locator("#field-url .errorlist")
+    expect(error).to_contain_text("already submitted and is waiting for review")
+    expect(page.get_by_label("Link").first).to_have_value(PAPER_PDF_V2)
+    tab.shot("08-duplicate-refused")
+    assert Submission.objects.count() == 1
+
+    # My submissions lists the paper, waiting for review.
+    page.get_by_role("link", name="My submissions").first.click()
+    row = page.locator(".item-row", has_text="Sparse attention that fits on one GPU")
+    expect(row).to_contain_text("Paper")
+    expect(row.locator(".badge")).to_have_text("Waiting for review")
+    tab.shot("09-my-submissions")
+
+    tab.assert_clean()

@@ -1,0 +1,53 @@
+"""Building blocks for the issue, archive, feed and search tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from events.models import Event
+from newsletter import issues
+from newsletter.models import Issue, Kind, Submission
+from tests.factories import EditorFactory, SubmissionFactory
+
+
+def accepted(**kwargs) -> Submission:
+    """An accepted submission, ready for the pool."""
+    return SubmissionFactory(state=Submission.State.ACCEPTED, **kwargs)
+
+
+def published_event(*, days: float = 7, title: str = "Reading group", **kwargs) -> Event:
+    start = kwargs.pop("start", timezone.now() + timedelta(days=days))
+    slug = kwargs.pop("slug", f"event-{Event.objects.count() + 1}-{int(start.timestamp())}")
+    return Event.objects.create(
+        title=title,
+        slug=slug,
+        start=start,
+        end=start + timedelta(hours=1),
+        state=Event.State.PUBLISHED,
+        **kwargs,
+    )
+
+
+def draft_issue(*, items: int = 0, kind: str = Kind.PAPER, editor=None, **kwargs) -> Issue:
+    """A draft with `items` accepted submissions placed by the services."""
+    editor = editor or EditorFactory()
+    issue = issues.issue_create(
+        title=kwargs.pop("title", "What happened this month?"),
+        introduction=kwargs.pop("introduction", "Hello **readers**."),
+        closing=kwargs.pop("closing", "Thanks for reading."),
+        actor=editor,
+        **kwargs,
+    )
+    for _ in range(items):
+        issues.issue_item_add(issue=issue, submission=accepted(kind=kind), actor=editor)
+    issue.refresh_from_db()
+    return issue
+
+
+def published_issue(*, items: int = 1, kind: str = Kind.PAPER, editor=None, **kwargs) -> Issue:
+    editor = editor or EditorFactory()
+    published_at = kwargs.pop("published_at", None)
+    issue = draft_issue(items=items, kind=kind, editor=editor, **kwargs)
+    return issues.issue_publish(issue=issue, actor=editor, published_at=published_at)

@@ -1,0 +1,226 @@
+"""Search over published issues and items: matching, ranking, highlighting, bad input."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from newsletter import issues, search
+from newsletter.models import Issue, IssueItem, Kind
+from tests.newsletter.issue_data import accepted, draft_issue
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("newsletter:search")
+
+
+def publish(*submissions, title: str = "An issue", **kwargs):
+    issue = draft_issue(title=title, **kwargs)
+    for submission in submissions:
+        issues.issue_item_add(issue=issue, submission=submission)
+    return issues.issue_publish(issue=issue)
+
+
+def hit_titles(response) -> list[str]:
+    return [str(hit.title) for hit in response.context["hits"]]
+
+
+def test_search_finds_published_items_and_links_to_their_anchor(client):
+    issue = publish(accepted(title="Knowledge distillation for tiny models", kind=Kind.PAPER))
+    item = issue.items.get()
+
+    response = client.get(URL, {"q": "distillation"})
+
+    assert response.status_code == 200
+    assert len(response.context["hits"]) == 1
+    assert response.context["hits"][0].url == f"{issue.get_absolute_url()}#item-{item.pk}"
+    assert "<mark>" in str(response.context["hits"][0].title)
+
+
+def test_search_never_shows_unpublished_items(client):
+    publish(accepted(title="Quantization in public"))
+    draft = draft_issue(title="Quantization draft issue")
+    issues.issue_item_add(issue=draft, submission=accepted(title="Quantization secret draft"))
+    scheduled = draft_issue(title="Quantization scheduled issue")
+    issues.issue_item_add(
+        issue=scheduled, submission=accepted(title="Quantization secret scheduled")
+    )
+    issues.issue_schedule(issue=scheduled, publish_at=timezone.now() + timedelta(days=1))
+    accepted(title="Quantization accepted only")
+
+    response = client.get(URL, {"q": "quantization"})
+
+    page = response.content.decode()
+    assert "public" in page
+    assert "secret" not in page
+    assert "draft issue" not in page
+    assert "scheduled issue" not in page
+    assert "accepted only" not in page
+
+
+def test_search_finds_issues_by_their_introduction(client):
+    publish(accepted(), title="Spring edition", introduction="All about sparsity this month.")
+
+    response = client.get(URL, {"q": "sparsity"})
+
+    assert [str(hit.issue.title) for hit in response.context["issue_hits"]] == ["Spring edition"]
+    assert "<mark>sparsity</mark>" in str(response.context["issue_hits"][0].snippet)
+
+
+def test_search_highlights_in_the_blurb_and_escapes_member_text(client):
+    submission = accepted(
+        title="Pruning", summary="Magnitude pruning <script>alert(1)</script> works."
+    )
+    publish(submission)
+
+    response = client.get(URL, {"q": "pruning"})
+
+    page = response.content.decode()
+    assert "<script>alert(1)</script>" not in page
+    snippet = str(response.context["hits"][0].snippet)
+    assert "<mark>" in snippet.lower()
+    assert "<script" not in snippet
+
+
+@pytest.mark.postgres
+def test_search_ranks_title_matches_first(client):
+    publish(
+        accepted(title="Notes on hardware", summary="Mostly about the mixture of experts idea."),
+        accepted(title="Mixture of experts at scale", summary="Routing tokens."),
+        accepted(title="Unrelated", summary="Nothing here."),
+    )
+
+    response = client.get(URL, {"q": "mixture of experts"})
+
+    assert [
+        title.replace("<mark>", "").replace("</mark>", "") for title in hit_titles(response)
+    ] == [
+        "Mixture of experts at scale",
+        "Notes on hardware",
+    ]
+
+
+@pytest.mark.postgres
+def test_search_understands_web_search_syntax(client):
+    publish(
+        accepted(title="Sparse attention kernels"),
+        accepted(title="Sparse training recipes"),
+    )
+
+    response = client.get(URL, {"q": "sparse -kernels"})
+
+    assert len(response.context["hits"]) == 1
+    assert "training" in hit_titles(response)[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("model", "index"),
+    [(IssueItem, "newsletter_issueitem_search_gin"), (Issue, "newsletter_issue_search_gin")],
+)
+def test_search_filter_can_use_the_gin_index(model, index):
+    publish(accepted(title="Indexed words"))
+    query = SearchQuery("indexed", search_type="websearch", config=issues.SEARCH_CONFIG)
+    sql, params = model.objects.filter(search_vector=query).values("id").query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert f"Bitmap Index Scan on {index}" in plan
+
+
+@pytest.mark.postgres
+def test_search_vectors_follow_a_correction(client):
+    issue = publish(accepted(title="Before correction"))
+    item = issue.items.get()
+
+    issues.issue_item_set_blurb(item=item, blurb="Mentions photonic accelerators now.")
+
+    assert len(client.get(URL, {"q": "photonic"}).context["hits"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "x" * 201}, "at most 200 characters"),
+        ({"q": "ok\x00"}, "Null characters are not allowed"),
+    ],
+)
+def test_search_bad_query_gets_a_clear_message(client, params, message):
+    response = client.get(URL, params)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_search_bad_page_gets_a_clear_message(client):
+    publish(accepted(title="Paged result"))
+
+    response = client.get(URL, {"q": "paged", "page": "abc"})
+
+    assert response.status_code == 400
+    assert "Page numbers are whole numbers" in response.content.decode()
+    assert "Paged" in response.content.decode()
+
+
+def test_search_without_query_shows_the_form(client):
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    assert 'name="q"' in response.content.decode()
+    assert response.context["hits"] == []
+
+
+def test_search_only_operators_finds_nothing_without_error(client):
+    publish(accepted())
+
+    response = client.get(URL, {"q": '" - or'})
+
+    assert response.status_code == 200
+
+
+def test_search_queries_do_not_grow_with_results(client):
+    publish(accepted(title="Efficient transformers 0"))
+    client.get(URL, {"q": "efficient"})
+    with CaptureQueriesContext(connection) as one:
+        client.get(URL, {"q": "efficient"})
+    one_count = len(one)
+    publish(*(accepted(title=f"Efficient transformers {n}") for n in range(1, 35)))
+
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(URL, {"q": "efficient"})
+
+    assert len(response.context["hits"]) == 30
+    assert len(many) == one_count <= 3
+
+
+def test_highlight_escapes_then_marks():
+    marked = search.highlight("<b>Fast</b> FAST fast-ish", "fast")
+
+    assert str(marked) == (
+        "&lt;b&gt;<mark>Fast</mark>&lt;/b&gt; <mark>FAST</mark> <mark>fast</mark>-ish"
+    )
+
+
+def test_highlight_window_centres_on_the_first_match():
+    text = " ".join(f"word{n}" for n in range(100)) + " needle " + "tail " * 50
+
+    snippet = str(search.highlight(text, "needle", words=20))
+
+    assert "<mark>needle</mark>" in snippet
+    assert snippet.startswith("… ")
+    assert len(snippet.split()) <= 23
+
+
+def test_published_item_queryset_excludes_drafts():
+    draft = draft_issue(items=1)
+    published = publish(accepted())
+
+    assert list(IssueItem.objects.published()) == list(published.items.all())
+    assert not IssueItem.objects.published().filter(issue=draft).exists()

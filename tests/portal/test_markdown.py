@@ -1,0 +1,391 @@
+"""The site's one Markdown renderer: what members write renders, and nothing in it can run script.
+
+The XSS checks look only at the output, parsed the way a browser tokenises it, so they hold
+whatever the renderer does inside: Markdown first, nh3 second, or anything that replaces them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+
+import markdown
+import pytest
+from django.utils.safestring import SafeString
+
+from portal.markdown import (
+    markdownify,
+    render_inline_markdown,
+    render_markdown,
+    render_markdown_safe,
+)
+
+# Written out here rather than imported, so that widening the renderer's allow-list fails a test.
+BLOCK_TAGS = {
+    "p", "br", "hr", "strong", "em", "b", "i", "del", "sup", "sub", "code", "pre",
+    "a", "blockquote", "ul", "ol", "li", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+INLINE_TAGS = {"em", "strong", "code"}
+ATTRIBUTES = {"href", "title", "rel", "start", "align"}
+DANGEROUS_TAGS = {
+    "script", "iframe", "frame", "object", "embed", "style", "svg", "math", "form", "meta",
+    "base", "link", "img", "video", "audio", "source", "input", "button", "details", "body",
+    "marquee", "noscript", "template", "textarea", "isindex",
+}  # fmt: skip
+SAFE_SCHEMES = {"http", "https", "mailto"}
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+_C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
+
+PAYLOADS = [
+    # Script elements, plain and disguised.
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    "<scr<script>ipt>alert(1)</script>",
+    "<script\n>alert(1)</script\n>",
+    "Hi <script>alert(1)</script> [x](javascript:alert(1))",
+    # Event handlers.
+    "<img src=x onerror=alert(1)>",
+    "<img src=x onerror=alert(1)//",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    "<details open ontoggle=alert(1)>",
+    "<body onload=alert(1)>",
+    "<input autofocus onfocus=alert(1)>",
+    "<video><source onerror=alert(1)></video>",
+    "<audio src=x onerror=alert(1)>",
+    "<marquee onstart=alert(1)>x</marquee>",
+    '<a href="https://ok.example" onclick="alert(1)">x</a>',
+    "<p onmouseover=alert(1)>hover</p>",
+    "<x onclick=alert(1)>x</x>",
+    '**bold** <b onmouseover="alert(1)">b</b>',
+    # javascript: links in Markdown.
+    "[x](javascript:alert(1))",
+    "[x](JaVaScRiPt:alert(1))",
+    "[x](java&#09;script:alert(1))",
+    "[x](java\tscript:alert(1))",
+    "[x]( javascript:alert(1))",
+    "[x](<javascript:alert(1)>)",
+    "[x](&#106;avascript:alert(1))",
+    "[x](javascript&#58;alert(1))",
+    "[x](javascript://%0Aalert(1))",
+    "[x][1]\n\n[1]: javascript:alert(1)",
+    "[x]\n\n[x]: JAVASCRIPT:alert(1)",
+    "<javascript:alert(1)>",
+    '[x](https://ok.example "t\\" onmouseover=\\"alert(1)")',
+    # javascript: links in raw HTML.
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="&#x6A;avascript:alert(1)">x</a>',
+    '<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)">x</a>',
+    '<a href="jAvAsCrIpT&colon;alert(1)">x</a>',
+    '<a href="jav&#x0A;ascript:alert(1)">x</a>',
+    '<a href="java&#09;script:alert(1)">x</a>',
+    "<a href=' &#14;javascript:alert(1)'>x</a>",
+    '<a href="\x01javascript:alert(1)">x</a>',
+    '<a xlink:href="javascript:alert(1)">x</a>',
+    # Other schemes.
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    '<a href="data:text/html,<script>alert(1)</script>">x</a>',
+    "[x](vbscript:msgbox(1))",
+    '<a href="VBScript:msgbox(1)">x</a>',
+    "[x](file:///etc/passwd)",
+    # Images.
+    "![x](javascript:alert(1))",
+    '![x](x" onerror="alert(1))',
+    "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    '<img src="javascript:alert(1)">',
+    # Embedding, styling and page-level elements.
+    '<iframe src="https://evil.example"></iframe>',
+    '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+    "<style>body{background:url(javascript:alert(1))}</style>",
+    '<p style="width: expression(alert(1))">x</p>',
+    "<div style=\"background:url('javascript:alert(1)')\">x</div>",
+    '<link rel=stylesheet href="https://evil.example/x.css">',
+    '<form action="javascript:alert(1)"><button>x</button></form>',
+    '<button formaction="javascript:alert(1)">x</button>',
+    '<object data="javascript:alert(1)"></object>',
+    '<embed src="javascript:alert(1)">',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<base href="javascript:alert(1)//">',
+    '<math href="javascript:alert(1)">x</math>',
+    '<table background="javascript:alert(1)"><tr><td>x</td></tr></table>',
+    '<isindex action="javascript:alert(1)" type=image>',
+    "<template><script>alert(1)</script></template>",
+    "<textarea><script>alert(1)</script></textarea>",
+    # Parser differentials (mutation XSS).
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '<svg></p><style><a id="</style><img src=1 onerror=alert(1)>">',
+    "<!--<img src=x onerror=alert(1)>-->",
+    "<![CDATA[<script>alert(1)</script>]]>",
+    "`<script>alert(1)</script>`",
+    "```\n</code></pre><script>alert(1)</script>\n```",
+]
+
+RENDERERS: list[Callable[[str], str]] = [
+    render_markdown,
+    render_markdown_safe,
+    markdownify,
+    render_inline_markdown,
+]
+
+
+class _Tokens(HTMLParser):
+    """Every tag, attribute, comment and declaration in an HTML fragment, entities decoded."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str, str]] = []
+        self.other: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [(tag, name, value or "") for name, value in attrs]
+
+    def handle_comment(self, data: str) -> None:
+        self.other.append(data)
+
+    def handle_decl(self, decl: str) -> None:
+        self.other.append(decl)
+
+    def handle_pi(self, data: str) -> None:
+        self.other.append(data)
+
+    def unknown_decl(self, data: str) -> None:
+        self.other.append(data)
+
+
+def url_scheme(url: str) -> str | None:
+    """The scheme a browser would see: edges trimmed, tabs and newlines removed. None if relative."""
+    cleaned = re.sub(r"[\t\n\r]", "", url.strip(_C0_AND_SPACE)).lower()
+    match = _SCHEME.match(cleaned)
+    return match.group(1) if match else None
+
+
+def assert_harmless(html: str, allowed_tags: set[str]) -> None:
+    tokens = _Tokens(html)
+    assert set(tokens.tags) & DANGEROUS_TAGS == set()
+    assert set(tokens.tags) - allowed_tags == set()
+    assert tokens.other == []
+    for tag, name, value in tokens.attributes:
+        assert not name.startswith("on"), (tag, name, value)
+        assert name != "style", (tag, name, value)
+        assert name in ATTRIBUTES, (tag, name, value)
+        if name in {"href", "src"}:
+            # Relative URLs and fragments are allowed: without a scheme they cannot run script.
+            assert url_scheme(value) in SAFE_SCHEMES | {None}, (tag, name, value)
+
+
+@pytest.mark.parametrize("render", RENDERERS, ids=lambda render: render.__name__)
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_renderers_xss_payload_is_neutralised(render: Callable[[str], str], payload: str):
+    allowed = INLINE_TAGS if render is render_inline_markdown else BLOCK_TAGS
+    assert_harmless(str(render(payload)), allowed)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        "[x](javascript:alert(1))",
+        '<a href="&#x6A;avascript:alert(1)">x</a>',
+        "<b onclick=alert(1)>x</b>",
+        '<em style="color:red">x</em>',
+        "<!-- hidden -->",
+    ],
+)
+def test_assert_harmless_unsanitised_markdown_fails(payload: str):
+    """The checker must bite: Markdown's own output, before nh3, is refused."""
+    with pytest.raises(AssertionError):
+        assert_harmless(markdown.markdown(payload), BLOCK_TAGS)
+
+
+def test_payloads_are_many():
+    assert len(set(PAYLOADS)) >= 25
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"),
+    [
+        ("https://example.org", "https"),
+        (" \x01JaVa\tScRiPt:alert(1)", "javascript"),
+        ("java    script:alert(1)", None),
+        ("/events/", None),
+        ("#item-3", None),
+    ],
+)
+def test_url_scheme_matches_browser_reading(url: str, scheme: str | None):
+    assert url_scheme(url) == scheme
+
+
+# --- What members write renders -------------------------------------------------------------
+
+
+def test_render_markdown_bold_becomes_strong():
+    assert render_markdown("**bold** and *em*") == "<p><strong>bold</strong> and <em>em</em></p>"
+
+
+def test_render_markdown_link_gets_nofollow_noopener():
+    assert render_markdown('[Django](https://www.djangoproject.com/ "Home")') == (
+        '<p><a href="https://www.djangoproject.com/" title="Home" rel="nofollow noopener">'
+        "Django</a></p>"
+    )
+
+
+def test_render_markdown_raw_html_link_gets_rel_replaced():
+    assert render_markdown('<a href="https://example.org/" rel="opener" target="_blank">x</a>') == (
+        '<p><a href="https://example.org/" rel="nofollow noopener">x</a></p>'
+    )
+
+
+def test_render_markdown_mailto_link_is_kept():
+    assert render_markdown("[Write to us](mailto:editors@example.org)") == (
+        '<p><a href="mailto:editors@example.org" rel="nofollow noopener">Write to us</a></p>'
+    )
+
+
+def test_render_markdown_autolinked_email_is_plain_mailto():
+    assert render_markdown("<editors@example.org>") == (
+        '<p><a href="mailto:editors@example.org" rel="nofollow noopener">editors@example.org</a></p>'
+    )
+
+
+def test_render_markdown_relative_and_fragment_links_are_kept():
+    assert render_markdown("[Events](/events/) and [above](#item-3)") == (
+        '<p><a href="/events/" rel="nofollow noopener">Events</a> and '
+        '<a href="#item-3" rel="nofollow noopener">above</a></p>'
+    )
+
+
+def test_render_markdown_javascript_link_keeps_text_only():
+    assert render_markdown("[click](javascript:alert(1))") == (
+        '<p><a rel="nofollow noopener">click</a></p>'
+    )
+
+
+def test_render_markdown_code_span_escapes_html():
+    assert render_markdown("Use `<script>` sparingly") == (
+        "<p>Use <code>&lt;script&gt;</code> sparingly</p>"
+    )
+
+
+def test_render_markdown_fenced_code_escapes_html_and_drops_class():
+    assert render_markdown("```python\nif a < b:\n    print('<b>')\n```") == (
+        "<pre><code>if a &lt; b:\n    print('&lt;b&gt;')\n</code></pre>"
+    )
+
+
+def test_render_markdown_lists_render():
+    assert render_markdown("- one\n- two\n\n3. three\n4. four") == (
+        '<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n<ol start="3">\n<li>three</li>\n<li>four</li>\n</ol>'
+    )
+
+
+def test_render_markdown_blockquote_renders():
+    assert render_markdown("> quoted") == "<blockquote>\n<p>quoted</p>\n</blockquote>"
+
+
+def test_render_markdown_newline_becomes_line_break():
+    assert render_markdown("line one\nline two") == "<p>line one<br>\nline two</p>"
+
+
+def test_render_markdown_headings_start_at_h3():
+    assert render_markdown("# Big\n\n## Smaller\n\n#### Small") == (
+        "<h3>Big</h3>\n<h4>Smaller</h4>\n<h6>Small</h6>"
+    )
+
+
+def test_render_markdown_table_keeps_alignment_without_style():
+    assert render_markdown("| a | b |\n|:-:|--:|\n| 1 | 2 |") == (
+        '<table>\n<thead>\n<tr>\n<th align="center">a</th>\n<th align="right">b</th>\n'
+        '</tr>\n</thead>\n<tbody>\n<tr>\n<td align="center">1</td>\n<td align="right">2</td>\n'
+        "</tr>\n</tbody>\n</table>"
+    )
+
+
+def test_render_markdown_allowed_raw_html_is_kept():
+    assert render_markdown("H<sub>2</sub>O, E=mc<sup>2</sup>, <del>old</del>") == (
+        "<p>H<sub>2</sub>O, E=mc<sup>2</sup>, <del>old</del></p>"
+    )
+
+
+def test_render_markdown_style_class_and_id_are_dropped():
+    assert render_markdown('<em class="alert" id="x" style="color:red">hey</em>') == (
+        "<p><em>hey</em></p>"
+    )
+
+
+def test_render_markdown_image_is_dropped():
+    assert render_markdown("![logo](https://example.org/logo.png) text") == "<p> text</p>"
+
+
+def test_render_markdown_script_is_dropped_with_its_content():
+    assert render_markdown("Read **this**<script>alert(1)</script>") == (
+        "<p>Read <strong>this</strong></p>"
+    )
+
+
+def test_render_markdown_mentions_pass_through_as_text():
+    assert render_markdown("Thanks @everyone and @here!") == "<p>Thanks @everyone and @here!</p>"
+
+
+def test_render_markdown_toc_marker_stays_text():
+    assert render_markdown("[TOC]") == "<p>[TOC]</p>"
+
+
+def test_render_markdown_empty_text_is_empty():
+    assert render_markdown("") == ""
+
+
+def test_render_markdown_safe_is_safe_string():
+    html = render_markdown_safe("**hi**")
+    assert isinstance(html, SafeString)
+    assert html == "<p><strong>hi</strong></p>"
+
+
+def test_markdownify_matches_render_markdown():
+    text = "**bold** <script>alert(1)</script> [x](javascript:alert(1)) [ok](https://ok.example)"
+    assert markdownify(text) == render_markdown(text)
+
+
+# --- Titles -----------------------------------------------------------------------------------
+
+
+def test_render_inline_markdown_keeps_emphasis_and_code():
+    assert render_inline_markdown("**Big** news about *tiny* `models`") == (
+        "<strong>Big</strong> news about <em>tiny</em> <code>models</code>"
+    )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "1. Introduction",
+        "# hashtags",
+        "- a dash",
+        "> quoted",
+        "---",
+        "    indented",
+        "[1]: not a ref",
+    ],
+)
+def test_render_inline_markdown_block_syntax_stays_text(title: str):
+    assert render_inline_markdown(title) == (
+        title.strip().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+def test_render_inline_markdown_link_keeps_text_only():
+    assert render_inline_markdown("See [the paper](https://example.org/)") == "See the paper"
+
+
+def test_render_inline_markdown_lines_are_joined():
+    assert render_inline_markdown("two\nlines  here\n") == "two lines here"
+
+
+def test_render_inline_markdown_escapes_text():
+    assert render_inline_markdown("a < b & <b>c</b>") == "a &lt; b &amp; c"
