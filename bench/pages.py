@@ -27,6 +27,7 @@ redis://127.0.0.1:6379/14), GUNICORN_WORKERS and GUNICORN_THREADS.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import http.client
 import json
@@ -81,6 +82,8 @@ PAGES = [
 # Growth is measured with the page cache off: what it costs to render the page.
 GROWTH_PAGES = [("archive", "/archive/"), ("issue (40 items)", "{issue}")]
 GROWTH_ISSUES = (20, 2000)
+# Rounds of small-large-large-small runs, each half the pages' duration.
+GROWTH_ROUNDS = 3
 # Targets from the issue.
 MIN_SHARE_OF_BASELINE = 0.5
 MAX_P99_MS = 100.0
@@ -500,6 +503,12 @@ class Loader:
             )
             self.name, self._load = "python keep-alive client", load_python
 
+    def halved(self) -> Loader:
+        """The same generator, for runs half as long."""
+        shorter = copy.copy(self)
+        shorter.duration, shorter.warmup = self.duration / 2, self.warmup / 2
+        return shorter
+
     def measure(self, base: str, paths: list[str], connections: int | None = None) -> dict:
         connections = connections or self.connections
         if self.warmup:
@@ -573,22 +582,25 @@ def judge(rows: list[dict]) -> list[dict]:
 
 
 def measure_growth(servers: dict[int, str], loader: Loader, seeded: dict[int, dict]) -> list[dict]:
-    """Each growth page on the small and the large archive, in A-B-B-A order against drift."""
+    """Each growth page on the small and the large archive: GROWTH_ROUNDS rounds in the order
+    small, large, large, small (a drift of the machine's speed cancels out), then the median
+    of each size's runs, so one burst of another process does not decide."""
     small, large = GROWTH_ISSUES
     rows = []
     for name, template in GROWTH_PAGES:
         runs: dict[int, list[dict]] = {small: [], large: []}
-        for size in (small, large, large, small):
+        for size in (small, large, large, small) * GROWTH_ROUNDS:
             paths = _paths(template, seeded[size])
             check_page(servers[size] + paths[0], name)
             runs[size].append(loader.measure(servers[size], paths))
         summary = {
             size: {
                 "path": _paths(template, seeded[size])[0],
-                "rps": statistics.mean(run["rps"] for run in runs[size]),
-                "p50_ms": statistics.mean(run["p50_ms"] for run in runs[size]),
-                "p99_ms": statistics.mean(run["p99_ms"] for run in runs[size]),
+                "rps": statistics.median(run["rps"] for run in runs[size]),
+                "p50_ms": statistics.median(run["p50_ms"] for run in runs[size]),
+                "p99_ms": statistics.median(run["p99_ms"] for run in runs[size]),
                 "errors": sum(run["errors"] for run in runs[size]),
+                "runs_rps": [round(run["rps"], 1) for run in runs[size]],
             }
             for size in (small, large)
         }
@@ -749,7 +761,10 @@ def run(argv: list[str] | None = None) -> dict:
                 gunicorn(env=env, database_url=growth_urls[small], page_cache=False, **shape) as a,
                 gunicorn(env=env, database_url=growth_urls[large], page_cache=False, **shape) as b,
             ):
-                result["growth"] = measure_growth({small: a, large: b}, loader, growth_seeded)
+                growth_loader = loader.halved()
+                result["growth"] = measure_growth(
+                    {small: a, large: b}, growth_loader, growth_seeded
+                )
     result["ok"] = all(row["ok"] for row in result.get("pages", [])) and all(
         row["ok"] for row in result.get("growth", [])
     )

@@ -14,6 +14,10 @@ Members who are logged in, visitors with a flash message waiting, and URLs with 
 parameters the view does not name are always rendered afresh, so nothing personal is ever
 stored and nobody can fill the cache with made-up URLs. If Redis is unreachable, pages are
 rendered as if nothing were cached.
+
+A hit costs little more than the trivial view: each process keeps the pages it served last
+and reads the generations from Redis at most every GENERATION_CHECK_SECONDS, so a change
+made in one gunicorn process reaches the others within a quarter of a second.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ SCOPES = frozenset({"archive", "events"})
 KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Disposition", "X-Robots-Tag", "Link")
 # Each process also keeps the pages it served last, up to this many bytes.
 RECENT_PAGES_BYTES = 16 * 2**20
+# How often each process reads the generations from Redis: other processes see a change
+# after this long at most.
+GENERATION_CHECK_SECONDS = 0.25
+
+
+# Generations this process last read or set: {key: (generation, when, on the monotonic clock)}.
+_known: dict[str, tuple[int, float]] = {}
 
 
 def _generation_key(scope: str) -> str:
@@ -53,10 +64,13 @@ def reader_pages_changed(*scopes: str) -> None:
         key = _generation_key(scope)
         try:
             try:
-                cache.incr(key)
+                generation = cache.incr(key)
             except ValueError:  # no generation yet (or evicted): start a new, unseen one
-                cache.set(key, time.time_ns(), None)
+                generation = time.time_ns()
+                cache.set(key, generation, None)
+            _known[key] = (generation, time.monotonic())
         except Exception:  # Redis down: the timeout retires the pages instead
+            _known.pop(key, None)
             logger.warning("Could not retire cached %s pages; they expire on their own.", scope)
 
 
@@ -127,12 +141,23 @@ _recent = _RecentPages(RECENT_PAGES_BYTES)
 
 
 def _generations(keys: list[str]) -> list:
-    """The current generation of each scope; a scope without one gets a new, unseen one."""
+    """The current generation of each scope; a scope without one gets a new, unseen one.
+
+    Read from Redis at most every GENERATION_CHECK_SECONDS by each process: a cached page then
+    costs no round trip to Redis at all. The process that made a change knows at once.
+    """
+    now = time.monotonic()
+    known = [_known.get(key) for key in keys]
+    if all(entry is not None and now - entry[1] < GENERATION_CHECK_SECONDS for entry in known):
+        return [entry[0] for entry in known]
     found = cache.get_many(keys)
     for key in keys:
         if key not in found:
             cache.add(key, time.time_ns(), None)
             found[key] = cache.get(key)
+    for key in keys:
+        if found[key] is not None:  # None: Redis unreachable, ask again next time
+            _known[key] = (found[key], now)
     return [found[key] for key in keys]
 
 

@@ -13,10 +13,11 @@ import shutil
 import pytest
 from django.conf import settings
 
+from portal.celery import app as celery_app
 from tests.factories import EditorFactory, UserFactory
 from tests.stubs.discord import discord_server  # noqa: F401  (fixture)
 from tests.stubs.fixtures import loopback_only, thirdparty_server, thirdparty_settings  # noqa: F401
-from tests.workers import celery_worker  # noqa: F401  (fixture)
+from tests.workers import celery_worker, reset_broker  # noqa: F401  (fixture)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
@@ -98,6 +99,16 @@ def _data_migration_rows(request):
     editors_and_sections.create(apps, None)
     publishing = importlib.import_module("newsletter.migrations.0004_issue_publishing_and_search")
     publishing.compact_spotlights(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _celery_back_to_defaults():
+    """Whatever a test did to the Celery app (a broker of its own, tasks sent to a worker),
+    the next test starts with tasks run inline on the configured broker."""
+    yield
+    celery_app.conf.task_always_eager = True
+    if celery_app.conf.broker_url != settings.CELERY_BROKER_URL:
+        reset_broker()
 
 
 @pytest.fixture

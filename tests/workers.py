@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from portal.celery import app as celery_app
 
@@ -116,6 +117,21 @@ class WorkerProcess:
             self.proc.stdout.close()
 
 
+def reset_broker(url: str | None = None) -> None:
+    """Point the test process's Celery at `url` (default: the settings') with no old connection.
+
+    Celery keeps a pool of broker connections and kombu a global registry of producer pools,
+    both made for the URL in force when they were first used; a test that moved the broker to
+    a redis-server of its own must leave nothing behind that still points there.
+    """
+    celery_app.conf.broker_url = url or settings.CELERY_BROKER_URL
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    kombu_pools.reset()
+
+
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message: str = ""):
     """Poll until predicate() is truthy; bounded, so a broken test fails instead of hanging."""
     deadline = time.monotonic() + timeout
@@ -130,6 +146,7 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message
 @pytest.fixture
 def celery_worker(transactional_db):
     """A running worker; tasks queued during the test go through Redis to it."""
+    reset_broker()
     celery_app.conf.task_always_eager = False
     worker = WorkerProcess()
     worker.start()

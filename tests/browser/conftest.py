@@ -160,7 +160,7 @@ _OVERFLOW_SCRIPT = """
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[object]:
     playwright = sync_playwright().start()
     try:

@@ -1,9 +1,13 @@
 """Whole reader pages cached for anonymous visitors, and retired as soon as what they show changes."""
 
+import time
+
 import pytest
+from django.core.cache import cache
 
 from events.services import rsvp_set
 from newsletter import issues
+from portal import pagecache
 from portal.pagecache import reader_pages_changed
 from tests.newsletter.issue_data import published_event, published_issue
 
@@ -103,6 +107,18 @@ def test_reader_page_answer_shows_on_event_page(
     assert "1 going of 10" in client.get(url).content.decode()
 
 
+def test_reader_page_change_in_another_process_seen_quickly(client, page_cache):
+    published_issue()
+    client.get("/archive/")
+    assert client.get("/archive/")["X-Reader-Cache"] == "hit"
+
+    # What reader_pages_changed does in another gunicorn process: this one is not told.
+    cache.incr(pagecache._generation_key("archive"))
+    time.sleep(pagecache.GENERATION_CHECK_SECONDS + 0.05)
+
+    assert client.get("/archive/")["X-Reader-Cache"] == "miss"
+
+
 def test_reader_page_members_get_their_own_page(client, page_cache, member):
     published_issue()
     client.force_login(member)
@@ -149,8 +165,7 @@ def test_reader_page_off_when_seconds_zero(client, settings):
     assert "X-Reader-Cache" not in response
 
 
-def test_reader_page_renders_when_cache_unreachable(client, settings):
-    settings.READER_CACHE_SECONDS = 600
+def test_reader_page_renders_when_cache_unreachable(client, settings, page_cache):
     # Django's own Redis backend (it raises on errors) pointed at a port nobody listens on.
     settings.CACHES = {
         "default": {
