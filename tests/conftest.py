@@ -111,6 +111,34 @@ def _celery_back_to_defaults():
         reset_broker()
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole run, driven by Playwright's sync API.
+
+    Playwright runs an event loop in this thread, so there must be only one instance; Django's
+    ORM then refuses to run in the thread unless told the loop is deliberate.
+    """
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
 @pytest.fixture
 def member(db):
     return UserFactory()

@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in a
 # thread with a running loop unless told that this is deliberate.
@@ -158,17 +158,6 @@ _OVERFLOW_SCRIPT = """
   return wide.length ? wide.slice(0, 8) : ["page scrollWidth " + document.documentElement.scrollWidth];
 }
 """
-
-
-@pytest.fixture(scope="package")
-def chromium() -> Iterator[object]:
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    finally:
-        playwright.stop()
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
 
 from events.models import Event
-from tests.conftest import CHROMIUM
 from tests.factories import EditorFactory, EventFactory, UserFactory
 
 # 19:00 in Kolkata (UTC+5:30) is 13:30 UTC, and 06:30 in Los Angeles (PDT, UTC-7, from 9 March 2031).
@@ -102,28 +100,23 @@ def test_event_crossing_midnight_for_viewer_shows_the_utc_date(client, db):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_localtime_js_shows_browser_zone_to_anonymous_visitor(live_server):
-    from playwright.sync_api import sync_playwright
-
+def test_localtime_js_shows_browser_zone_to_anonymous_visitor(live_server, chromium):
     start = datetime(2031, 3, 10, 13, 30, tzinfo=UTC)
     event = EventFactory(start=start, end=start + timedelta(minutes=90))
     url = f"{live_server.url}{event.get_absolute_url()}"
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
-        try:
-            context = browser.new_context(timezone_id="America/Los_Angeles", locale="en-GB")
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console", lambda m: errors.append(m.text) if "Content Security" in m.text else None
-            )
-            page.goto(url)
-            when = page.locator(".event-when time").inner_text()
-            note = page.locator("#localtime-note").inner_text()
-        finally:
-            browser.close()
+    context = chromium.new_context(timezone_id="America/Los_Angeles", locale="en-GB")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console", lambda m: errors.append(m.text) if "Content Security" in m.text else None
+        )
+        page.goto(url)
+        when = page.locator(".event-when time").inner_text()
+        note = page.locator("#localtime-note").inner_text()
+    finally:
+        context.close()
     assert "06:30" in when and "08:00" in when
     assert "America/Los_Angeles" in note
     assert errors == []

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from newsletter import services
 from newsletter.models import Activity, Submission, Vote
-from tests.browser.conftest import browser_settings, chromium, open_tab  # noqa: F401 (fixtures)
+from tests.browser.conftest import browser_settings, open_tab  # noqa: F401 (fixtures)
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory, VoteFactory
 
 State = Submission.State
