@@ -59,26 +59,7 @@ def search_items(query: str) -> QuerySet[IssueItem]:
         ts_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         return (
             items.filter(search_vector=ts_query)
-            .annotate(
-                rank=SearchRank(F("search_vector"), ts_query),
-                title_hl=SearchHeadline(
-                    _title_expression(),
-                    ts_query,
-                    config=SEARCH_CONFIG,
-                    start_sel=_START,
-                    stop_sel=_STOP,
-                    highlight_all=True,
-                ),
-                snippet_hl=SearchHeadline(
-                    "search_text",
-                    ts_query,
-                    config=SEARCH_CONFIG,
-                    start_sel=_START,
-                    stop_sel=_STOP,
-                    max_words=_SNIPPET_WORDS,
-                    min_words=15,
-                ),
-            )
+            .annotate(**_ranked_highlights(_title_expression(), ts_query))
             .order_by("-rank", "-issue__published_at", "section__position", "position", "id")
         )
     terms = _terms(query)
@@ -93,6 +74,30 @@ def search_items(query: str) -> QuerySet[IssueItem]:
     return items.order_by("-issue__published_at", "section__position", "position", "id")
 
 
+def _ranked_highlights(title, ts_query: SearchQuery) -> dict:
+    """Rank, the highlighted title and a highlighted snippet of the searchable text."""
+    return {
+        "rank": SearchRank(F("search_vector"), ts_query),
+        "title_hl": SearchHeadline(
+            title,
+            ts_query,
+            config=SEARCH_CONFIG,
+            start_sel=_START,
+            stop_sel=_STOP,
+            highlight_all=True,
+        ),
+        "snippet_hl": SearchHeadline(
+            "search_text",
+            ts_query,
+            config=SEARCH_CONFIG,
+            start_sel=_START,
+            stop_sel=_STOP,
+            max_words=_SNIPPET_WORDS,
+            min_words=15,
+        ),
+    }
+
+
 def search_issues(query: str) -> QuerySet[Issue]:
     """Published issues whose title or introduction and closing match, best first."""
     issues = Issue.objects.published().only(
@@ -102,26 +107,7 @@ def search_issues(query: str) -> QuerySet[Issue]:
         ts_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         return (
             issues.filter(search_vector=ts_query)
-            .annotate(
-                rank=SearchRank(F("search_vector"), ts_query),
-                title_hl=SearchHeadline(
-                    "title",
-                    ts_query,
-                    config=SEARCH_CONFIG,
-                    start_sel=_START,
-                    stop_sel=_STOP,
-                    highlight_all=True,
-                ),
-                snippet_hl=SearchHeadline(
-                    "search_text",
-                    ts_query,
-                    config=SEARCH_CONFIG,
-                    start_sel=_START,
-                    stop_sel=_STOP,
-                    max_words=_SNIPPET_WORDS,
-                    min_words=15,
-                ),
-            )
+            .annotate(**_ranked_highlights("title", ts_query))
             .order_by("-rank", "-published_at")
         )
     terms = _terms(query)
