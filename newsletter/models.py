@@ -328,6 +328,15 @@ class Issue(models.Model):
                 name="issue_scheduled_has_time",
             ),
         ]
+        indexes = [
+            # The archive counts its published issues on every page: from this small index
+            # alone (an index-only scan), not from the table with every issue's stored page.
+            models.Index(
+                fields=["published_at"],
+                condition=Q(state="published"),
+                name="issue_published_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.number} {self.title}"
