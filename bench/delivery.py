@@ -29,17 +29,14 @@ redis://127.0.0.1:6379/14).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from bench.common import finish, machine
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 BUCKET, WINDOW = 5, 2.0
@@ -221,12 +218,7 @@ def run(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "delivery",
         "started_at": started_at.isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}",
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine(),
         "bucket": {"requests": BUCKET, "window_s": WINDOW},
         "worker_processes": processes,
         "message_limit": settings.DISCORD_MESSAGE_LIMIT,
@@ -271,21 +263,8 @@ def run(argv: list[str] | None = None) -> dict:
     return result
 
 
-def save(result: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = result["started_at"].replace(":", "").replace("-", "")
-    path = RESULTS / f"delivery-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "delivery-latest.json").write_text(json.dumps(result, indent=2) + "\n")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
-    result = run(argv)
-    print_table(result)
-    path = save(result)
-    print(f"Saved {path.relative_to(ROOT)} ({result['seconds']:.0f} s in all).")
-    return 0 if result["ok"] else 1
+    return finish("delivery", run(argv), print_table)
 
 
 if __name__ == "__main__":

@@ -33,12 +33,10 @@ import hashlib
 import http.client
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,11 +49,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from bench.common import ROOT, admin_connection, die_with_parent, finish, free_port, machine
+
 PYTHON = sys.executable
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
@@ -116,53 +113,12 @@ def log(message: str) -> None:
 # --- The machine ----------------------------------------------------------------------------
 
 
-def machine() -> dict:
-    """What the figures were measured on (no names, no paths)."""
-    memory_gb = None
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory_gb = round(pages / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gb": memory_gb,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 # --- Databases ------------------------------------------------------------------------------
 
 
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin_connection(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=5,
-    )
 
 
 def _fingerprint(seed_args: list[str]) -> str:
@@ -183,7 +139,7 @@ def prepare_database(url: str, *, env: dict, seed_args: list[str], reseed: bool)
 
     name = urlsplit(url).path.lstrip("/")
     fingerprint = _fingerprint(seed_args)
-    with _admin_connection(url) as admin:
+    with admin_connection(url) as admin:
         row = admin.execute(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
             [name],
@@ -222,7 +178,7 @@ def prepare_database(url: str, *, env: dict, seed_args: list[str], reseed: bool)
     )
     seeded = json.loads(done.stdout.strip().splitlines()[-1])
     log(f"{name}: seeded in {time.perf_counter() - started:.0f} s")
-    with _admin_connection(url) as admin:
+    with admin_connection(url) as admin:
         mark = SEED_MARK + json.dumps({"fingerprint": fingerprint, "seed": seeded})
         admin.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(mark))
@@ -231,12 +187,6 @@ def prepare_database(url: str, *, env: dict, seed_args: list[str], reseed: bool)
 
 
 # --- The server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def production_env(*, redis_url: str, static_root: str) -> dict:
@@ -270,17 +220,6 @@ def server_shape(workers: int | None, threads: int | None) -> tuple[int, int]:
     return workers, threads
 
 
-def _die_with_parent() -> None:
-    """Linux: the server gets SIGTERM if the benchmark dies, so it never outlives it."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    os.setsid()
-
-
 @contextmanager
 def gunicorn(*, env: dict, database_url: str, workers: int, threads: int, page_cache: bool = True):
     """gunicorn on a free loopback port; yields its base URL and stops it afterwards."""
@@ -307,7 +246,7 @@ def gunicorn(*, env: dict, database_url: str, workers: int, threads: int, page_c
     }
     if not page_cache:
         server_env["READER_CACHE_SECONDS"] = "0"
-    process = subprocess.Popen(command, cwd=ROOT, env=server_env, preexec_fn=_die_with_parent)
+    process = subprocess.Popen(command, cwd=ROOT, env=server_env, preexec_fn=die_with_parent)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -825,21 +764,8 @@ def run(argv: list[str] | None = None) -> dict:
     return result
 
 
-def save(result: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = result["started_at"].replace(":", "").replace("-", "")
-    path = RESULTS / f"pages-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "pages-latest.json").write_text(json.dumps(result, indent=2) + "\n")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
-    result = run(argv)
-    print_table(result)
-    path = save(result)
-    print(f"Saved {path.relative_to(ROOT)} ({result['seconds']:.0f} s in all).")
-    return 0 if result["ok"] else 1
+    return finish("pages", run(argv), print_table)
 
 
 if __name__ == "__main__":

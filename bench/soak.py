@@ -29,9 +29,7 @@ BENCH_REDIS_URL (used only when redis-server is not installed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import re
 import secrets
@@ -51,8 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from bench.common import ROOT, admin_connection, die_with_parent, finish, free_port, machine
+
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -66,24 +64,7 @@ def log(message: str) -> None:
     print(f"[soak] {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --- Processes: Redis, gunicorn, the worker ------------------------------------------------------
-
-
-def _die_with_parent() -> None:
-    """Linux: a child gets SIGTERM if the soak dies, so it never outlives it."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    os.setsid()
 
 
 @contextmanager
@@ -98,7 +79,7 @@ def process(command: list[str], *, lifetime: float, env: dict | None = None, qui
         # The children's own reports go to stderr, so stdout keeps only the soak's table.
         stdout=subprocess.DEVNULL if quiet else sys.stderr,
         stderr=subprocess.DEVNULL if quiet else sys.stderr,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         yield child
@@ -147,21 +128,6 @@ def http_ok(url: str) -> bool:
 # --- The database ------------------------------------------------------------------------------
 
 
-def _admin_connection(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=5,
-    )
-
-
 @contextmanager
 def throwaway_database(base_url: str):
     """A new, empty database for this run only; dropped afterwards (and only that one)."""
@@ -169,7 +135,7 @@ def throwaway_database(base_url: str):
 
     name = f"portal_soak_{os.getpid()}"
     url = urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
-    with _admin_connection(base_url) as admin:
+    with admin_connection(base_url) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield url
@@ -178,7 +144,7 @@ def throwaway_database(base_url: str):
             from django.db import connections
 
             connections.close_all()
-        with _admin_connection(base_url) as admin:
+        with admin_connection(base_url) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
@@ -563,12 +529,7 @@ def run(argv: list[str] | None) -> dict:
         "benchmark": "soak",
         "started_at": started_at.isoformat(timespec="seconds"),
         "minutes": args.minutes,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}",
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine(),
         "users": {"readers": READERS, "members": MEMBERS, "editors": EDITORS},
     }
     with ExitStack() as stack:
@@ -710,22 +671,8 @@ def print_table(result: dict) -> None:
     print("All checks hold." if result["ok"] else "Some checks FAILED.")
 
 
-def save(result: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = result["started_at"].replace(":", "").replace("-", "")
-    path = RESULTS / f"soak-{stamp}.json"
-    text = json.dumps(result, indent=2, default=str) + "\n"
-    path.write_text(text)
-    (RESULTS / "soak-latest.json").write_text(text)
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
-    result = run(argv)
-    print_table(result)
-    path = save(result)
-    print(f"Saved {path.relative_to(ROOT)} ({result['seconds']:.0f} s in all).")
-    return 0 if result["ok"] else 1
+    return finish("soak", run(argv), print_table)
 
 
 if __name__ == "__main__":
