@@ -47,6 +47,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from portal.celery import queue_after_commit
+
 from .models import Delivery, DeliveryMessage, DiscordChannel, Issue
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ def _queue(delivery_id: int, *, task: str = "deliver") -> None:
     """
     from . import tasks
 
-    tasks.queue_after_commit(getattr(tasks, task), delivery_id=delivery_id)
+    queue_after_commit(getattr(tasks, task), delivery_id=delivery_id)
 
 
 # --- sending -----------------------------------------------------------------------------------

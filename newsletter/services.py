@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
 from portal.text import one_line, strip_controls
 
@@ -204,7 +205,7 @@ def submission_create(
             raise DuplicateSubmission(existing) from None
         raise
     if not submission.title or not submission.summary:
-        from .tasks import fetch_submission_metadata, queue_after_commit
+        from .tasks import fetch_submission_metadata
 
         queue_after_commit(fetch_submission_metadata, submission_id=submission.pk)
     return submission
@@ -374,7 +375,7 @@ def submission_transition(
             # Each email once: a row already sent is not queued again; an unsent one
             # (its task lost) is queued again, which is safe because the task checks.
             if created or notification.sent_at is None:
-                from .tasks import queue_after_commit, send_notification
+                from .tasks import send_notification
 
                 queue_after_commit(send_notification, notification_id=notification.pk)
     submission.refresh_from_db()
@@ -431,7 +432,7 @@ def followups_sweep(*, now: datetime | None = None) -> int:
     queue is left alone, and younger than a day, so nothing is retried for ever. Running a
     task twice is safe: each checks its row first.
     """
-    from .tasks import fetch_submission_metadata, queue_after_commit, send_notification
+    from .tasks import fetch_submission_metadata, send_notification
 
     now = now or timezone.now()
     window = {

@@ -11,8 +11,6 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from portal.celery import queue_after_commit  # noqa: F401  (re-exported for the services)
-
 from .models import Activity, Notification, Submission
 
 logger = logging.getLogger(__name__)

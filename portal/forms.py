@@ -89,10 +89,6 @@ class SubmissionForm(forms.Form):
     # Set when a "fetch details" attempt found nothing, so an empty title is no longer allowed.
     autofill_failed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, instance=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.instance = instance
-
     def clean_url(self):
         return validate_http_url(self.cleaned_data["url"])
 

@@ -16,7 +16,7 @@ from django.views.generic import ListView
 
 from events.models import Event
 from newsletter import services
-from newsletter.fetch import FetchError, fetch_metadata
+from newsletter.fetch import FetchError, Metadata, fetch_metadata
 from newsletter.models import Issue, IssueItem, Submission
 from newsletter.tasks import rerender_for_author
 
@@ -71,28 +71,37 @@ def _fetch_allowed(user) -> bool:
         return True
 
 
+def _fetch_details(raw_url: str, user) -> tuple[Metadata | None, str, int]:
+    """ "Fetch details", with or without JavaScript: a valid link, the member's budget, then
+    arXiv, GitHub or the page. Returns the details, or a message and the HTTP status it means."""
+    try:
+        url = validate_http_url(raw_url[:2000])
+    except ValidationError as exc:
+        return None, exc.messages[0], 400
+    if not _fetch_allowed(user):
+        return None, "Too many fetches in a minute; wait a moment and try again.", 429
+    try:
+        return fetch_metadata(url), "", 200
+    except FetchError as exc:
+        return None, f"We could not fetch details: {exc}", 200
+
+
 def _autofill(form_data, user) -> tuple[dict, str]:
     """Run "fetch details" for the no-JavaScript form: returns new data and a message."""
     data = form_data.copy()
-    try:
-        url = validate_http_url(data.get("url", ""))
-    except ValidationError as exc:
-        return data, exc.messages[0]
-    if not _fetch_allowed(user):
-        return data, "Too many fetches in a minute; wait a moment and try again."
-    try:
-        metadata = fetch_metadata(url)
-    except FetchError as exc:
-        data["autofill_failed"] = "on"
-        return data, f"We could not fetch details: {exc}"
+    metadata, message, status = _fetch_details(data.get("url", ""), user)
+    if metadata is None:
+        if status == 200:  # the fetch itself failed: the member must type a title
+            data["autofill_failed"] = "on"
+        return data, message
     if metadata.title:
         data["title"] = metadata.title
     if metadata.summary and not data.get("summary", "").strip():
         data["summary"] = metadata.summary
-    data["autofill_failed"] = ""
     if not metadata.title:
         data["autofill_failed"] = "on"
         return data, "The page has no title we could read. Please type one."
+    data["autofill_failed"] = ""
     return data, ""
 
 
@@ -174,19 +183,9 @@ def submission_check(request: HttpRequest) -> JsonResponse:
 @require_POST
 def submission_fetch(request: HttpRequest) -> JsonResponse:
     """The "fetch details" button: title and summary from arXiv, GitHub or the page."""
-    try:
-        url = validate_http_url(request.POST.get("url", "")[:2000])
-    except ValidationError as exc:
-        return JsonResponse({"ok": False, "message": exc.messages[0]}, status=400)
-    if not _fetch_allowed(request.user):
-        return JsonResponse(
-            {"ok": False, "message": "Too many fetches in a minute; wait a moment and try again."},
-            status=429,
-        )
-    try:
-        metadata = fetch_metadata(url)
-    except FetchError as exc:
-        return JsonResponse({"ok": False, "message": f"We could not fetch details: {exc}"})
+    metadata, message, status = _fetch_details(request.POST.get("url", ""), request.user)
+    if metadata is None:
+        return JsonResponse({"ok": False, "message": message}, status=status)
     return JsonResponse(
         {
             "ok": True,
@@ -246,7 +245,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
         {"label": link.label, "url": link.url} for link in submission.extra_links.all()
     ]
     if request.method == "POST":
-        form = SubmissionForm(request.POST, instance=submission)
+        form = SubmissionForm(request.POST)
         formset = ExtraLinkFormSet(request.POST, prefix="links")
         if form.is_valid() and formset.is_valid():
             data = form.cleaned_data
@@ -270,7 +269,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Your changes are saved.")
                 return redirect(submission)
     else:
-        form = SubmissionForm(initial=initial, instance=submission)
+        form = SubmissionForm(initial=initial)
         formset = ExtraLinkFormSet(initial=links_initial, prefix="links")
     return render(
         request,
