@@ -17,3 +17,9 @@ def test_healthz_answers_ok_without_database(client, django_assert_num_queries):
 
 def test_healthz_refuses_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_healthz_is_not_redirected_to_https_but_pages_are(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/archive/").status_code == 301
