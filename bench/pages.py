@@ -16,7 +16,8 @@ What it does, all on loopback and bounded in time:
 3. Loads each page with wrk (or, without it, a multi-process keep-alive client in Python) at
    8 connections, after a warm-up, in three short runs each right after a run of a trivial
    view (`/healthz`) through the same middleware, and checks the targets: every reader page
-   at least half the baseline's throughput, p99 under 100 ms, search p50 under 50 ms.
+   at least half the baseline's throughput, p99 under 100 ms, search p50 under 50 ms (for a
+   popular search and for 2,000 different ones, past the page cache).
 4. Loads the archive index and the issue page, with the page cache off, on the 20-issue and
    the 2,000-issue archive at the same time: the ratio of their throughputs must be at least
    0.9 ("no slower", less the noise of a loopback benchmark).
@@ -65,9 +66,10 @@ VARIED_SEARCHES = "{varied searches}"
 # The pages, in the order they are measured, the targets each must meet ("share": half the
 # baseline's throughput, "p99": p99 under 100 ms, "search": p50 under 50 ms) and, when not
 # CONNECTIONS, the connections. {issue} and {event} come from the seed.
-# "search varied" asks 2,000 different questions in turn, past the page cache: it shows what
-# full-text search itself costs, at 8 connections and for one reader alone. These rows have
-# no target: the issue's targets are for the pages as it lists them.
+# "search varied" asks 2,000 different questions in turn, past the page cache: what full-text
+# search itself costs, at 8 connections and for one reader alone. At 8 connections it must
+# meet the search target too (a question nobody asked before is answered as fast as a popular
+# one); it has no share target, since every request does the whole search.
 PAGES = [
     ("baseline", "/healthz", (), None),
     ("home", "/", ("share", "p99"), None),
@@ -77,7 +79,7 @@ PAGES = [
     ("rss feed", "/archive/feed/rss/", ("share", "p99"), None),
     ("events", "/events/", ("share", "p99"), None),
     ("event", "{event}", ("share", "p99"), None),
-    ("search varied", VARIED_SEARCHES, (), None),
+    ("search varied", VARIED_SEARCHES, ("search",), None),
     ("search varied c=1", VARIED_SEARCHES, (), 1),
 ]
 # Growth is measured with the page cache off: what it costs to render the page.

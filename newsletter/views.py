@@ -30,6 +30,7 @@ from .models import KIND_SLUGS, Issue, IssueItem, Kind
 
 ISSUES_PER_PAGE = 20
 ITEMS_PER_PAGE = 30
+SEARCH_RESULTS_PER_PAGE = 10
 ARTICLE_CACHE_SECONDS = 24 * 60 * 60
 KINDS_BY_SLUG = {slug: kind for kind, slug in KIND_SLUGS.items()}
 KIND_TITLES = {
@@ -294,16 +295,32 @@ def search_view(request: HttpRequest) -> HttpResponse:
         return render(request, "newsletter/search.html", context, status=400)
     query = form.cleaned_data["q"].strip()
     context["query"] = query
-    if query:
-        page, page_context, status = _paginate(request, search.search_items(query), ITEMS_PER_PAGE)
-        context.update(page_context)
-        context.update(
-            hits=[search.item_hit(item, query) for item in page.object_list],
-            full_text=search.full_text(),
-            query_string=urlencode({"q": query}),
-        )
-        if page.number == 1:
-            context["issue_hits"] = [
-                search.issue_hit(issue, query) for issue in search.search_issues(query)[:5]
-            ]
+    if not query:
+        return render(request, "newsletter/search.html", context)
+    page_form = PageForm(request.GET)
+    error, number = "", 1
+    if not page_form.is_valid():
+        error, status = "Page numbers are whole numbers from 1; here is the first page.", 400
+    else:
+        number = page_form.cleaned_data["page"] or 1
+    per_page = SEARCH_RESULTS_PER_PAGE
+    results = search.search_items(query, offset=(number - 1) * per_page, limit=per_page)
+    if not results.hits and number > 1:
+        # Past the last page: the count comes with the results, so ask for the first page.
+        results = search.search_items(query, limit=per_page)
+        error, status = f"There is no page {number}; here is the first page.", 404
+        number = 1
+    # The database counted the matches; the paginator only does the page arithmetic.
+    paginator = Paginator(range(results.total), per_page)
+    page = paginator.page(number)
+    context.update(
+        hits=results.hits,
+        page_obj=page,
+        paginator=paginator,
+        is_paginated=page.has_other_pages(),
+        page_error=error,
+        ranked=search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
+        query_string=urlencode({"q": query}),
+        issue_hits=search.search_issues(query) if number == 1 else [],
+    )
     return render(request, "newsletter/search.html", context, status=status)
