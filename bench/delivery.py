@@ -58,6 +58,8 @@ def setup_django(database_url: str, redis_url: str):
     import django
     from django.conf import settings
 
+    if settings.configured:  # Django is set up once per process
+        raise SystemExit("delivery: run it in a process of its own: python -m bench delivery")
     django.setup()
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         raise SystemExit("BENCH_DATABASE_URL must be a PostgreSQL URL (postgres://…).")

@@ -180,6 +180,10 @@ def production_env(
 def setup_django(env: dict) -> None:
     os.environ.update(env)
     import django
+    from django.conf import settings
+
+    if settings.configured:  # Django is set up once per process
+        raise SystemExit("soak: run it in a process of its own: python -m bench soak")
 
     django.setup()
     from django.core.management import call_command
@@ -261,6 +265,7 @@ class Record:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     failures: list[str] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)  # GETs sent again after a dropped connection
     submitted: dict[int, str] = field(default_factory=dict)  # pk -> link, as the site answered
     to_review: list[int] = field(default_factory=list)
     votes: int = 0
@@ -275,6 +280,22 @@ class Record:
         with self.lock:
             if len(self.failures) < 200:
                 self.failures.append(message)
+
+    def retry(self, message: str) -> None:
+        with self.lock:
+            if len(self.retries) < 200:
+                self.retries.append(message)
+
+
+def _reason(exc: Exception) -> str:
+    """The exception and its innermost cause, on one line."""
+    cause = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__
+    detail = f"{type(exc).__name__}"
+    if cause is not exc:
+        detail += f" ({type(cause).__name__}: {cause})"
+    return detail[:300]
 
 
 class User:
@@ -297,12 +318,23 @@ class User:
         if data is not None:
             data = {"csrfmiddlewaretoken": self.session.cookies.get("csrftoken", ""), **data}
         started = time.perf_counter()
-        try:
-            response = self.session.request(
-                method, self.base + path, data=data, allow_redirects=False, timeout=30
-            )
-        except requests.RequestException as exc:
-            self.record.fail(f"{method} {path}: {type(exc).__name__}")
+        # A GET is sent again once if the connection fails, as browsers and proxies do when
+        # the server closed an idle keep-alive connection just as it was reused (gunicorn
+        # closes them after 2 s). The retries are counted and shown; a POST never is resent.
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = self.session.request(
+                    method, self.base + path, data=data, allow_redirects=False, timeout=30
+                )
+                break
+            except requests.ConnectionError as exc:
+                if attempt + 1 < attempts:
+                    self.record.retry(f"{method} {path}: {_reason(exc)}")
+                    continue
+                self.record.fail(f"{method} {path}: {_reason(exc)}")
+            except requests.RequestException as exc:
+                self.record.fail(f"{method} {path}: {_reason(exc)}")
             self.record.note(kind, 0, time.perf_counter() - started)
             return None
         self.record.note(kind, response.status_code, time.perf_counter() - started)
@@ -581,7 +613,7 @@ def run(argv: list[str] | None) -> dict:
         beat_schedule = stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-beat-"))
         stack.enter_context(
             process(
-                [PYTHON, "-m", "celery", "-A", "portal", "worker", "--beat",
+                [PYTHON, "-m", "celery", "-A", "portal", "--quiet", "worker", "--beat",
                  "--schedule", str(Path(beat_schedule) / "schedule"), "--loglevel=WARNING",
                  "--concurrency=2", "--without-gossip", "--without-mingle"],
                 lifetime=lifetime, env=env, quiet=False,
@@ -628,6 +660,7 @@ def run(argv: list[str] | None) -> dict:
         result["checks"] = check(record, discord, seeded["hook"])
         result["votes"] = record.votes
         result["failures"] = record.failures
+        result["retries"] = record.retries
     checks = result["checks"]
     result["ok"] = (
         not record.failures
@@ -666,6 +699,10 @@ def print_table(result: dict) -> None:
         f"{'yes' if checks['delivered_once'] else 'NO'}; deliveries {checks['deliveries']}; "
         f"429s {checks['rate_limited_429']}; drained in {result['drain_seconds']} s"
     )
+    retries = result.get("retries", [])
+    print(f"GETs sent again after a dropped keep-alive connection: {len(retries)}")
+    for retry in retries[:5]:
+        print(f"  retried: {retry}")
     for failure in result["failures"][:20]:
         print(f"  failure: {failure}")
     print("All checks hold." if result["ok"] else "Some checks FAILED.")
