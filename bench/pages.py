@@ -786,9 +786,20 @@ def run(argv: list[str] | None = None) -> dict:
         if growth_urls:
             small, large = GROWTH_ISSUES
             log(f"growth, page cache off: {small} against {large} issues")
+            # One process each: with several, wrk's 8 keep-alive connections are shared out
+            # between them when a run starts, and a run whose connections all landed on one
+            # process (one core, for Python) measures half the throughput of a run where they
+            # were spread: runs of the same page came out at 130 or 250 req/s, whatever the
+            # archive's size. One process has nothing to share out.
+            growth_shape = {"workers": 1, "threads": threads}
+            result["growth_server"] = growth_shape
             with (
-                gunicorn(env=env, database_url=growth_urls[small], page_cache=False, **shape) as a,
-                gunicorn(env=env, database_url=growth_urls[large], page_cache=False, **shape) as b,
+                gunicorn(
+                    env=env, database_url=growth_urls[small], page_cache=False, **growth_shape
+                ) as a,
+                gunicorn(
+                    env=env, database_url=growth_urls[large], page_cache=False, **growth_shape
+                ) as b,
             ):
                 result["growth"] = measure_growth({small: a, large: b}, loader, growth_seeded)
     result["ok"] = all(row["ok"] for row in result.get("pages", [])) and all(
