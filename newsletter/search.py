@@ -24,7 +24,6 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -34,6 +33,8 @@ from .issues import SEARCH_CONFIG
 from .models import Issue, IssueItem, Section, Submission
 
 MAX_QUERY_LENGTH = 200
+# Ten results a page, as web searches show; matching issues (at most ISSUE_HITS) come first.
+RESULTS_PER_PAGE = 10
 ISSUE_HITS = 5
 # ts_headline wraps matches in these; they are swapped for <mark> after escaping.
 _START, _STOP = "\x02", "\x03"
@@ -67,7 +68,7 @@ class Results:
     total: int
 
 
-def search_items(query: str, *, offset: int = 0, limit: int = 30) -> Results:
+def search_items(query: str, *, offset: int = 0, limit: int = RESULTS_PER_PAGE) -> Results:
     """The published items matching `query`, best first: `limit` of them from `offset`."""
     if full_text():
         return _search_items_sql(query, offset, limit)
@@ -192,7 +193,7 @@ class _IssueUrls:
 
     def __call__(self, number: int, slug: str) -> str:
         if number not in self._urls:
-            self._urls[number] = reverse("newsletter:issue-detail", args=[number, slug])
+            self._urls[number] = Issue(number=number, slug=slug).get_absolute_url()
         return self._urls[number]
 
 

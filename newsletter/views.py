@@ -30,7 +30,6 @@ from .models import KIND_SLUGS, Issue, IssueItem, Kind
 
 ISSUES_PER_PAGE = 20
 ITEMS_PER_PAGE = 30
-SEARCH_RESULTS_PER_PAGE = 10
 ARTICLE_CACHE_SECONDS = 24 * 60 * 60
 KINDS_BY_SLUG = {slug: kind for kind, slug in KIND_SLUGS.items()}
 KIND_TITLES = {
@@ -48,19 +47,20 @@ class PageForm(forms.Form):
     page = forms.IntegerField(min_value=1, required=False)
 
 
-def _paginate(request: HttpRequest, queryset, per_page: int) -> tuple[Page, dict, int]:
-    """A page of `queryset` and its context; the first page with a message when `?page=` is wrong."""
-    paginator = Paginator(queryset, per_page)
+def _page_asked(request: HttpRequest) -> tuple[int, str, int]:
+    """The page `?page=` asks for, and an error and status when it is not a page number."""
     form = PageForm(request.GET)
-    error, status = "", 200
     if not form.is_valid():
-        error, status = "Page numbers are whole numbers from 1; here is the first page.", 400
-        number = 1
-    else:
-        number = form.cleaned_data["page"] or 1
-        if number > paginator.num_pages:
-            error = f"There is no page {number}; here is the first page."
-            number, status = 1, 404
+        return 1, "Page numbers are whole numbers from 1; here is the first page.", 400
+    return form.cleaned_data["page"] or 1, "", 200
+
+
+def _past_the_end(number: int) -> tuple[int, str, int]:
+    """The first page instead of `number`, which is past the last one."""
+    return 1, f"There is no page {number}; here is the first page.", 404
+
+
+def _page_context(paginator: Paginator, number: int, error: str) -> tuple[Page, dict]:
     page = paginator.page(number)
     context = {
         "page_obj": page,
@@ -68,6 +68,16 @@ def _paginate(request: HttpRequest, queryset, per_page: int) -> tuple[Page, dict
         "is_paginated": page.has_other_pages(),
         "page_error": error,
     }
+    return page, context
+
+
+def _paginate(request: HttpRequest, queryset, per_page: int) -> tuple[Page, dict, int]:
+    """A page of `queryset` and its context; the first page with a message when `?page=` is wrong."""
+    paginator = Paginator(queryset, per_page)
+    number, error, status = _page_asked(request)
+    if number > paginator.num_pages:
+        number, error, status = _past_the_end(number)
+    page, context = _page_context(paginator, number, error)
     return page, context, status
 
 
@@ -290,35 +300,24 @@ class SearchForm(forms.Form):
 def search_view(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     context = {"form": form, "query": "", "hits": [], "issue_hits": [], "page_obj": None}
-    status = 200
     if not form.is_valid():
         return render(request, "newsletter/search.html", context, status=400)
     query = form.cleaned_data["q"].strip()
     context["query"] = query
     if not query:
         return render(request, "newsletter/search.html", context)
-    page_form = PageForm(request.GET)
-    error, number = "", 1
-    if not page_form.is_valid():
-        error, status = "Page numbers are whole numbers from 1; here is the first page.", 400
-    else:
-        number = page_form.cleaned_data["page"] or 1
-    per_page = SEARCH_RESULTS_PER_PAGE
+    number, error, status = _page_asked(request)
+    per_page = search.RESULTS_PER_PAGE
     results = search.search_items(query, offset=(number - 1) * per_page, limit=per_page)
     if not results.hits and number > 1:
         # Past the last page: the count comes with the results, so ask for the first page.
+        number, error, status = _past_the_end(number)
         results = search.search_items(query, limit=per_page)
-        error, status = f"There is no page {number}; here is the first page.", 404
-        number = 1
     # The database counted the matches; the paginator only does the page arithmetic.
-    paginator = Paginator(range(results.total), per_page)
-    page = paginator.page(number)
+    page, page_context = _page_context(Paginator(range(results.total), per_page), number, error)
     context.update(
+        page_context,
         hits=results.hits,
-        page_obj=page,
-        paginator=paginator,
-        is_paginated=page.has_other_pages(),
-        page_error=error,
         ranked=search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
         query_string=urlencode({"q": query}),
         issue_hits=search.search_issues(query) if number == 1 else [],
