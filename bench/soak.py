@@ -321,20 +321,16 @@ class User:
         # A GET is sent again once if the connection fails, as browsers and proxies do when
         # the server closed an idle keep-alive connection just as it was reused (gunicorn
         # closes them after 2 s). The retries are counted and shown; a POST never is resent.
-        attempts = 2 if method == "GET" else 1
-        for attempt in range(attempts):
+        try:
             try:
-                response = self.session.request(
-                    method, self.base + path, data=data, allow_redirects=False, timeout=30
-                )
-                break
+                response = self._send(method, path, data)
             except requests.ConnectionError as exc:
-                if attempt + 1 < attempts:
-                    self.record.retry(f"{method} {path}: {_reason(exc)}")
-                    continue
-                self.record.fail(f"{method} {path}: {_reason(exc)}")
-            except requests.RequestException as exc:
-                self.record.fail(f"{method} {path}: {_reason(exc)}")
+                if method != "GET":
+                    raise
+                self.record.retry(f"{method} {path}: {_reason(exc)}")
+                response = self._send(method, path, data)
+        except requests.RequestException as exc:
+            self.record.fail(f"{method} {path}: {_reason(exc)}")
             self.record.note(kind, 0, time.perf_counter() - started)
             return None
         self.record.note(kind, response.status_code, time.perf_counter() - started)
@@ -344,6 +340,11 @@ class User:
         if response.status_code >= 500:
             self.record.fail(f"{method} {path}: {response.status_code}")
         return response
+
+    def _send(self, method: str, path: str, data: dict | None):
+        return self.session.request(
+            method, self.base + path, data=data, allow_redirects=False, timeout=30
+        )
 
     def expect(self, response, status: int, what: str) -> bool:
         if response is None:
