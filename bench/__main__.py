@@ -7,11 +7,9 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bench import BENCHMARKS
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.common import RESULTS, ROOT
 
 
 def run_one(name: str, argv: list[str]) -> int:
@@ -27,7 +25,7 @@ def summary(outcomes: dict[str, tuple[int, float, float]]) -> None:
     for name, (code, seconds, started_at) in outcomes.items():
         latest = RESULTS / f"{name}-latest.json"
         fresh = latest.exists() and latest.stat().st_mtime >= started_at
-        saved = latest.relative_to(RESULTS.parent.parent) if fresh else "—"
+        saved = latest.relative_to(ROOT) if fresh else "—"
         if fresh:
             seconds = json.loads(latest.read_text()).get("seconds", seconds)
         verdict = "met" if code == 0 else ("missed" if code == 1 else f"error {code}")
@@ -46,12 +44,19 @@ def main(argv: list[str]) -> int:
             print(f"Unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}.", file=sys.stderr)
             return 2
         return run_one(name, rest)
+    if argv:  # each benchmark has its own options: `--minutes` means nothing to `pages`
+        print(
+            "Options go with a benchmark's name: python -m bench NAME [options] "
+            '(make bench BENCH_ARGS="NAME [options]").',
+            file=sys.stderr,
+        )
+        return 2
     outcomes: dict[str, tuple[int, float, float]] = {}
     for name in BENCHMARKS:
         started, started_at = time.perf_counter(), time.time()
         # Each in its own process: a benchmark sets Django up for its own database and
         # settings, and Django is set up once per process.
-        code = subprocess.run([sys.executable, "-m", "bench", name, *argv], check=False).returncode
+        code = subprocess.run([sys.executable, "-m", "bench", name], check=False).returncode
         outcomes[name] = (code, time.perf_counter() - started, started_at)
     summary(outcomes)
     return max((code for code, _, _ in outcomes.values()), default=0)

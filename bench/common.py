@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 from pathlib import Path
@@ -14,6 +15,28 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
+
+
+def production_env(*, redis_url: str, static_root: str, **overrides: str) -> dict:
+    """The environment of a server under test: production settings (DEBUG off, a fresh
+    SECRET_KEY, collected static files) on loopback, and nothing else of ours."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        REDIS_URL=redis_url,
+        STATIC_ROOT=static_root,
+        LOG_LEVEL="WARNING",
+        **overrides,
+    )
+    return env
 
 
 def machine() -> dict:

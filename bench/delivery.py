@@ -35,9 +35,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench.common import finish, machine
+from bench.common import DEFAULT_DATABASE_URL, finish, machine
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 BUCKET, WINDOW = 5, 2.0
 CHANNEL_COUNTS = (1, 5)
@@ -202,7 +201,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--processes", type=int, default=max(CHANNEL_COUNTS), help="worker processes (5)"
     )
-    args, _ = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)

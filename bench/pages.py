@@ -52,11 +52,19 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import ROOT, admin_connection, die_with_parent, finish, free_port, machine
+from bench.common import (
+    DEFAULT_DATABASE_URL,
+    ROOT,
+    admin_connection,
+    die_with_parent,
+    finish,
+    free_port,
+    machine,
+    production_env,
+)
 
 PYTHON = sys.executable
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 CONNECTIONS = 8
 # Each page is measured in this many short runs, each after a run of the baseline.
@@ -110,9 +118,6 @@ SEED_MARK = "bench-seed "
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# --- The machine ----------------------------------------------------------------------------
 
 
 # --- Databases ------------------------------------------------------------------------------
@@ -219,28 +224,6 @@ def prepare_database(url: str, *, env: dict, seed_args: list[str], reseed: bool)
 # --- The server -----------------------------------------------------------------------------
 
 
-def production_env(*, redis_url: str, static_root: str) -> dict:
-    """Production settings, for plain HTTP on loopback."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        SITE_URL="http://127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        REDIS_URL=redis_url,
-        STATIC_ROOT=static_root,
-        LOG_LEVEL="WARNING",
-        EMAIL_URL="consolemail://",
-    )
-    return env
-
-
 def server_shape(workers: int | None, threads: int | None) -> tuple[int, int]:
     """gunicorn processes and threads: by default one process per core, four threads each
     (docs/performance.md compares the shapes measured)."""
@@ -303,7 +286,7 @@ def gunicorn(*, env: dict, database_url: str, workers: int, threads: int, page_c
                 process.wait()
 
 
-def check_page(url: str, name: str) -> int:
+def check_page(url: str, name: str) -> None:
     """Fetch a page once before loading it: it must answer 200 with the expected content."""
     with urllib.request.urlopen(url, timeout=10) as response:
         body = response.read().decode()
@@ -315,7 +298,6 @@ def check_page(url: str, name: str) -> int:
             raise SystemExit(f"{name}: {url} shows {items} items, expected 40")
     if name == "search" and "<mark>" not in body:
         raise SystemExit(f"search: {url} highlights nothing; the seed has no matches")
-    return len(body.encode())
 
 
 # --- Load generators ------------------------------------------------------------------------
@@ -491,10 +473,6 @@ class Loader:
         connections = connections or self.connections
         figures = self._load(base, paths, duration=seconds, connections=connections)
         return {**figures, "connections": connections}
-
-    def measure(self, base: str, paths: list[str], connections: int | None = None) -> dict:
-        self.warm(base, paths, connections)
-        return self.run(base, paths, self.duration, connections)
 
 
 def combine(runs: list[dict]) -> dict:
@@ -760,7 +738,14 @@ def run(argv: list[str] | None = None) -> dict:
     }
     name = urlsplit(database_url).path.lstrip("/")
     with tempfile.TemporaryDirectory(prefix="bench-static-") as static_root:
-        env = production_env(redis_url=redis_url, static_root=static_root)
+        env = production_env(
+            redis_url=redis_url,
+            static_root=static_root,
+            # Plain HTTP on loopback; HSTS, CSP and the rest stay on.
+            SITE_URL="http://127.0.0.1",
+            SECURE_SSL_REDIRECT="false",
+            EMAIL_URL="consolemail://",
+        )
         seeded = prepare_database(database_url, env=env, seed_args=[], reseed=args.reseed)
         growth_urls, growth_seeded = {}, {}
         if measure_growth_too:

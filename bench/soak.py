@@ -49,10 +49,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import ROOT, admin_connection, die_with_parent, finish, free_port, machine
+from bench.common import (
+    DEFAULT_DATABASE_URL,
+    ROOT,
+    admin_connection,
+    die_with_parent,
+    finish,
+    free_port,
+    machine,
+    production_env,
+)
 
 PYTHON = sys.executable
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 PASSWORD = "soak passphrase for every account"  # the throwaway accounts' password
 MEMBERS, READERS, EDITORS = 4, 4, 2
@@ -148,33 +156,6 @@ def throwaway_database(base_url: str):
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-
-
-def production_env(
-    *, database_url: str, redis_url: str, static_root: str, discord_api: str
-) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        SITE_URL="https://127.0.0.1",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        CACHE_KEY_PREFIX=f"soak-{secrets.token_hex(4)}",
-        STATIC_ROOT=static_root,
-        DISCORD_API_BASE=discord_api,
-        EMAIL_URL="memorymail://",
-        LOG_LEVEL="WARNING",
-        # Members submit as often as the soak asks; the flood limit has its own tests.
-        NEWSLETTER_SUBMISSIONS_PER_DAY="1000000",
-    )
-    return env
 
 
 def setup_django(env: dict) -> None:
@@ -549,7 +530,7 @@ def run(argv: list[str] | None) -> dict:
     parser.add_argument(
         "--publish-every", type=float, default=0, help="seconds between issues (minutes × 12)"
     )
-    args, _ = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     seconds = args.minutes * 60
     publish_every = args.publish_every or max(20.0, seconds / 5)
     lifetime = seconds + DRAIN_SECONDS + 600  # a hard bound on every child process
@@ -585,10 +566,15 @@ def run(argv: list[str] | None) -> dict:
         )
         static_root = stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-static-"))
         env = production_env(
-            database_url=database_url,
             redis_url=redis_url,
             static_root=static_root,
-            discord_api=discord.api_base,
+            SITE_URL="https://127.0.0.1",  # behind a "TLS proxy": X-Forwarded-Proto: https
+            DATABASE_URL=database_url,
+            CACHE_KEY_PREFIX=f"soak-{secrets.token_hex(4)}",
+            DISCORD_API_BASE=discord.api_base,
+            EMAIL_URL="memorymail://",
+            # Members submit as often as the soak asks; the flood limit has its own tests.
+            NEWSLETTER_SUBMISSIONS_PER_DAY="1000000",
         )
         log("migrating and seeding a throwaway database")
         setup_django(env)
