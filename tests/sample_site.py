@@ -64,14 +64,17 @@ def build_site() -> Site:
     services.vote_cast(submission=submission, editor=EditorFactory(), value=1)
     accepted = SubmissionFactory(state=Submission.State.ACCEPTED, author=member)
     in_issue = SubmissionFactory(state=Submission.State.ACCEPTED, author=member, kind=Kind.PAPER)
-    event = Event.objects.create(
-        title="Reading group: sparse attention",
-        slug="reading-group-sparse-attention",
-        start=timezone.now() + timedelta(days=10),
-        end=timezone.now() + timedelta(days=10, hours=1),
-        state=Event.State.PUBLISHED,
-        capacity=5,
-        description="We read **the paper**.",
+    event = event_services.event_save(
+        event=Event(
+            title="Reading group: sparse attention",
+            slug="reading-group-sparse-attention",
+            start=timezone.now() + timedelta(days=10),
+            end=timezone.now() + timedelta(days=10, hours=1),
+            state=Event.State.PUBLISHED,
+            capacity=5,
+            description="We read **the paper**.",
+        ),
+        by=superuser,
     )
     event_services.rsvp_set(event=event, user=member, status=RSVP.Status.GOING)
     draft = issues.issue_create(

@@ -27,7 +27,6 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from kombu import pools as kombu_pools
 
 from newsletter.models import (
     Activity,
@@ -45,7 +44,7 @@ from tests.factories import EditorFactory, SubmissionFactory, UserFactory
 from tests.newsletter.issue_data import draft_issue, published_issue
 from tests.sample_site import PASSWORD
 from tests.stubs.discord import DiscordServer, make_channel
-from tests.workers import WorkerProcess, wait_until
+from tests.workers import WorkerProcess, reset_broker, wait_until
 
 SUBMIT = reverse("portal:submission-create")
 
@@ -185,17 +184,6 @@ class RedisProcess:
             self.proc.wait(10)
 
 
-def _reset_celery_connections() -> None:
-    # Celery keeps a pool of broker connections made with the old URL; drop it so the next
-    # publish connects to the broker configured now (as a fresh web process would).
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    # kombu also keeps producer pools per broker URL in a global registry: empty it too.
-    kombu_pools.reset()
-
-
 @pytest.fixture
 def own_redis(settings) -> Iterator[RedisProcess]:
     """Broker and cache on a redis-server of this test's own, which the test may kill."""
@@ -214,16 +202,14 @@ def own_redis(settings) -> Iterator[RedisProcess]:
         }
     }
     old_broker = celery_app.conf.broker_url
-    celery_app.conf.broker_url = redis.url
     celery_app.conf.task_always_eager = False
-    _reset_celery_connections()
+    reset_broker(redis.url)
     try:
         yield redis
     finally:
         redis.kill()
-        celery_app.conf.broker_url = old_broker
         celery_app.conf.task_always_eager = True
-        _reset_celery_connections()
+        reset_broker(old_broker)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from newsletter.models import Delivery, DeliveryMessage, Submission
 from portal.celery import app as celery_app
 from tests.factories import EditorFactory, SubmissionFactory
 from tests.stubs.discord import discord_server, make_channel  # noqa: F401  (fixture)
-from tests.workers import WorkerProcess, wait_until
+from tests.workers import WorkerProcess, reset_broker, wait_until
 
 Message = DeliveryMessage.State
 
@@ -212,19 +212,11 @@ class OwnRedis:
 def broker(url: str):
     """Send this process's tasks to `url` (and back to the usual broker afterwards)."""
     previous = celery_app.conf.broker_url
-
-    def reset_pools():
-        # kombu keeps one pool per broker URL; forget ours so the next send picks by URL.
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    celery_app.conf.broker_url = url
-    reset_pools()
+    reset_broker(url)
     try:
         yield
     finally:
-        celery_app.conf.broker_url = previous
-        reset_pools()
+        reset_broker(previous)
 
 
 needs_redis_server = pytest.mark.skipif(
