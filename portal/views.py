@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from newsletter.fetch import FetchError, Metadata, fetch_metadata
 from newsletter.models import Issue, IssueItem, Submission
 from newsletter.tasks import rerender_for_author
 
+from .celery import queue_after_commit
 from .forms import (
     ExtraLinkFormSet,
     ProfileForm,
@@ -54,8 +54,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         form.save()
         if {"display_name", "credit_me"} & set(form.changed_data):
             # Published issues credit members by name: show the new name (or none) at once.
-            user_id = request.user.pk
-            transaction.on_commit(lambda: rerender_for_author.delay(user_id=user_id))
+            queue_after_commit(rerender_for_author, user_id=request.user.pk)
         messages.success(request, "Your profile is saved.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})

@@ -343,3 +343,24 @@ def test_update_on_discord_action_edits_a_corrected_issue(
     hook = discord_server.hooks[channel.webhook_id]
     assert discord_server.visible(hook) == issue_discord_messages(issue)
     assert [r.method for r in discord_server.requests][-1] == "PATCH"
+
+
+@pytest.mark.django_db
+def test_a_test_message_makes_one_attempt_while_the_editor_waits(
+    editor_client,
+    discord_server,  # noqa: F811
+    settings,
+):
+    settings.DISCORD_RETRY_LIMIT = 5
+    channel = make_channel(discord_server, name="news")
+    discord_server.fail_next = 5
+
+    response = editor_client.post(
+        reverse("admin:newsletter_discordchannel_test", args=[channel.pk]), follow=True
+    )
+
+    html = response.content.decode()
+    assert "“news”: the test message failed." in html
+    assert "Trying again in about" in html
+    assert discord_server.fail_next == 4  # one request, not five with backoff between
+    assert discord_server.contents() == []

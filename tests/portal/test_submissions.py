@@ -377,3 +377,19 @@ def test_profile_name_change_updates_published_credit(
     with django_capture_on_commit_callbacks(execute=True):
         member_client.post(reverse("portal:profile"), data)  # credit_me unticked
     assert "Countess Lovelace" not in member_client.get(issue.get_absolute_url()).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit runs inside the request, as in production
+def test_profile_is_saved_when_the_broker_is_down(member_client, member):
+    from portal.celery import app as celery_app
+    from tests.workers import reset_broker
+
+    celery_app.conf.task_always_eager = False
+    reset_broker("redis://127.0.0.1:9/0")  # nothing listens there
+    data = {"display_name": "Countess Lovelace", "discord_handle": "", "timezone": "UTC"}
+
+    response = member_client.post(reverse("portal:profile"), {**data, "credit_me": "on"})
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.display_name == "Countess Lovelace"
