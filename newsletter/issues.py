@@ -254,6 +254,27 @@ def issue_item_add(
     return item
 
 
+def issue_items_add(
+    *,
+    issue: Issue,
+    submissions: Sequence[tuple[Submission, Section | None]] = (),
+    events: Sequence[Event] = (),
+    actor=None,
+) -> list[IssueItem]:
+    """Add several submissions (each to the given section, or its kind's) and events at once:
+    all or none, and the issue rendered once."""
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().get(pk=issue.pk)
+        added = [
+            _add_item(locked, submission=submission, section=section, actor=actor)
+            for submission, section in submissions
+        ]
+        added += [_add_item(locked, event=event, actor=actor) for event in events]
+        if added:
+            _refresh(locked, actor=actor)
+    return added
+
+
 def issue_fill(*, issue: Issue, actor=None, now: datetime | None = None) -> list[IssueItem]:
     """Add the whole pool, each submission to the section of its kind, and the upcoming events.
 

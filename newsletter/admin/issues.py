@@ -313,23 +313,25 @@ class IssueAdmin(admin.ModelAdmin):
                     request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}."
                 )
             elif action == "add":
-                added = 0
-                for value in request.POST.getlist("add"):
-                    submission = Submission.objects.filter(pk=value).first()
-                    if submission is None:
-                        continue
-                    section = sections.get(request.POST.get(f"section-for-{value}", ""))
-                    issues.issue_item_add(
-                        issue=issue, submission=submission, section=section, actor=request.user
-                    )
-                    added += 1
-                for value in request.POST.getlist("add-event"):
-                    event = Event.objects.filter(pk=value).first()
-                    if event is not None:
-                        issues.issue_item_add(issue=issue, event=event, actor=request.user)
-                        added += 1
+                # Ticked ids, in the page's order; anything not a number is no id of ours.
+                submission_ids = [v for v in request.POST.getlist("add") if v.isdigit()]
+                event_ids = [v for v in request.POST.getlist("add-event") if v.isdigit()]
+                found = Submission.objects.in_bulk(submission_ids)
+                events = Event.objects.in_bulk(event_ids)
+                added = issues.issue_items_add(
+                    issue=issue,
+                    submissions=[
+                        (found[int(pk)], sections.get(request.POST.get(f"section-for-{pk}", "")))
+                        for pk in submission_ids
+                        if int(pk) in found
+                    ],
+                    events=[events[int(pk)] for pk in event_ids if int(pk) in events],
+                    actor=request.user,
+                )
                 if added:
-                    messages.success(request, f"Added {added} item{'s' if added != 1 else ''}.")
+                    messages.success(
+                        request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}."
+                    )
                 else:
                     messages.warning(request, "Tick the items to add first.")
             else:

@@ -494,6 +494,24 @@ def test_admin_compose_refusal_is_a_message_not_an_error(editor_client):
     assert not issue.items.exists()
 
 
+def test_admin_compose_adds_all_ticked_items_or_none(editor_client):
+    issue = draft_issue()
+    paper = accepted(kind=Kind.PAPER)
+    pending = SubmissionFactory(title="Not yet accepted")
+
+    response = editor_client.post(
+        reverse("admin:newsletter_issue_compose", args=[issue.pk]),
+        {"action": "add", "add": [paper.pk, pending.pk, "1.5", "x"]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "only accepted submissions go in an issue" in page
+    assert "Added" not in page
+    assert not issue.items.exists()
+
+
 def test_admin_preview_shows_the_three_outputs_with_message_lengths(editor_client, settings):
     settings.DISCORD_MESSAGE_LIMIT = 400
     issue = draft_issue(items=4)
