@@ -299,7 +299,14 @@ class SearchForm(forms.Form):
 @require_GET
 def search_view(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
-    context = {"form": form, "query": "", "hits": [], "issue_hits": [], "page_obj": None}
+    context = {
+        "form": form,
+        "query": "",
+        "hits": [],
+        "issue_hits": [],
+        "page_obj": None,
+        "ranked": search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
+    }
     if not form.is_valid():
         return render(request, "newsletter/search.html", context, status=400)
     query = form.cleaned_data["q"].strip()
@@ -318,7 +325,6 @@ def search_view(request: HttpRequest) -> HttpResponse:
     context.update(
         page_context,
         hits=results.hits,
-        ranked=search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
         query_string=urlencode({"q": query}),
         issue_hits=search.search_issues(query) if number == 1 else [],
     )

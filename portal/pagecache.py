@@ -11,8 +11,10 @@ what only time changes (an event starting, an "upcoming" list) and what a missed
 leave behind; `READER_CACHE_SECONDS=0` turns the cache off.
 
 Members who are logged in, visitors with a flash message waiting, and URLs with query
-parameters the view does not name are always rendered afresh, so nothing personal is ever
-stored and nobody can fill the cache with made-up URLs. If Redis is unreachable, pages are
+parameters the view does not name (or name twice, or a `page` that is not written as a plain
+number: ?page=01, ?page=1.0) are always rendered afresh, so nothing personal is ever stored
+and one page is stored once, not under every spelling of its URL. Each different search
+(`q`) is stored, for a minute at most. If Redis is unreachable, pages are
 rendered as if nothing were cached.
 
 A hit costs little more than the trivial view: each process keeps the pages it served last
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -77,6 +80,19 @@ def reader_pages_changed(*scopes: str) -> None:
 def _anonymous(request: HttpRequest) -> bool:
     cookies = request.COOKIES
     return settings.SESSION_COOKIE_NAME not in cookies and CookieStorage.cookie_name not in cookies
+
+
+_PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def _cacheable_query(request: HttpRequest, allowed: frozenset[str]) -> bool:
+    """Only the parameters the view reads, each once, and `page` as a plain number."""
+    for name, values in request.GET.lists():
+        if name not in allowed or len(values) != 1:
+            return False
+        if name == "page" and not _PAGE_NUMBER.fullmatch(values[0]):
+            return False
+    return True
 
 
 def _storable(request: HttpRequest, response: HttpResponse) -> bool:
@@ -186,7 +202,7 @@ def reader_page(
                 seconds <= 0
                 or request.method not in ("GET", "HEAD")
                 or not _anonymous(request)
-                or not set(request.GET).issubset(allowed)
+                or not _cacheable_query(request, allowed)
             ):
                 return view(request, *args, **kwargs)
             path = request.get_full_path()

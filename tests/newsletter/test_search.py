@@ -263,3 +263,13 @@ def test_search_shows_matching_issues_on_the_first_page_only(client):
     assert [hit.issue_title for hit in first.context["issue_hits"]] == ["Sparsity special"]
     assert second.context["issue_hits"] == []
     assert len(second.context["hits"]) == 2
+
+
+def test_search_help_describes_what_this_database_understands(client):
+    page = client.get(URL).content.decode()
+
+    if search.full_text():
+        assert "a minus sign to leave a word out" in page
+    else:
+        assert "Every word must appear; newest first." in page
+        assert "minus sign" not in page

@@ -145,6 +145,17 @@ def test_reader_page_unknown_query_parameters_not_cached(client, page_cache):
     assert paged["X-Reader-Cache"] == "miss"
 
 
+@pytest.mark.parametrize("query", ["page=01", "page=1.0", "page=+1", "page=1&page=1"])
+def test_reader_page_other_spellings_of_a_page_are_not_stored(client, page_cache, query):
+    published_issue()
+
+    client.get(f"/archive/?{query}")
+    again = client.get(f"/archive/?{query}")
+
+    assert again.status_code == 200
+    assert "X-Reader-Cache" not in again
+
+
 def test_reader_page_errors_not_cached(client, page_cache):
     client.get("/archive/999/no-such-issue/")
 
