@@ -6,7 +6,7 @@ from datetime import UTC
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Q, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -139,14 +139,7 @@ class EventAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_going=Count("rsvps", filter=Q(rsvps__status=RSVP.Status.GOING)),
-                n_waiting=Count("rsvps", filter=Q(rsvps__status=RSVP.Status.WAITLISTED)),
-            )
-        )
+        return super().get_queryset(request).with_counts()
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -164,13 +157,13 @@ class EventAdmin(admin.ModelAdmin):
         local = event.start.astimezone(_zone(event.time_zone))
         return f"{date_format(local, 'D j M Y, H:i')} {event.time_zone}"
 
-    @admin.display(description="going", ordering="n_going")
+    @admin.display(description="going", ordering="going_count")
     def going(self, event):
-        return event.n_going
+        return event.going_count
 
-    @admin.display(description="waiting", ordering="n_waiting")
+    @admin.display(description="waiting", ordering="waitlist_count")
     def waiting(self, event):
-        return event.n_waiting
+        return event.waitlist_count
 
     @admin.display(description="in UTC")
     def in_utc(self, event):

@@ -132,14 +132,7 @@ class EventAdminForm(forms.ModelForm):
             self.add_error("end", "The event must end after it starts.")
         if deadline and end and deadline >= end:
             self.add_error("rsvp_deadline", "The RSVP deadline must be before the event ends.")
-        state = cleaned.get("state")
-        if (
-            self.instance.pk
-            and state
-            and state != self.instance.state
-            and state not in TRANSITIONS[self.instance.state]
-        ):
-            self.add_error("state", "A published event cannot go back to draft; cancel it instead.")
+        # The state's choices are only the moves TRANSITIONS allows (set in __init__).
         return cleaned
 
 

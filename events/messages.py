@@ -10,6 +10,8 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from newsletter.rendering import discord_timestamp
+
 from .models import Event
 
 _DISCORD_MARKUP = re.compile(r"([\\*_~|`])")
@@ -21,14 +23,9 @@ def discord_safe(text: str) -> str:
     return text.replace("@", "@\u200b")
 
 
-def discord_timestamps(when) -> tuple[str, str]:
-    """`<t:UNIX:F>` (full date and time) and `<t:UNIX:R>` (relative), shown in each reader's zone."""
-    unix = int(when.timestamp())
-    return f"<t:{unix}:F>", f"<t:{unix}:R>"
-
-
 def reminder_discord_message(event: Event) -> str:
-    full, relative = discord_timestamps(event.start)
+    # Shown in each reader's own zone: full date and time, and "in 2 hours".
+    full, relative = discord_timestamp(event.start), discord_timestamp(event.start, "R")
     lines = [
         f"⏰ **{discord_safe(event.title)}** ({event.get_kind_display().lower()}) starts {relative}: {full}."
     ]

@@ -55,14 +55,12 @@ class EventListView(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        now = timezone.now()
         visible = Event.objects.visible().with_counts()
-        upcoming = list(visible.filter(end__gte=now).order_by("start", "id"))
-        past = visible.filter(end__lt=now).order_by("-start", "-id")
+        upcoming = list(visible.upcoming().order_by("start", "id"))
+        past = visible.past().order_by("-start", "-id")
         page = Paginator(past, PAST_PER_PAGE).get_page(self.request.GET.get("page"))
         context.update(
             upcoming=upcoming,
-            past_page=page,
             past=page.object_list,
             page_obj=page,
             paginator=page.paginator,

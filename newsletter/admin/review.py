@@ -296,12 +296,13 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description="kind · submitter · age", ordering="created_at")
     def details(self, obj: Submission) -> str:
         """Kind, who and how long ago on one line; duplicate warnings under it."""
+        duplicates = self.duplicates(obj)
         return format_html(
             '<span class="review-details">{} · {} · {}</span>{}',
             obj.get_kind_display(),
             self.submitter(obj),
             self.age(obj),
-            "" if self.duplicates(obj) == "—" else self.duplicates(obj),
+            "" if duplicates == "—" else duplicates,
         )
 
     @admin.display(description="submitter", ordering="author__display_name")
