@@ -13,6 +13,7 @@ from portal.text import strip_controls
 
 from . import rendering
 from .models import Issue, IssueItem
+from .rendering import absolute_url
 from .views import KIND_TITLES, KINDS_BY_SLUG, kind_filter
 
 FEED_LENGTH = 20
@@ -34,24 +35,19 @@ class CleanAtomFeed(Atom1Feed):
         super().add_item(**_clean(kwargs))
 
 
-def absolute(path: str) -> str:
-    """Links in feeds point at SITE_URL (the sites framework's domain is not used)."""
-    return f"{settings.SITE_URL}{path}"
-
-
 class IssueRssFeed(Feed):
     feed_type = CleanRssFeed
     title = f"{settings.SITE_NAME} newsletter"
     description = "Every issue of the community newsletter, in full."
 
     def link(self):
-        return absolute(reverse("newsletter:archive"))
+        return absolute_url(reverse("newsletter:archive"))
 
     def feed_url(self):
-        return absolute(reverse("newsletter:feed-rss"))
+        return absolute_url(reverse("newsletter:feed-rss"))
 
     def item_link(self, item: Issue) -> str:
-        return absolute(item.get_absolute_url())
+        return absolute_url(item.get_absolute_url())
 
     def items(self):
         return (
@@ -75,7 +71,7 @@ class IssueRssFeed(Feed):
         return item.corrected_at or item.published_at
 
     def item_guid(self, item: Issue) -> str:
-        return f"{settings.SITE_URL}/archive/{item.number}/"
+        return absolute_url(reverse("newsletter:issue-number", args=[item.number]))
 
     item_guid_is_permalink = False
 
@@ -85,12 +81,13 @@ class IssueAtomFeed(IssueRssFeed):
     subtitle = IssueRssFeed.description
 
     def feed_url(self):
-        return absolute(reverse("newsletter:feed-atom"))
+        return absolute_url(reverse("newsletter:feed-atom"))
 
 
 class KindRssFeed(Feed):
-    feed_type = CleanRssFeed
     """The published items of one kind (papers, tools, ...), newest first."""
+
+    feed_type = CleanRssFeed
 
     def get_object(self, request, kind_slug: str) -> str:
         return kind_slug
@@ -104,10 +101,10 @@ class KindRssFeed(Feed):
     subtitle = description
 
     def link(self, kind_slug: str) -> str:
-        return absolute(reverse("newsletter:kind", args=[kind_slug]))
+        return absolute_url(reverse("newsletter:kind", args=[kind_slug]))
 
     def feed_url(self, kind_slug: str) -> str:
-        return absolute(reverse("newsletter:kind-feed-rss", args=[kind_slug]))
+        return absolute_url(reverse("newsletter:kind-feed-rss", args=[kind_slug]))
 
     def items(self, kind_slug: str):
         return (
@@ -123,7 +120,9 @@ class KindRssFeed(Feed):
                 "submission__url",
                 "event__title",
             )
-            .order_by("-issue__published_at", "-issue__number", "position", "id")[:FEED_LENGTH]
+            .order_by(
+                "-issue__published_at", "-issue__number", "section__position", "position", "id"
+            )[:FEED_LENGTH]
         )
 
     def item_title(self, item: IssueItem) -> str:
@@ -132,7 +131,7 @@ class KindRssFeed(Feed):
         return item.event.title
 
     def item_link(self, item: IssueItem) -> str:
-        return absolute(f"{item.issue.get_absolute_url()}#{item.anchor}")
+        return absolute_url(f"{item.issue.get_absolute_url()}#{item.anchor}")
 
     def item_description(self, item: IssueItem) -> str:
         return rendering.absolutize(item.html)
@@ -145,4 +144,4 @@ class KindAtomFeed(KindRssFeed):
     feed_type = CleanAtomFeed
 
     def feed_url(self, kind_slug: str) -> str:
-        return absolute(reverse("newsletter:kind-feed-atom", args=[kind_slug]))
+        return absolute_url(reverse("newsletter:kind-feed-atom", args=[kind_slug]))

@@ -93,7 +93,8 @@ def issue_items_queryset(issue: Issue):
     )
 
 
-def _absolute(path: str) -> str:
+def absolute_url(path: str) -> str:
+    """A path on this site as a full URL, on SITE_URL (feeds, Discord, Markdown downloads)."""
     return f"{settings.SITE_URL}{path}"
 
 
@@ -123,7 +124,7 @@ def item_from(issue_item: IssueItem) -> Item:
         kind=EVENT_KIND,
         emoji=section.emoji_for(EVENT_KIND),
         title=event.title,
-        url=_absolute(event.get_absolute_url()),
+        url=absolute_url(event.get_absolute_url()),
         blurb=blurb,
         links_label="Read",
         extra_links=links,

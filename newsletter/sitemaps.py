@@ -67,8 +67,5 @@ class KindSitemap(SiteUrlSitemap):
     def location(self, slug):
         return reverse("newsletter:kind", args=[slug])
 
-    def lastmod(self, slug):
-        return None
-
 
 SITEMAPS = {"archive": ArchiveSitemap, "issues": IssueSitemap, "kinds": KindSitemap}

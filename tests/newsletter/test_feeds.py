@@ -135,3 +135,31 @@ def test_robots_txt_points_at_the_sitemap(client):
 
     assert response.status_code == 200
     assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in response.content.decode()
+
+
+def test_kind_feed_lists_an_issue_in_reading_order_like_the_kind_page(client):
+    from newsletter.models import Section
+
+    issue = draft_issue()
+    later_section, earlier_section = (
+        Section.objects.get(slug="tool-spotlight"),
+        Section.objects.get(slug="papers-and-posts"),
+    )
+    issues.issue_item_add(
+        issue=issue,
+        submission=accepted(title="In the later section", kind=Kind.PAPER),
+        section=later_section,
+    )
+    issues.issue_item_add(
+        issue=issue,
+        submission=accepted(title="In the earlier section", kind=Kind.PAPER),
+        section=earlier_section,
+    )
+    issues.issue_publish(issue=issue)
+
+    _, feed = parse(client, KIND_FEEDS[0])
+    page = client.get("/archive/papers/").content.decode()
+
+    titles = [entry.title for entry in feed.entries]
+    assert titles == ["In the earlier section", "In the later section"]
+    assert page.index("In the earlier section") < page.index("In the later section")
