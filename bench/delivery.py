@@ -73,8 +73,11 @@ def build_issues():
     """The reference edition and a 40-item issue, composed and published by the services."""
     from django.conf import settings
 
-    from newsletter import issues, reference, services
+    from newsletter import reference
     from newsletter.models import Kind, Submission
+    from newsletter.services.compose import issue_item_add
+    from newsletter.services.issues import issue_create, issue_publish
+    from newsletter.services.submissions import submission_create, submission_transition
     from tests.factories import EditorFactory, UserFactory
 
     settings.NEWSLETTER_SUBMISSIONS_PER_DAY = 1000  # one author submits all 40
@@ -82,7 +85,7 @@ def build_issues():
     author = UserFactory(username="bench-author")
     edition = reference.reference_edition_build(author=author, editor=editor, publish=True)
 
-    big = issues.issue_create(
+    big = issue_create(
         title="What happened in ML Efficiency this month?",
         introduction=reference.INTRODUCTION,
         closing=reference.CLOSING,
@@ -90,7 +93,7 @@ def build_issues():
     )
     kinds = [Kind.PAPER, Kind.PAPER, Kind.BLOG, Kind.TOOL, Kind.REPO]
     for number in range(40):
-        submission = services.submission_create(
+        submission = submission_create(
             author=author,
             url=f"https://example.org/bench/{number}",
             kind=kinds[number % len(kinds)],
@@ -102,11 +105,11 @@ def build_issues():
                 "Bonus: the authors gave a talk about it."
             ),
         )
-        services.submission_transition(
+        submission_transition(
             submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
         )
-        issues.issue_item_add(issue=big, submission=submission, actor=editor)
-    big = issues.issue_publish(issue=big, actor=editor)
+        issue_item_add(issue=big, submission=submission, actor=editor)
+    big = issue_publish(issue=big, actor=editor)
     return [("reference edition", edition), ("40-item issue", big)]
 
 
@@ -114,8 +117,8 @@ def deliver(server, issue, channels: int) -> dict:
     """Deliver `issue` to new channels as publishing does; time it from the commit."""
     from django.db import transaction
 
-    from newsletter.delivery import deliveries_create_for_issue
     from newsletter.models import Delivery, DiscordChannel
+    from newsletter.services.delivery import deliveries_create_for_issue
     from tests.stubs.discord import make_channel
     from tests.workers import wait_until
 

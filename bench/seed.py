@@ -211,9 +211,9 @@ def seed(
     from django.utils.text import slugify
 
     from events.models import RSVP, Event
-    from newsletter.canonical import canonical_key
-    from newsletter.issues import events_section, section_for_kind
+    from newsletter.links.canonical import canonical_key
     from newsletter.models import ExtraLink, Issue, IssueItem, Submission
+    from newsletter.services.compose import events_section, section_for_kind
     from portal.models import User
 
     if Issue.objects.exists() or Submission.objects.exists() or Event.objects.exists():

@@ -179,8 +179,10 @@ def seed(discord) -> dict:
     from django.utils import timezone
 
     from events.models import Event
-    from newsletter import issues, services
     from newsletter.models import Kind, Submission
+    from newsletter.services.compose import issue_fill
+    from newsletter.services.issues import issue_create, issue_publish
+    from newsletter.services.submissions import submission_create, submission_transition
     from tests.factories import EditorFactory, UserFactory
     from tests.stubs.discord import make_channel
 
@@ -189,19 +191,19 @@ def seed(discord) -> dict:
         EditorFactory(username=f"soak-editor-{n}", password=PASSWORD) for n in range(EDITORS)
     ]
     for n in range(6):
-        submission = services.submission_create(
+        submission = submission_create(
             author=members[n % MEMBERS],
             url=f"https://example.org/soak/seed/{n}",
             kind=[Kind.PAPER, Kind.BLOG, Kind.TOOL][n % 3],
             title=f"Seed item {n}: {SEARCHES[n % len(SEARCHES)]} at scale",
             summary=f"A first look at **{SEARCHES[n % len(SEARCHES)]}**.",
         )
-        services.submission_transition(
+        submission_transition(
             submission=submission, to_state=Submission.State.ACCEPTED, actor=editors[0]
         )
-    issue = issues.issue_create(title="The first issue", introduction="Hello!", actor=editors[0])
-    issues.issue_fill(issue=issue, actor=editors[0])
-    issue = issues.issue_publish(issue=issue, actor=editors[0])
+    issue = issue_create(title="The first issue", introduction="Hello!", actor=editors[0])
+    issue_fill(issue=issue, actor=editors[0])
+    issue = issue_publish(issue=issue, actor=editors[0])
     events = []
     for n in range(3):
         start = timezone.now() + timedelta(days=3 + n)

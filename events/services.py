@@ -14,14 +14,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from newsletter.models import DiscordChannel
+from newsletter.services.delivery import delivery_create
 from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
 from portal.pagecache import reader_pages_changed
 
+from .messages import event_email, reminder_discord_message
 from .models import RSVP, Event, Reminder
 
 Status = RSVP.Status
@@ -129,7 +133,7 @@ def _fill_from_waitlist(event: Event, *, now: datetime) -> list[RSVP]:
         rsvp.waitlisted_at = None
         rsvp.promoted_at = now
         rsvp.save(update_fields=["status", "waitlisted_at", "promoted_at", "updated_at"])
-        queue_after_commit(_tasks().send_promotion_email, rsvp_id=rsvp.pk)
+        queue_after_commit("events.send_promotion_email", rsvp_id=rsvp.pk)
     return promoted
 
 
@@ -221,7 +225,7 @@ def event_cancel(*, event: Event, by=None, now: datetime | None = None) -> Event
             update_fields=["state", "cancelled_at", "cancelled_by", "sequence", "updated_at"]
         )
         if was_published:
-            queue_after_commit(_tasks().send_cancellation_emails, event_id=locked.pk)
+            queue_after_commit("events.send_cancellation_emails", event_id=locked.pk)
         _pages_changed()
     event.state, event.cancelled_at, event.sequence = (
         locked.state,
@@ -277,11 +281,6 @@ def reminders_due(*, now: datetime | None = None) -> list[tuple[Event, int]]:
 def reminder_send(*, event: Event, lead: int, now: datetime | None = None) -> Reminder | None:
     """Send one reminder once: the Reminder row, the Discord deliveries and the emails
     are committed together; a second call (beat firing twice) finds the row and stops."""
-    from newsletter.delivery import delivery_create
-    from newsletter.models import DiscordChannel
-
-    from .messages import reminder_discord_message
-
     now = now or timezone.now()
     try:
         with transaction.atomic():
@@ -293,7 +292,7 @@ def reminder_send(*, event: Event, lead: int, now: datetime | None = None) -> Re
                     key=f"reminder:{event.pk}:{lead}:{event.sequence}",
                     contents=[content],
                 )
-            queue_after_commit(_tasks().send_reminder_emails, reminder_id=reminder.pk)
+            queue_after_commit("events.send_reminder_emails", reminder_id=reminder.pk)
     except IntegrityError:
         return None
     return reminder
@@ -314,17 +313,86 @@ def reminders_send_due(*, now: datetime | None = None) -> list[Reminder]:
         event__start__gt=now,
     ).values_list("pk", flat=True)
     for pk in stalled:
-        queue_after_commit(_tasks().send_reminder_emails, reminder_id=pk)
+        queue_after_commit("events.send_reminder_emails", reminder_id=pk)
     return sent
 
 
+# --- Emails (each sent at most once: lock the row, check its "sent" time, set it) ---
+
+
+def reminder_emails_send(*, reminder_id: int) -> None:
+    """Email the members going to the event of one reminder."""
+    with transaction.atomic():
+        reminder = (
+            Reminder.objects.select_for_update(of=("self",))
+            .select_related("event")
+            .filter(pk=reminder_id)
+            .first()
+        )
+        if reminder is None or reminder.emails_sent_at is not None:
+            return
+        event = reminder.event
+        if event.state == Event.State.PUBLISHED:
+            going = RSVP.objects.filter(event=event, status=RSVP.Status.GOING).select_related(
+                "user"
+            )
+            _send(
+                [
+                    event_email(user=rsvp.user, template="reminder", event=event)
+                    for rsvp in going
+                    if rsvp.user.email
+                ]
+            )
+        reminder.emails_sent_at = timezone.now()
+        reminder.save(update_fields=["emails_sent_at"])
+
+
+def promotion_email_send(*, rsvp_id: int) -> None:
+    """Tell a member they moved from the waiting list to going."""
+    with transaction.atomic():
+        rsvp = (
+            RSVP.objects.select_for_update(of=("self",))
+            .select_related("event", "user")
+            .filter(pk=rsvp_id)
+            .first()
+        )
+        if rsvp is None or rsvp.promotion_emailed_at is not None or rsvp.promoted_at is None:
+            return
+        if rsvp.status == RSVP.Status.GOING and rsvp.event.state == Event.State.PUBLISHED:
+            _send([event_email(user=rsvp.user, template="promoted", event=rsvp.event)])
+        rsvp.promotion_emailed_at = timezone.now()
+        rsvp.save(update_fields=["promotion_emailed_at"])
+
+
+def cancellation_emails_send(*, event_id: int) -> None:
+    """Tell members who answered going or maybe that the event is cancelled."""
+    with transaction.atomic():
+        event = Event.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.cancellation_emailed_at is not None:
+            return
+        if event.state != Event.State.CANCELLED:
+            return
+        answers = RSVP.objects.filter(
+            event=event, status__in=[RSVP.Status.GOING, RSVP.Status.MAYBE]
+        ).select_related("user")
+        _send(
+            [
+                event_email(user=rsvp.user, template="cancelled", event=event, answer=rsvp)
+                for rsvp in answers
+                if rsvp.user.email
+            ]
+        )
+        event.cancellation_emailed_at = timezone.now()
+        event.save(update_fields=["cancellation_emailed_at"])
+
+
+def _send(messages: list) -> None:
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
+
+
 # --- Helpers ------------------------------------------------------------------------------
-
-
-def _tasks():
-    from . import tasks
-
-    return tasks
 
 
 def _pages_changed() -> None:

@@ -13,8 +13,14 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 
 from events.models import Event
+from newsletter.services.compose import issue_item_add
+from newsletter.services.issues import issue_create, issue_publish
+from newsletter.services.submissions import (
+    submission_create,
+    submission_find_duplicate,
+    submission_transition,
+)
 
-from . import issues, services
 from .models import Issue, Kind, Section, Submission
 
 
@@ -185,7 +191,7 @@ def reference_edition_build(*, author, editor, publish: bool = True) -> Issue:
     """
     with transaction.atomic():
         sections = {section.slug: section for section in Section.objects.all()}
-        issue = issues.issue_create(
+        issue = issue_create(
             number=NUMBER,
             title=TITLE,
             introduction=INTRODUCTION,
@@ -193,9 +199,9 @@ def reference_edition_build(*, author, editor, publish: bool = True) -> Issue:
             actor=editor,
         )
         for entry in ITEMS:
-            submission = services.submission_find_duplicate(entry.url)
+            submission = submission_find_duplicate(entry.url)
             if submission is None:
-                submission = services.submission_create(
+                submission = submission_create(
                     author=author,
                     url=entry.url,
                     kind=entry.kind,
@@ -204,17 +210,17 @@ def reference_edition_build(*, author, editor, publish: bool = True) -> Issue:
                     extra_links=entry.extra_links,
                 )
             if submission.state == Submission.State.PENDING:
-                submission = services.submission_transition(
+                submission = submission_transition(
                     submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
                 )
-            issues.issue_item_add(
+            issue_item_add(
                 issue=issue,
                 submission=submission,
                 section=sections[entry.section],
                 actor=editor,
             )
         event = reference_event(by=editor)
-        issues.issue_item_add(
+        issue_item_add(
             issue=issue,
             event=event,
             section=sections[SECTIONS[-1]],
@@ -222,5 +228,5 @@ def reference_edition_build(*, author, editor, publish: bool = True) -> Issue:
             actor=editor,
         )
         if publish:
-            issue = issues.issue_publish(issue=issue, actor=editor, published_at=PUBLISHED_AT)
+            issue = issue_publish(issue=issue, actor=editor, published_at=PUBLISHED_AT)
     return issue

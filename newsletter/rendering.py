@@ -25,9 +25,9 @@ from django.utils.formats import date_format
 from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
+from newsletter.discord import split
 from portal.markdown import render_markdown
 
-from . import discord
 from .models import ExtraLink, Issue, IssueItem, Section
 
 EVENT_KIND = "event"
@@ -223,9 +223,9 @@ def issue_preamble(document: IssueDocument) -> str:
     return f"{title}\n\n{document.introduction}" if document.introduction else title
 
 
-def discord_sections(document: IssueDocument) -> list[discord.Section]:
+def discord_sections(document: IssueDocument) -> list[split.Section]:
     return [
-        discord.Section(
+        split.Section(
             heading=section_heading(section.heading),
             items=[item_markdown(item, compact=section.compact) for item in section.items],
         )
@@ -236,7 +236,7 @@ def discord_sections(document: IssueDocument) -> list[discord.Section]:
 
 def document_markdown(document: IssueDocument) -> str:
     """The Markdown document editors download and paste elsewhere."""
-    text = discord.document_text(
+    text = split.document_text(
         discord_sections(document),
         preamble=issue_preamble(document),
         closing=document.closing,
@@ -246,7 +246,7 @@ def document_markdown(document: IssueDocument) -> str:
 
 def document_discord_messages(document: IssueDocument, *, limit: int | None = None) -> list[str]:
     """The same document cut into Discord messages of at most `limit` characters each."""
-    return discord.split_document(
+    return split.split_document(
         discord_sections(document),
         limit=limit,
         preamble=issue_preamble(document),

@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from events.models import Event
+from newsletter.services.issues import SEARCH_CONFIG
 
-from .issues import SEARCH_CONFIG
 from .models import Issue, IssueItem, Section, Submission
 
 MAX_QUERY_LENGTH = 200

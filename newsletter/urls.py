@@ -1,11 +1,14 @@
-"""The public archive under /archive/. Issue and item URLs are stable: readers link to them."""
+"""The newsletter's URLs: the public archive under /archive/, and members' submission pages.
+
+Issue and item URLs are stable: readers link to them.
+"""
 
 from django.urls import path, register_converter
 
 from portal.pagecache import reader_page
 
-from . import feeds, views
 from .models import KIND_SLUGS
+from .views import archive, feeds, search, submissions
 
 app_name = "newsletter"
 
@@ -25,14 +28,14 @@ class KindConverter:
 register_converter(KindConverter, "kind")
 
 urlpatterns = [
-    path("", views.issue_list, name="archive"),
-    path("latest/", views.issue_latest, name="issue-latest"),
-    path("search/", views.search_view, name="search"),
+    path("", archive.issue_list, name="archive"),
+    path("latest/", archive.issue_latest, name="issue-latest"),
+    path("search/", search.search_view, name="search"),
     path("feed/rss/", reader_page("archive")(feeds.IssueRssFeed()), name="feed-rss"),
     path("feed/atom/", reader_page("archive")(feeds.IssueAtomFeed()), name="feed-atom"),
-    path("by/<int:user_id>/", views.submitter_items, name="submitter"),
-    path("preview/<int:pk>/", views.issue_preview, name="issue-preview"),
-    path("<kind:kind_slug>/", views.kind_items, name="kind"),
+    path("by/<int:user_id>/", archive.submitter_items, name="submitter"),
+    path("preview/<int:pk>/", archive.issue_preview, name="issue-preview"),
+    path("<kind:kind_slug>/", archive.kind_items, name="kind"),
     path(
         "<kind:kind_slug>/feed/", reader_page("archive")(feeds.KindRssFeed()), name="kind-feed-rss"
     ),
@@ -41,9 +44,25 @@ urlpatterns = [
         reader_page("archive")(feeds.KindAtomFeed()),
         name="kind-feed-atom",
     ),
-    path("<int:number>/", views.issue_redirect, name="issue-number"),
-    path("<int:number>/<slug:slug>/", views.issue_detail, name="issue-detail"),
-    path("<int:number>/<slug:slug>.md", views.issue_markdown, name="issue-markdown"),
+    path("<int:number>/", archive.issue_redirect, name="issue-number"),
+    path("<int:number>/<slug:slug>/", archive.issue_detail, name="issue-detail"),
+    path("<int:number>/<slug:slug>.md", archive.issue_markdown, name="issue-markdown"),
     # Anything else after a number (an old or mangled title) goes to the canonical URL.
-    path("<int:number>/<path:rest>", views.issue_redirect),
+    path("<int:number>/<path:rest>", archive.issue_redirect),
+]
+
+# Members' pages: submitting a link and following one's submissions. They sit at the site's
+# root (/submit/, /my/submissions/) under the "portal" namespace, next to home and profile.
+submission_patterns = [
+    path("submit/", submissions.submission_create, name="submission-create"),
+    path("submit/check/", submissions.submission_check, name="submission-check"),
+    path("submit/fetch/", submissions.submission_fetch, name="submission-fetch"),
+    path("my/submissions/", submissions.SubmissionListView.as_view(), name="submission-list"),
+    path("my/submissions/<int:pk>/", submissions.submission_detail, name="submission-detail"),
+    path("my/submissions/<int:pk>/edit/", submissions.submission_edit, name="submission-edit"),
+    path(
+        "my/submissions/<int:pk>/withdraw/",
+        submissions.submission_withdraw,
+        name="submission-withdraw",
+    ),
 ]

@@ -16,8 +16,21 @@ app.autodiscover_tasks()
 logger = logging.getLogger(__name__)
 
 
-def queue_after_commit(task, **kwargs) -> None:
-    """Queue `task` once the current transaction commits; a broker that is down fails nothing.
+def task_named(name: str):
+    """The registered task called `name` ("newsletter.deliver").
+
+    Services queue tasks by name so that no service imports a tasks module (tasks import
+    services, never the other way round). The first lookup loads every app's tasks module,
+    as a worker does when it starts.
+    """
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
+def queue_after_commit(name: str, **kwargs) -> None:
+    """Queue the task `name` once the current transaction commits; a broker that is down
+    fails nothing.
 
     The member's submission or the editor's publication is already stored when this runs, so
     an unreachable broker must not turn it into an error page. The work is not lost: its row
@@ -28,6 +41,8 @@ def queue_after_commit(task, **kwargs) -> None:
     server down) is logged with its traceback and left for the sweeper, as a worker would,
     instead of turning the member's stored request into an error page.
     """
+
+    task = task_named(name)
 
     def send() -> None:
         arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())

@@ -1,13 +1,9 @@
-"""Forms of the members' side: the profile and the link submission."""
+"""Forms of the members' side: the profile."""
 
 import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
-from markdownx.fields import MarkdownxFormField
-
-from newsletter.canonical import canonical_key
-from newsletter.models import Kind
 
 from .models import User
 
@@ -34,110 +30,3 @@ class ProfileForm(forms.ModelForm):
                 "A Discord handle has only letters, digits, dots and underscores."
             )
         return handle
-
-
-def validate_http_url(value: str) -> str:
-    """Only http(s) links; the message says what is wrong in the member's terms."""
-    value = (value or "").strip()
-    if not value:
-        raise ValidationError("Paste the link you want to share.", code="required")
-    try:
-        canonical_key(value)
-    except ValueError as exc:
-        raise ValidationError(
-            "This is not a web link we can accept: it must start with http:// or https://.",
-            code="invalid",
-        ) from exc
-    return value
-
-
-class SubmissionForm(forms.Form):
-    url = forms.CharField(
-        label="Link",
-        max_length=2000,
-        error_messages={"required": "Paste the link you want to share."},
-        widget=forms.URLInput(
-            attrs={"placeholder": "https://arxiv.org/abs/…", "autocomplete": "url"}
-        ),
-        help_text="The paper, post, tool, repository, talk or event you want to share.",
-    )
-    kind = forms.ChoiceField(
-        choices=Kind.choices,
-        help_text="Decides the newsletter section.",
-        error_messages={
-            "invalid_choice": "Select a valid choice: %(value)s is not a kind of link we know."
-        },
-    )
-    title = forms.CharField(
-        max_length=300,
-        required=False,
-        help_text="Leave empty and we will fetch it from the page.",
-    )
-    summary = MarkdownxFormField(
-        required=False,
-        max_length=SUMMARY_MAX_LENGTH,
-        help_text=f"A few sentences in Markdown, at most {SUMMARY_MAX_LENGTH} characters. "
-        "Why should the community read it? Leave empty to use the abstract.",
-    )
-    note_to_editors = forms.CharField(
-        label="Note to the editors",
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Only the editors see this.",
-    )
-    # Set when a "fetch details" attempt found nothing, so an empty title is no longer allowed.
-    autofill_failed = forms.BooleanField(required=False, widget=forms.HiddenInput)
-
-    def clean_url(self):
-        return validate_http_url(self.cleaned_data["url"])
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("title", "").strip() and data.get("autofill_failed"):
-            self.add_error(
-                "title",
-                "We could not find a title for this link. Please type one.",
-            )
-        return data
-
-
-class ExtraLinkForm(forms.Form):
-    label = forms.CharField(
-        max_length=80,
-        required=False,
-        widget=forms.TextInput(attrs={"placeholder": "Bonus: talk"}),
-    )
-    url = forms.CharField(
-        label="Link",
-        max_length=2000,
-        required=False,
-        widget=forms.URLInput(attrs={"placeholder": "https://…"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        label, url = data.get("label", "").strip(), data.get("url", "").strip()
-        if url and not label:
-            self.add_error("label", "Give this link a label, such as “Code” or “Bonus: talk”.")
-        if label and not url:
-            self.add_error("url", "Add the link for this label, or clear the label.")
-        if url:
-            try:
-                data["url"] = validate_http_url(url)
-            except ValidationError as exc:
-                self.add_error("url", exc)
-        return data
-
-
-ExtraLinkFormSet = forms.formset_factory(
-    ExtraLinkForm, extra=EXTRA_LINKS, max_num=EXTRA_LINKS, absolute_max=EXTRA_LINKS
-)
-
-
-def extra_links_from(formset) -> list[tuple[str, str]]:
-    return [
-        (f.cleaned_data["label"].strip(), f.cleaned_data["url"].strip())
-        for f in formset.forms
-        if f.cleaned_data.get("url")
-    ]

@@ -9,6 +9,7 @@ from django.views.generic import TemplateView
 from markdownx.views import ImageUploadView, MarkdownifyView
 
 from newsletter.sitemaps import SITEMAPS
+from newsletter.urls import submission_patterns
 from portal import views
 
 admin.site.site_header = f"{settings.SITE_NAME} editors"
@@ -17,19 +18,11 @@ admin.site.index_title = "Review, compose and deliver"
 # The editors' pages are wide tables (the review queue, the composer): give them the room.
 admin.site.enable_nav_sidebar = False
 
-# The members' side: home, profile, submitting and following one's submissions.
+# The members' side: home, profile, and (from the newsletter) submitting and following links.
 member_patterns = [
     path("", views.home, name="home"),
     path("profile/", views.profile, name="profile"),
-    path("submit/", views.submission_create, name="submission-create"),
-    path("submit/check/", views.submission_check, name="submission-check"),
-    path("submit/fetch/", views.submission_fetch, name="submission-fetch"),
-    path("my/submissions/", views.SubmissionListView.as_view(), name="submission-list"),
-    path("my/submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
-    path("my/submissions/<int:pk>/edit/", views.submission_edit, name="submission-edit"),
-    path(
-        "my/submissions/<int:pk>/withdraw/", views.submission_withdraw, name="submission-withdraw"
-    ),
+    *submission_patterns,
 ]
 
 urlpatterns = [

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from events.models import RSVP, Event
-from newsletter.canonical import canonical_key
+from newsletter.links.canonical import canonical_key
 from newsletter.models import Issue, Kind, Section, Submission, Vote
 from portal.models import User
 

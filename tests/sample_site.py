@@ -17,8 +17,11 @@ from django.utils import timezone
 
 from events import services as event_services
 from events.models import RSVP, Event
-from newsletter import issues, services
 from newsletter.models import Delivery, DiscordChannel, Issue, Kind, Submission
+from newsletter.services.compose import issue_item_add
+from newsletter.services.issues import issue_create, issue_publish
+from newsletter.services.submissions import submission_create
+from newsletter.services.votes import vote_cast
 from portal.models import User
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
 
@@ -53,7 +56,7 @@ def build_site() -> Site:
     channel = DiscordChannel.objects.create(
         name="announcements", webhook_id="123456789012345678", webhook_token=WEBHOOK_TOKEN
     )
-    submission = services.submission_create(
+    submission = submission_create(
         author=superuser,
         url="https://example.org/posts/pending",
         kind=Kind.BLOG,
@@ -61,7 +64,7 @@ def build_site() -> Site:
         summary="Waiting for **review**.",
         extra_links=[("Code", "https://github.com/example/code")],
     )
-    services.vote_cast(submission=submission, editor=EditorFactory(), value=1)
+    vote_cast(submission=submission, editor=EditorFactory(), value=1)
     accepted = SubmissionFactory(state=Submission.State.ACCEPTED, author=member)
     in_issue = SubmissionFactory(state=Submission.State.ACCEPTED, author=member, kind=Kind.PAPER)
     event = event_services.event_save(
@@ -77,15 +80,11 @@ def build_site() -> Site:
         by=superuser,
     )
     event_services.rsvp_set(event=event, user=member, status=RSVP.Status.GOING)
-    draft = issues.issue_create(
-        title="Next month", introduction="Draft **intro**.", actor=superuser
-    )
-    issue = issues.issue_create(
-        title="What happened in March", introduction="Hello.", actor=superuser
-    )
-    issues.issue_item_add(issue=issue, submission=in_issue, actor=superuser)
-    issues.issue_item_add(issue=issue, event=event, actor=superuser)
-    issue = issues.issue_publish(issue=issue, actor=superuser)
+    draft = issue_create(title="Next month", introduction="Draft **intro**.", actor=superuser)
+    issue = issue_create(title="What happened in March", introduction="Hello.", actor=superuser)
+    issue_item_add(issue=issue, submission=in_issue, actor=superuser)
+    issue_item_add(issue=issue, event=event, actor=superuser)
+    issue = issue_publish(issue=issue, actor=superuser)
     delivery = Delivery.objects.get(channel=channel, issue=issue)
     return Site(
         superuser=superuser,

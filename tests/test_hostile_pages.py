@@ -13,8 +13,10 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from newsletter import issues, services
 from newsletter.models import Submission
+from newsletter.services.compose import issue_item_add
+from newsletter.services.issues import issue_create, issue_publish
+from newsletter.services.submissions import submission_create, submission_transition
 from tests.factories import EditorFactory, UserFactory
 from tests.portal.test_markdown import PAYLOADS, url_scheme
 
@@ -87,9 +89,9 @@ def hostile_issue(db, django_capture_on_commit_callbacks, settings):
     author = UserFactory(display_name='<img src=x onerror="window.__xss=1">')
     editor = EditorFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        issue = issues.issue_create(title="Hostile <script>alert(1)</script> issue", actor=editor)
+        issue = issue_create(title="Hostile <script>alert(1)</script> issue", actor=editor)
         for n, payload in enumerate(HOSTILE):
-            submission = services.submission_create(
+            submission = submission_create(
                 author=author,
                 url=f"https://example.org/hostile/{n}",
                 kind="blog",
@@ -97,11 +99,11 @@ def hostile_issue(db, django_capture_on_commit_callbacks, settings):
                 summary=payload,
                 extra_links=[(payload[:80], f"https://example.org/extra/{n}")],
             )
-            services.submission_transition(
+            submission_transition(
                 submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
             )
-            issues.issue_item_add(issue=issue, submission=submission, actor=editor)
-        issue = issues.issue_publish(issue=issue, actor=editor)
+            issue_item_add(issue=issue, submission=submission, actor=editor)
+        issue = issue_publish(issue=issue, actor=editor)
     return issue, author, editor
 
 
@@ -169,7 +171,7 @@ def test_control_characters_never_reach_storage_or_feeds(
 ):
     author, editor = UserFactory(), EditorFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        submission = services.submission_create(
+        submission = submission_create(
             author=author,
             url="https://example.org/controls",
             kind="blog",
@@ -177,10 +179,10 @@ def test_control_characters_never_reach_storage_or_feeds(
             summary="Summary\x0b with\x1f controls",
             extra_links=[("Label\x02", "https://example.org/x")],
         )
-        services.submission_transition(submission=submission, to_state="accepted", actor=editor)
-        issue = issues.issue_create(title="Controls", actor=editor)
-        issues.issue_item_add(issue=issue, submission=submission, actor=editor)
-        issues.issue_publish(issue=issue, actor=editor)
+        submission_transition(submission=submission, to_state="accepted", actor=editor)
+        issue = issue_create(title="Controls", actor=editor)
+        issue_item_add(issue=issue, submission=submission, actor=editor)
+        issue_publish(issue=issue, actor=editor)
     submission.refresh_from_db()
     assert submission.title == "Bell and null line"
     assert submission.summary == "Summary with controls"

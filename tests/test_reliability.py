@@ -37,7 +37,8 @@ from newsletter.models import (
     Notification,
     Submission,
 )
-from newsletter.tasks import sweep_deliveries, sweep_followups
+from newsletter.tasks.delivery import sweep_deliveries
+from newsletter.tasks.submissions import sweep_followups
 from portal.celery import app as celery_app
 from portal.settings import ACCOUNT_RATE_LIMITS as PRODUCTION_RATE_LIMITS
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory

@@ -210,7 +210,7 @@ def test_webhook_token_stays_secret_through_channels_and_failed_deliveries(
     # The transcript is not empty-handed: it holds the pages (the webhook id is shown, it is not
     # a secret) and the delivery log lines.
     assert any(hook.id in text for where, text in transcript.everything() if "body" in where)
-    assert any(where == "log newsletter.delivery" for where, _ in transcript.everything())
+    assert any(where == "log newsletter.services.delivery" for where, _ in transcript.everything())
     assert transcript.leaks(TOKEN, NEW_TOKEN, settings.SECRET_KEY, EDITOR_PASSWORD) == []
 
 

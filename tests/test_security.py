@@ -17,8 +17,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from newsletter import services
 from newsletter.models import Kind, Submission
+from newsletter.services.submissions import SubmissionLimitReached, submission_create
 from portal.settings import ACCOUNT_RATE_LIMITS as PRODUCTION_RATE_LIMITS
 from tests.factories import UserFactory
 from tests.html_inline import inline_code
@@ -301,11 +301,11 @@ def test_submission_flood_limit_holds_under_concurrent_posts(settings):
     def submit(n: int) -> None:
         try:
             barrier.wait(timeout=10)
-            services.submission_create(
+            submission_create(
                 author=author, url=f"https://example.org/race/{n}", kind=Kind.BLOG, title=f"{n}"
             )
             outcome = "stored"
-        except services.SubmissionLimitReached:
+        except SubmissionLimitReached:
             outcome = "limit"
         except Exception as exc:  # reported below: every outcome must be one of the two
             outcome = f"{type(exc).__name__}: {exc}"

@@ -17,8 +17,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .. import delivery as service
-from ..discord import WebhookURLError, parse_webhook_url
+from newsletter.discord.urls import WebhookURLError, parse_webhook_url
+from newsletter.services.channels import channel_check, channel_send_test
+from newsletter.services.corrections import delivery_correct
+from newsletter.services.delivery import (
+    DeliveryBusy,
+    deliveries_with_progress,
+    delivery_retry,
+    issue_delivery_key,
+)
+
 from ..models import Delivery, DeliveryMessage, DiscordChannel
 
 # --- Channels ------------------------------------------------------------------------------------
@@ -224,14 +232,14 @@ class DiscordChannelAdmin(admin.ModelAdmin):
             self._check(request, channel)
 
     def _test(self, request, channel: DiscordChannel) -> None:
-        result = service.channel_send_test(channel=channel, actor=request.user)
+        result = channel_send_test(channel=channel, actor=request.user)
         if result.state == Delivery.State.SENT:
             messages.success(request, f"“{channel}”: test message posted. Look in the channel.")
         else:
             messages.error(request, f"“{channel}”: the test message failed. {result.last_error}")
 
     def _check(self, request, channel: DiscordChannel) -> None:
-        check = service.channel_check(channel=channel)
+        check = channel_check(channel=channel)
         if check.ok:
             messages.success(request, f"“{channel}” works. {check.detail}")
         else:
@@ -332,7 +340,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return service.deliveries_with_progress(super().get_queryset(request))
+        return deliveries_with_progress(super().get_queryset(request))
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -399,7 +407,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             Q(state=Delivery.State.FAILED) | Q(state=Delivery.State.PENDING)
         ).select_related("channel"):
             try:
-                if service.delivery_retry(delivery=delivery):
+                if delivery_retry(delivery=delivery):
                     retried += 1
             except ValueError as exc:
                 messages.error(request, str(exc))
@@ -416,16 +424,16 @@ class DeliveryAdmin(admin.ModelAdmin):
 
         contents_by_issue: dict[int, list[str]] = {}
         for delivery in queryset.select_related("issue", "channel"):
-            if delivery.issue is None or delivery.key != service.issue_delivery_key(delivery.issue):
+            if delivery.issue is None or delivery.key != issue_delivery_key(delivery.issue):
                 messages.info(request, f"{self.subject(delivery)}: only issues can be updated.")
                 continue
             if delivery.issue_id not in contents_by_issue:
                 contents_by_issue[delivery.issue_id] = issue_discord_messages(delivery.issue)
             try:
-                correction = service.delivery_correct(
+                correction = delivery_correct(
                     delivery=delivery, contents=contents_by_issue[delivery.issue_id]
                 )
-            except service.DeliveryBusy as exc:
+            except DeliveryBusy as exc:
                 messages.warning(request, str(exc))
                 continue
             if correction.changed:

@@ -20,8 +20,27 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from events.models import Event
+from newsletter.services.compose import (
+    ItemChange,
+    events_section,
+    issue_events_window,
+    issue_fill,
+    issue_items_add,
+    issue_items_update,
+    issue_pool,
+    section_for_kind,
+)
+from newsletter.services.issues import (
+    issue_correct,
+    issue_create,
+    issue_next_number,
+    issue_publish,
+    issue_schedule,
+    issue_unschedule,
+    issue_update,
+)
 
-from .. import issues, rendering
+from .. import rendering
 from ..models import Issue, IssueItem, Kind, Section, Submission
 
 # --- Sections ------------------------------------------------------------------------------------
@@ -144,7 +163,7 @@ class IssueAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {
-            "number": issues.issue_next_number(),
+            "number": issue_next_number(),
             **super().get_changeform_initial_data(request),
         }
 
@@ -166,7 +185,7 @@ class IssueAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:
-            created = issues.issue_create(
+            created = issue_create(
                 title=data["title"],
                 number=data["number"],
                 introduction=data["introduction"],
@@ -174,13 +193,13 @@ class IssueAdmin(admin.ModelAdmin):
                 actor=request.user,
             )
             if data.get("slug") and data["slug"] != created.slug:
-                issues.issue_update(issue=created, slug=data["slug"], actor=request.user)
+                issue_update(issue=created, slug=data["slug"], actor=request.user)
             obj.pk = created.pk
             obj.refresh_from_db()
             return
         # The form wrote its values onto `obj`; the service compares with the stored row.
         stored = Issue.objects.get(pk=obj.pk)
-        issues.issue_update(
+        issue_update(
             issue=stored,
             actor=request.user,
             number=data["number"],
@@ -222,15 +241,15 @@ class IssueAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish now", permissions=["change"])
     def publish_now(self, request, queryset):
-        self._run(request, queryset, issues.issue_publish, "published")
+        self._run(request, queryset, issue_publish, "published")
 
     @admin.action(description="Unschedule (back to draft)", permissions=["change"])
     def unschedule(self, request, queryset):
-        self._run(request, queryset, issues.issue_unschedule, "back to draft")
+        self._run(request, queryset, issue_unschedule, "back to draft")
 
     @admin.action(description="Correct: render published issues again", permissions=["change"])
     def correct(self, request, queryset):
-        self._run(request, queryset, issues.issue_correct, "corrected")
+        self._run(request, queryset, issue_correct, "corrected")
 
     # --- Pages: compose, preview, publish --------------------------------------------------------
 
@@ -287,17 +306,17 @@ class IssueAdmin(admin.ModelAdmin):
         by_section = {section.pk: [] for section in sections}
         for item in items:
             by_section.setdefault(item.section_id, []).append(item)
-        pool = list(issues.issue_pool(issue=issue))
-        default_sections = {kind: issues.section_for_kind(kind) for kind in Kind.values}
+        pool = list(issue_pool(issue=issue))
+        default_sections = {kind: section_for_kind(kind) for kind in Kind.values}
         present_events = {item.event_id for item in items if item.event_id}
-        events = [e for e in issues.issue_events_window() if e.pk not in present_events]
+        events = [e for e in issue_events_window() if e.pk not in present_events]
         context = self._context(request, issue, f"Compose issue #{issue.number}")
         context.update(
             sections=sections,
             section_rows=[(section, by_section.get(section.pk, [])) for section in sections],
             pool=[(submission, default_sections.get(submission.kind)) for submission in pool],
             events=events,
-            events_section=issues.events_section(),
+            events_section=events_section(),
             events_weeks=settings.NEWSLETTER_EVENTS_WEEKS,
             published=issue.state == Issue.State.PUBLISHED,
         )
@@ -308,7 +327,7 @@ class IssueAdmin(admin.ModelAdmin):
         sections = {str(section.pk): section for section in Section.objects.all()}
         try:
             if action == "fill":
-                added = issues.issue_fill(issue=issue, actor=request.user)
+                added = issue_fill(issue=issue, actor=request.user)
                 messages.success(
                     request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}."
                 )
@@ -318,7 +337,7 @@ class IssueAdmin(admin.ModelAdmin):
                 event_ids = [v for v in request.POST.getlist("add-event") if v.isdigit()]
                 found = Submission.objects.in_bulk(submission_ids)
                 events = Event.objects.in_bulk(event_ids)
-                added = issues.issue_items_add(
+                added = issue_items_add(
                     issue=issue,
                     submissions=[
                         (found[int(pk)], sections.get(request.POST.get(f"section-for-{pk}", "")))
@@ -336,7 +355,7 @@ class IssueAdmin(admin.ModelAdmin):
                     messages.warning(request, "Tick the items to add first.")
             else:
                 changes = self._item_changes(request, issue, sections)
-                issues.issue_items_update(issue=issue, changes=changes, actor=request.user)
+                issue_items_update(issue=issue, changes=changes, actor=request.user)
                 if issue.state == Issue.State.PUBLISHED:
                     messages.success(request, "Saved; the correction is on the site now.")
                 else:
@@ -345,7 +364,7 @@ class IssueAdmin(admin.ModelAdmin):
             for message in exc.messages:
                 messages.error(request, message)
 
-    def _item_changes(self, request, issue: Issue, sections: dict) -> list[issues.ItemChange]:
+    def _item_changes(self, request, issue: Issue, sections: dict) -> list[ItemChange]:
         """Read the items form: position, section, blurb and remove per item, and ↑/↓ buttons."""
         post = request.POST
         move_pk, _, direction = post.get("move", "").partition(":")
@@ -362,7 +381,7 @@ class IssueAdmin(admin.ModelAdmin):
             if key == move_pk:
                 position += -1.5 if direction == "up" else 1.5
             changes.append(
-                issues.ItemChange(
+                ItemChange(
                     item_id=item.pk,
                     section_id=section.pk if section else None,
                     position=position,
@@ -401,21 +420,21 @@ class IssueAdmin(admin.ModelAdmin):
     @staticmethod
     def _publishing_action(request, issue: Issue, action: str) -> str:
         if action == "publish":
-            issues.issue_publish(issue=issue, actor=request.user)
+            issue_publish(issue=issue, actor=request.user)
             return f"Issue #{issue.number} is published."
         if action == "schedule":
             form = ScheduleForm(request.POST)
             if not form.is_valid():
                 raise ValidationError("Choose a date and time to publish at.")
             when = form.cleaned_data["publish_at"]
-            issues.issue_schedule(issue=issue, publish_at=when, actor=request.user)
+            issue_schedule(issue=issue, publish_at=when, actor=request.user)
             local = timezone.localtime(when).strftime("%A %d %B %Y, %H:%M %Z")
             return f"Issue #{issue.number} will be published on {local}."
         if action == "unschedule":
-            issues.issue_unschedule(issue=issue, actor=request.user)
+            issue_unschedule(issue=issue, actor=request.user)
             return f"Issue #{issue.number} is a draft again."
         if action == "correct":
-            issues.issue_correct(issue=issue, actor=request.user)
+            issue_correct(issue=issue, actor=request.user)
             return f"Issue #{issue.number} was rendered again; the site shows it now."
         raise ValidationError("Unknown action.")
 

@@ -33,9 +33,18 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
+from newsletter import permissions
+from newsletter.services.submissions import (
+    DECISIONS,
+    REJECT_NOTE_MAX,
+    TRANSITIONS,
+    submission_decide,
+    submission_update,
+    submissions_decide,
+)
+from newsletter.services.votes import VOTE_COMMENT_MAX, vote_cast, vote_tally
 from portal.markdown import render_markdown
 
-from .. import services
 from ..models import Activity, Submission, Vote
 
 State = Submission.State
@@ -58,7 +67,7 @@ class SubqueryCount(Subquery):
 class VoteForm(forms.Form):
     value = forms.TypedChoiceField(choices=Vote.Value.choices, coerce=int)
     comment = forms.CharField(
-        required=False, strip=True, max_length=services.VOTE_COMMENT_MAX, widget=forms.Textarea
+        required=False, strip=True, max_length=VOTE_COMMENT_MAX, widget=forms.Textarea
     )
     # The review page shows the current comment in the field, so what it sends replaces it;
     # the queue's one-click buttons keep an earlier comment when the field is left empty.
@@ -80,13 +89,13 @@ class RejectForm(forms.Form):
     note = forms.CharField(
         label="Note to the submitter (optional)",
         required=False,
-        max_length=services.REJECT_NOTE_MAX,
+        max_length=REJECT_NOTE_MAX,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
     )
 
 
 class DecisionForm(RejectForm):
-    decision = forms.ChoiceField(choices=[(key, key) for key in services.DECISIONS])
+    decision = forms.ChoiceField(choices=[(key, key) for key in DECISIONS])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,7 +186,7 @@ class MyVoteFilter(admin.SimpleListFilter):
     parameter_name = "my_vote"
 
     def lookups(self, request, model_admin):
-        if not services.can_vote(request.user):
+        if not permissions.can_vote(request.user):
             return []
         return [("none", "Not yet voted by me"), ("voted", "Voted by me")]
 
@@ -235,16 +244,16 @@ class SubmissionAdmin(admin.ModelAdmin):
     # --- Permissions --------------------------------------------------------------------------
 
     def has_module_permission(self, request) -> bool:
-        return services.can_review(request.user)
+        return permissions.can_review(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return services.can_review(request.user)
+        return permissions.can_review(request.user)
 
     def has_add_permission(self, request) -> bool:
         return False  # members submit on the site
 
     def has_change_permission(self, request, obj=None) -> bool:
-        if not services.can_decide(request.user):
+        if not permissions.can_decide(request.user):
             return False
         if obj is None:
             return True
@@ -257,7 +266,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         return False
 
     def has_decide_permission(self, request) -> bool:
-        return services.can_decide(request.user)
+        return permissions.can_decide(request.user)
 
     # --- The queue ----------------------------------------------------------------------------
 
@@ -283,7 +292,7 @@ class SubmissionAdmin(admin.ModelAdmin):
                     .filter(title_key=Lower(OuterRef("title")))
                     .values("pk")
                 ),
-                viewer_can_vote=Value(services.can_vote(user)),
+                viewer_can_vote=Value(permissions.can_vote(user)),
             )
         )
 
@@ -348,7 +357,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         )
 
     def _tally_visible(self, obj: Submission, user) -> bool:
-        return services.votes_visible(
+        return permissions.votes_visible(
             submission=obj, viewer=user, has_voted=obj.my_vote is not None
         )
 
@@ -435,7 +444,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         user = request.user
         votes = list(obj.votes.select_related("editor"))
         mine = next((vote for vote in votes if vote.editor_id == user.pk), None)
-        visible = services.votes_visible(submission=obj, viewer=user, has_voted=mine is not None)
+        visible = permissions.votes_visible(submission=obj, viewer=user, has_voted=mine is not None)
         activity = []
         for entry in obj.activity.select_related("actor"):
             hidden = (
@@ -453,21 +462,19 @@ class SubmissionAdmin(admin.ModelAdmin):
             for entry, _ in activity
         )
         is_mine = obj.author_id == user.pk
-        can_decide = services.can_decide(user) and not is_mine
+        can_decide = permissions.can_decide(user) and not is_mine
         return {
             "submission": obj,
             "votes": votes if visible else [],
             "votes_visible": visible,
             "votes_count": len(votes),
-            "tally": services.vote_tally(obj),
+            "tally": vote_tally(obj),
             "my_vote": mine,
-            "can_vote": services.can_vote(user) and not is_mine and obj.state == State.PENDING,
+            "can_vote": permissions.can_vote(user) and not is_mine and obj.state == State.PENDING,
             "can_decide": can_decide,
             "is_mine": is_mine,
             "decisions": [
-                key
-                for key, to_state in services.DECISIONS.items()
-                if to_state in services.TRANSITIONS[obj.state]
+                key for key, to_state in DECISIONS.items() if to_state in TRANSITIONS[obj.state]
             ]
             if can_decide
             else [],
@@ -492,7 +499,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         # The form wrote its values onto `obj`; the service compares with the stored row.
         stored = Submission.objects.get(pk=obj.pk)
         data = form.cleaned_data
-        services.submission_update(
+        submission_update(
             submission=stored,
             actor=request.user,
             title=data["title"],
@@ -525,7 +532,7 @@ class SubmissionAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         wants_json = "application/json" in request.headers.get("Accept", "")
         submission = get_object_or_404(Submission, pk=pk)
-        if not services.can_vote(request.user):
+        if not permissions.can_vote(request.user):
             if wants_json:
                 return JsonResponse({"ok": False, "message": "Only editors can vote."}, status=403)
             raise PermissionDenied
@@ -539,7 +546,7 @@ class SubmissionAdmin(admin.ModelAdmin):
             )
         else:
             try:
-                vote = services.vote_cast(
+                vote = vote_cast(
                     submission=submission,
                     editor=request.user,
                     value=form.cleaned_data["value"],
@@ -585,10 +592,10 @@ class SubmissionAdmin(admin.ModelAdmin):
             return self._back(request, submission)
         data = form.cleaned_data
         try:
-            submission = services.submission_decide(
+            submission = submission_decide(
                 submission=submission,
                 actor=request.user,
-                to_state=services.DECISIONS[data["decision"]],
+                to_state=DECISIONS[data["decision"]],
                 reason=data["reason"],
                 note=data["note"],
             )
@@ -621,7 +628,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Accept the selected submissions", permissions=["decide"])
     def accept_selected(self, request, queryset):
-        done, refused = services.submissions_decide(
+        done, refused = submissions_decide(
             submissions=queryset.order_by("created_at", "id"),
             actor=request.user,
             to_state=State.ACCEPTED,
@@ -634,7 +641,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         submissions = list(queryset.order_by("created_at", "id"))
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            done, refused = services.submissions_decide(
+            done, refused = submissions_decide(
                 submissions=submissions,
                 actor=request.user,
                 to_state=State.REJECTED,

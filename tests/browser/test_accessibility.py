@@ -12,8 +12,10 @@ import json
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from newsletter import issues, services
 from newsletter.models import Kind, Submission
+from newsletter.services.compose import issue_fill
+from newsletter.services.issues import issue_create, issue_publish
+from newsletter.services.submissions import submission_transition
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS
 from tests.factories import EditorFactory, EventFactory, SubmissionFactory, UserFactory
 
@@ -30,17 +32,17 @@ def _published_issue():
         (Kind.REPO, "A tiny inference server"),
     ]:
         submission = SubmissionFactory(kind=kind, title=title)
-        services.submission_transition(
+        submission_transition(
             submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
         )
-    issue = issues.issue_create(
+    issue = issue_create(
         title="Kernels and profilers",
         introduction="Hello **readers**: [the last issue](/archive/) was popular.",
         closing="Thanks for reading.",
         actor=editor,
     )
-    issues.issue_fill(issue=issue, actor=editor)
-    return issues.issue_publish(issue=issue, actor=editor)
+    issue_fill(issue=issue, actor=editor)
+    return issue_publish(issue=issue, actor=editor)
 
 
 def _summary(violations: list[dict]) -> list[dict]:

@@ -17,8 +17,10 @@ from html import escape
 import feedparser
 from playwright.sync_api import expect
 
-from newsletter import issues, services
 from newsletter.models import Kind, Submission
+from newsletter.services.compose import issue_fill
+from newsletter.services.issues import issue_create, issue_publish
+from newsletter.services.submissions import submissions_decide
 from tests.browser.conftest import browser_test
 from tests.factories import EditorFactory, UserFactory
 from tests.portal.test_markdown import PAYLOADS as SANITISER_PAYLOADS
@@ -154,18 +156,18 @@ def test_hostile_content_is_inert_on_every_page_that_shows_it(
     desk.shot("05-review-page")
 
     # Published in an issue, they reach the archive, search and the feeds.
-    accepted, refused = services.submissions_decide(
+    accepted, refused = submissions_decide(
         submissions=submissions, actor=editor, to_state=Submission.State.ACCEPTED
     )
     assert (len(accepted), refused) == (len(PAYLOADS), [])
-    issue = issues.issue_create(
+    issue = issue_create(
         title='Hostile <img src=x onerror="window.__xss=1"> issue',
         introduction=SENTINEL_PAYLOADS[0],
         closing=SANITISER_PAYLOADS[0],
         actor=editor,
     )
-    assert len(issues.issue_fill(issue=issue, actor=editor)) == len(PAYLOADS)
-    issue = issues.issue_publish(issue=issue, actor=editor)
+    assert len(issue_fill(issue=issue, actor=editor)) == len(PAYLOADS)
+    issue = issue_publish(issue=issue, actor=editor)
     visit(desk, f"/admin/newsletter/issue/{issue.pk}/compose/", expect_text="Hostile")
     visit(desk, f"/admin/newsletter/issue/{issue.pk}/preview/", expect_text="Hostile")
 

@@ -7,8 +7,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from events.models import RSVP
-from newsletter import issues
 from newsletter.models import Kind, Submission
+from newsletter.services.compose import issue_item_add
+from newsletter.services.issues import issue_create, issue_publish
 from tests.browser.conftest import browser_test
 from tests.factories import EditorFactory, EventFactory, RSVPFactory, SubmissionFactory, UserFactory
 
@@ -16,16 +17,16 @@ pytestmark = browser_test
 
 
 def publish_issue(*, editor, title: str, submissions: list[Submission], days_ago: int = 0):
-    issue = issues.issue_create(
+    issue = issue_create(
         title=title,
         introduction="Hello **readers**: a month of faster models.",
         closing="Thanks for reading.",
         actor=editor,
     )
     for submission in submissions:
-        issues.issue_item_add(issue=issue, submission=submission, actor=editor)
+        issue_item_add(issue=issue, submission=submission, actor=editor)
     published_at = timezone.now() - timedelta(days=days_ago)
-    return issues.issue_publish(issue=issue, actor=editor, published_at=published_at)
+    return issue_publish(issue=issue, actor=editor, published_at=published_at)
 
 
 def accepted(**kwargs) -> Submission:

@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from events.models import Event
-from newsletter import issues
 from newsletter.models import Issue, Kind, Submission
+from newsletter.services.compose import issue_item_add
+from newsletter.services.issues import issue_create, issue_publish
 from tests.factories import EditorFactory, SubmissionFactory
 
 
@@ -33,7 +34,7 @@ def published_event(*, days: float = 7, title: str = "Reading group", **kwargs) 
 def draft_issue(*, items: int = 0, kind: str = Kind.PAPER, editor=None, **kwargs) -> Issue:
     """A draft with `items` accepted submissions placed by the services."""
     editor = editor or EditorFactory()
-    issue = issues.issue_create(
+    issue = issue_create(
         title=kwargs.pop("title", "What happened this month?"),
         introduction=kwargs.pop("introduction", "Hello **readers**."),
         closing=kwargs.pop("closing", "Thanks for reading."),
@@ -41,7 +42,7 @@ def draft_issue(*, items: int = 0, kind: str = Kind.PAPER, editor=None, **kwargs
         **kwargs,
     )
     for _ in range(items):
-        issues.issue_item_add(issue=issue, submission=accepted(kind=kind), actor=editor)
+        issue_item_add(issue=issue, submission=accepted(kind=kind), actor=editor)
     issue.refresh_from_db()
     return issue
 
@@ -50,4 +51,4 @@ def published_issue(*, items: int = 1, kind: str = Kind.PAPER, editor=None, **kw
     editor = editor or EditorFactory()
     published_at = kwargs.pop("published_at", None)
     issue = draft_issue(items=items, kind=kind, editor=editor, **kwargs)
-    return issues.issue_publish(issue=issue, actor=editor, published_at=published_at)
+    return issue_publish(issue=issue, actor=editor, published_at=published_at)

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from django.conf import settings
 
-from newsletter import issues, rendering
+from newsletter import rendering
 from newsletter.models import ExtraLink, Kind
+from newsletter.services.compose import issue_item_add, issue_item_remove, issue_item_set_blurb
 from tests.factories import EditorFactory, UserFactory
 from tests.newsletter.issue_data import accepted, draft_issue, published_event
 
@@ -24,7 +25,7 @@ def test_item_markdown_puts_blurb_below_title_extras_and_credit_after():
     )
     ExtraLink.objects.create(submission=submission, label="Talk", url="https://example.org/talk")
     issue = draft_issue()
-    issues.issue_item_add(issue=issue, submission=submission)
+    issue_item_add(issue=issue, submission=submission)
     issue.refresh_from_db()
 
     assert (
@@ -36,7 +37,7 @@ def test_item_markdown_puts_blurb_below_title_extras_and_credit_after():
 def test_item_markdown_compact_section_puts_blurb_after_colon():
     issue = draft_issue()
     tool = accepted(kind=Kind.TOOL, title="Flower", url="https://flower.dev/", summary="Federated.")
-    issues.issue_item_add(issue=issue, submission=tool)
+    issue_item_add(issue=issue, submission=tool)
     issue.refresh_from_db()
 
     assert "## Tool spotlight:\n🌼 [Flower](https://flower.dev/): Federated." in issue.body_markdown
@@ -45,8 +46,8 @@ def test_item_markdown_compact_section_puts_blurb_after_colon():
 def test_item_blurb_overrides_summary_in_this_issue_only():
     submission = accepted(summary="The submitter's summary.")
     issue = draft_issue()
-    item = issues.issue_item_add(issue=issue, submission=submission)
-    issues.issue_item_set_blurb(item=item, blurb="The *editor's* words.")
+    item = issue_item_add(issue=issue, submission=submission)
+    issue_item_set_blurb(item=item, blurb="The *editor's* words.")
     issue.refresh_from_db()
     submission.refresh_from_db()
 
@@ -59,7 +60,7 @@ def test_item_blurb_overrides_summary_in_this_issue_only():
 def test_item_without_credit_consent_is_not_credited():
     author = UserFactory(display_name="Grace", credit_me=False)
     issue = draft_issue()
-    issues.issue_item_add(issue=issue, submission=accepted(author=author))
+    issue_item_add(issue=issue, submission=accepted(author=author))
     issue.refresh_from_db()
 
     assert "Grace" not in issue.body_markdown
@@ -72,7 +73,7 @@ def test_web_html_escapes_titles_and_sanitises_blurbs():
         summary="Hi <script>alert(1)</script> [x](javascript:alert(1))",
     )
     issue = draft_issue()
-    issues.issue_item_add(issue=issue, submission=submission)
+    issue_item_add(issue=issue, submission=submission)
     issue.refresh_from_db()
 
     assert "<script" not in issue.body_html
@@ -85,7 +86,7 @@ def test_event_renders_discord_timestamp_and_time_element():
     start = datetime(2030, 4, 14, 17, 0, tzinfo=UTC)
     event = published_event(start=start, title="Distillation night")
     issue = draft_issue()
-    issues.issue_item_add(issue=issue, event=event, blurb="Bring questions.")
+    issue_item_add(issue=issue, event=event, blurb="Bring questions.")
     issue.refresh_from_db()
 
     assert (
@@ -109,7 +110,7 @@ def test_localize_times_shows_the_reader_time_zone(settings):
 
 def test_three_outputs_hold_the_same_items():
     issue = draft_issue(items=5)
-    issues.issue_item_add(issue=issue, submission=accepted(kind=Kind.REPO))
+    issue_item_add(issue=issue, submission=accepted(kind=Kind.REPO))
     issue.refresh_from_db()
     document = rendering.issue_document(issue)
     messages = rendering.document_discord_messages(document)
@@ -127,7 +128,7 @@ def test_discord_messages_stay_within_the_limit_and_keep_order():
     issue = draft_issue()
     editor = EditorFactory()
     for n in range(40):
-        issues.issue_item_add(
+        issue_item_add(
             issue=issue,
             submission=accepted(title=f"Paper number {n:02d}", summary="A long summary. " * 12),
             actor=editor,
@@ -164,7 +165,7 @@ def test_empty_sections_are_left_out():
 def test_stored_renderings_follow_each_compose_change():
     issue = draft_issue(items=2)
     first = issue.items.order_by("position").first()
-    issues.issue_item_remove(item=first)
+    issue_item_remove(item=first)
     issue.refresh_from_db()
 
     assert first.submission.title not in issue.body_markdown

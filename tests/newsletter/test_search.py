@@ -9,8 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import issues, search
+from newsletter import search
 from newsletter.models import Issue, IssueItem, Kind
+from newsletter.services.compose import issue_item_add, issue_item_set_blurb
+from newsletter.services.issues import SEARCH_CONFIG, issue_publish, issue_schedule
 from tests.newsletter.issue_data import accepted, draft_issue
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +23,8 @@ URL = reverse("newsletter:search")
 def publish(*submissions, title: str = "An issue", **kwargs):
     issue = draft_issue(title=title, **kwargs)
     for submission in submissions:
-        issues.issue_item_add(issue=issue, submission=submission)
-    return issues.issue_publish(issue=issue)
+        issue_item_add(issue=issue, submission=submission)
+    return issue_publish(issue=issue)
 
 
 def hit_titles(response) -> list[str]:
@@ -44,12 +46,10 @@ def test_search_finds_published_items_and_links_to_their_anchor(client):
 def test_search_never_shows_unpublished_items(client):
     publish(accepted(title="Quantization in public"))
     draft = draft_issue(title="Quantization draft issue")
-    issues.issue_item_add(issue=draft, submission=accepted(title="Quantization secret draft"))
+    issue_item_add(issue=draft, submission=accepted(title="Quantization secret draft"))
     scheduled = draft_issue(title="Quantization scheduled issue")
-    issues.issue_item_add(
-        issue=scheduled, submission=accepted(title="Quantization secret scheduled")
-    )
-    issues.issue_schedule(issue=scheduled, publish_at=timezone.now() + timedelta(days=1))
+    issue_item_add(issue=scheduled, submission=accepted(title="Quantization secret scheduled"))
+    issue_schedule(issue=scheduled, publish_at=timezone.now() + timedelta(days=1))
     accepted(title="Quantization accepted only")
 
     response = client.get(URL, {"q": "quantization"})
@@ -124,7 +124,7 @@ def test_search_understands_web_search_syntax(client):
 )
 def test_search_filter_can_use_the_gin_index(model, index):
     publish(accepted(title="Indexed words"))
-    query = SearchQuery("indexed", search_type="websearch", config=issues.SEARCH_CONFIG)
+    query = SearchQuery("indexed", search_type="websearch", config=SEARCH_CONFIG)
     sql, params = model.objects.filter(search_vector=query).values("id").query.sql_with_params()
 
     with connection.cursor() as cursor:
@@ -140,7 +140,7 @@ def test_search_vectors_follow_a_correction(client):
     issue = publish(accepted(title="Before correction"))
     item = issue.items.get()
 
-    issues.issue_item_set_blurb(item=item, blurb="Mentions photonic accelerators now.")
+    issue_item_set_blurb(item=item, blurb="Mentions photonic accelerators now.")
 
     assert len(client.get(URL, {"q": "photonic"}).context["hits"]) == 1
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from events.services import rsvp_set
-from newsletter import issues
+from newsletter.services.issues import issue_update
 from portal import pagecache
 from portal.pagecache import reader_pages_changed
 from tests.newsletter.issue_data import published_event, published_issue
@@ -72,7 +72,7 @@ def test_reader_page_correction_shows_at_once(
     assert client.get(url)["X-Reader-Cache"] == "hit"
 
     with django_capture_on_commit_callbacks(execute=True):
-        issues.issue_update(issue=issue, introduction="The corrected introduction.")
+        issue_update(issue=issue, introduction="The corrected introduction.")
     page = client.get(url).content.decode()
 
     assert "The corrected introduction." in page
@@ -86,7 +86,7 @@ def test_reader_page_feed_shows_correction_at_once(
     client.get("/archive/feed/rss/")
 
     with django_capture_on_commit_callbacks(execute=True):
-        issues.issue_update(issue=issue, closing="New closing words.")
+        issue_update(issue=issue, closing="New closing words.")
     feed = client.get("/archive/feed/rss/")
 
     assert feed["X-Reader-Cache"] == "miss"

@@ -12,7 +12,7 @@ resolve and the younger one keeps its old key until then.
 from django.core.management.base import BaseCommand
 from django.db import IntegrityError, transaction
 
-from newsletter.canonical import CANONICAL_VERSION, canonical_key
+from newsletter.links.canonical import CANONICAL_VERSION, canonical_key
 from newsletter.models import Submission
 
 

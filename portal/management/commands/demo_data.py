@@ -18,8 +18,15 @@ from django.utils import timezone
 
 from events.models import Event
 from events.services import event_save, rsvp_set
-from newsletter import reference, services
+from newsletter import reference
 from newsletter.models import Issue, Kind, Submission
+from newsletter.services.submissions import (
+    submission_create,
+    submission_find_duplicate,
+    submission_transition,
+    submission_withdraw,
+)
+from newsletter.services.votes import vote_cast
 from portal.models import User
 
 PASSWORD = "demo-password"  # noqa: S105 (demo accounts on a developer's machine)
@@ -125,7 +132,7 @@ class Command(BaseCommand):
             for email, url, kind, title, summary, reason, note in REJECTED:
                 submission = self.submission(people[email], url, kind, title, summary)
                 if submission.state == Submission.State.PENDING:
-                    services.submission_transition(
+                    submission_transition(
                         submission=submission,
                         to_state=Submission.State.REJECTED,
                         actor=grace,
@@ -134,11 +141,9 @@ class Command(BaseCommand):
                     )
             self.decide(ACCEPTED, Submission.State.ACCEPTED, ada)
             for email, url, *_ in WITHDRAWN:
-                submission = services.submission_find_duplicate(url) or Submission.objects.get(
-                    url=url
-                )
+                submission = submission_find_duplicate(url) or Submission.objects.get(url=url)
                 if submission.state == Submission.State.PENDING:
-                    services.submission_withdraw(submission=submission, actor=people[email])
+                    submission_withdraw(submission=submission, actor=people[email])
             # Votes that show the queue at work (2 votes for, none against, accept):
             # Grace voting for QLoRA accepts it; FlashAttention is a tie that needs a talk;
             # vLLM and the bitsandbytes post wait for anyone ("not yet voted by me").
@@ -178,29 +183,25 @@ class Command(BaseCommand):
         return user
 
     def submission(self, author, url, kind, title, summary) -> Submission:
-        existing = (
-            services.submission_find_duplicate(url) or Submission.objects.filter(url=url).first()
-        )
+        existing = submission_find_duplicate(url) or Submission.objects.filter(url=url).first()
         if existing:
             return existing
-        return services.submission_create(
-            author=author, url=url, kind=kind, title=title, summary=summary
-        )
+        return submission_create(author=author, url=url, kind=kind, title=title, summary=summary)
 
     def decide(self, rows, state, editor) -> None:
         for _email, url, *_ in rows:
-            submission = services.submission_find_duplicate(url)
+            submission = submission_find_duplicate(url)
             if submission and submission.state == Submission.State.PENDING:
-                services.submission_transition(submission=submission, to_state=state, actor=editor)
+                submission_transition(submission=submission, to_state=state, actor=editor)
 
     def vote(self, url, editor, value, comment) -> None:
-        submission = services.submission_find_duplicate(url)
+        submission = submission_find_duplicate(url)
         if (
             submission
             and submission.state == Submission.State.PENDING
             and not submission.votes.filter(editor=editor).exists()
         ):
-            services.vote_cast(submission=submission, editor=editor, value=value, comment=comment)
+            vote_cast(submission=submission, editor=editor, value=value, comment=comment)
 
     def events(self, people) -> None:
         """The reference reading group (past) and upcoming ones to RSVP to, one nearly full."""

@@ -1,0 +1,1 @@
+"""Discord: splitting issues into messages, webhook URLs, and the webhook HTTP client."""

@@ -1,0 +1,610 @@
+"""Splitting an issue into Discord messages that fit (plain strings, no Django models)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from django.conf import settings
+
+# ---------------------------------------------------------------------------------------------
+# Splitting an issue into messages
+# ---------------------------------------------------------------------------------------------
+#
+# Discord rejects message content longer than 2000 code points (Python's `len`) and empty
+# content. An issue is longer than that, so it goes out as several messages. The splitter:
+#
+# - cuts only at whitespace, preferring, from best to worst: between sections, between items,
+#   between paragraphs, between lines, between sentences, between lines of a code block,
+#   between words; a single word longer than a whole message is cut between grapheme clusters;
+# - never cuts inside a protected span: a masked link `[text](url)` (its URL may hold balanced
+#   parentheses), an `<https://...>` URL, a bare URL, a timestamp `<t:1681491600:F>` / `<t:123>`,
+#   a mention `<@123>` `<@!123>` `<@&123>` `<#123>`, a custom emoji `<:name:123>` / `<a:name:123>`,
+#   a slash-command mention `</name:123>`, an inline code span, or a grapheme cluster (emoji
+#   ZWJ sequences, skin tones, flags, keycaps, variation selectors, combining accents);
+# - cuts a fenced code block only between its lines: the message is closed with the fence's
+#   backticks and the next one reopens with the original opening line (```python), and that
+#   added text counts against the limit;
+# - never leaves a heading line (or a list/quote marker) at the bottom of a message: it moves to
+#   the next message together with its first content;
+# - drops the whitespace at each cut, so every message is stripped and never empty.
+#
+# Count guarantee: the number of messages is at most one more than the least possible for the
+# same cut points (`_plan` proves it with a look-ahead, see there).
+#
+# Last resort (pathological input only): when a protected span, a heading with its first word,
+# or a fence with its first line cannot fit in one message at all, it is cut anyway, between
+# grapheme clusters (between code points if a cluster alone is too long; a span holding spaces
+# may also lose a space at such a cut), and a heading may then end a message. A fence whose
+# opening and closing lines would take more than half the limit is treated as plain text. A
+# limit below 1 raises ValueError.
+
+DISCORD_MESSAGE_LIMIT = 2000
+
+
+def default_limit() -> int:
+    """`settings.DISCORD_MESSAGE_LIMIT`, read when called (2000 when unset or unconfigured)."""
+    if not settings.configured:
+        return DISCORD_MESSAGE_LIMIT
+    return getattr(settings, "DISCORD_MESSAGE_LIMIT", DISCORD_MESSAGE_LIMIT)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of an issue: a heading line such as "## Tool spotlight" and its items.
+
+    Each item is Markdown, possibly several paragraphs or a fenced code block.
+    """
+
+    heading: str
+    items: Sequence[str] = ()
+
+
+def document_text(sections: Sequence[Section], *, preamble: str = "", closing: str = "") -> str:
+    """The issue as one Markdown text: what the messages of `split_document` add up to.
+
+    Parts are stripped; a heading is followed by its first item on the next line, items and
+    sections are separated by a blank line (the layout of the March 2023 edition).
+    """
+    text, _ = _layout(sections, preamble, closing)
+    return text
+
+
+def split_document(
+    sections: Sequence[Section],
+    *,
+    limit: int | None = None,
+    preamble: str = "",
+    closing: str = "",
+) -> list[str]:
+    """Split an issue into Discord messages of at most `limit` code points each.
+
+    `limit` defaults to `settings.DISCORD_MESSAGE_LIMIT`. Joining the messages with newlines
+    gives `document_text(...)` back, up to whitespace at the cuts and the fence lines added
+    where a code block had to be split.
+    """
+    if limit is None:
+        limit = default_limit()
+    text, blocks = _layout(sections, preamble, closing)
+    return _split(text, blocks, limit)
+
+
+def split_text(text: str, *, limit: int) -> list[str]:
+    """Split free Markdown text into messages of at most `limit` code points each.
+
+    Without the issue's structure, a heading line counts as the start of a section and a blank
+    line as a paragraph break.
+    """
+    text = _newlines(text)
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    if start >= end:
+        return []
+    return _split(text, [_Block(start, end, _SECTION, False)], limit)
+
+
+# Break levels, from worst to best. `_END` is the end of the text.
+_FORCED, _GRAPHEME, _WORD, _CODE_LINE, _SENTENCE, _LINE, _PARAGRAPH, _ITEM, _SECTION, _END = range(
+    10
+)
+# What a cut at each level costs; the planner minimises the total with `_fill_cost`. So a cut at
+# a better level wins as long as it leaves its message about two thirds full; below that a
+# fuller message cut at a worse level wins (the rule of thumb editors use by hand).
+_CUT_COST = {
+    _FORCED: 100.0,
+    _GRAPHEME: 20.0,
+    _WORD: 8.0,
+    _CODE_LINE: 6.0,
+    _SENTENCE: 5.0,
+    _LINE: 3.0,
+    _PARAGRAPH: 2.0,
+    _ITEM: 1.0,
+    _SECTION: 0.0,
+    _END: 0.0,
+}
+# One message more than the minimum is worth it only to avoid cutting between words or worse.
+_EXTRA_MESSAGE_COST = 7.0
+
+_PROTECTED = re.compile(
+    r"""
+      (?P<ticks>`+)(?!`)(?s:(?:(?!\n[ \t]*\n).)+?)(?<!`)(?P=ticks)(?!`)   # `inline code`
+    | \[(?:[^\[\]\n]|\[[^\[\]\n]*\])*\]                                  # masked link: [text]
+      \((?:<[^<>\n]*>|(?:[^\s()]|\((?:[^\s()]|\([^\s()]*\))*\))*)\)      #   (url), nested ()
+    | <https?://[^\s<>]+>                                                # <url>, no preview
+    | <t:-?\d+(?::[tTdDfFsSR])?>                                         # timestamp
+    | <(?:@[!&]?|\#)\d+>                                                 # user, role, channel
+    | <a?:\w+:\d+>                                                       # custom emoji
+    | </[\w-]+(?:\ [\w-]+){0,2}:\d+>                                     # slash command
+    | https?://[^\s<>]+                                                  # bare URL
+    """,
+    re.VERBOSE,
+)
+_WHITESPACE = re.compile(r"\s+")
+_HEADING = re.compile(r" {0,3}#{1,6}[ \t]+\S")
+_MARKER = re.compile(r"[-*+]|\d{1,9}[.)]|>{1,3}|-#")
+_SENTENCE_END = re.compile(r"[.!?…][)\]\"'”’»*_~|]*\Z")
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,})[^`\n]*")
+_CODE_CHUNK = re.compile(r"\s*\S+")
+
+
+@dataclass(frozen=True)
+class _Block:
+    start: int
+    end: int
+    level: int  # break level before the block
+    heading: bool  # a section heading given by the structure
+
+
+@dataclass(frozen=True)
+class _Fence:
+    opener: str  # the opening line, e.g. "```python"
+    ticks: str
+
+
+@dataclass(slots=True)
+class _Piece:
+    """An unbreakable run of the text, and the break just before it."""
+
+    start: int
+    end: int
+    kind: str = "text"  # "text", or "open" / "code" / "close" for the lines of a fence
+    fence: int = -1
+    protected: tuple[tuple[int, int], ...] = ()  # protected spans inside a "text" piece
+    level: int = _WORD  # level of the break before this piece
+    glue: bool = False  # True: never cut before this piece
+    heading: bool = False
+    marker: bool = False
+
+
+def _layout(sections: Sequence[Section], preamble: str, closing: str) -> tuple[str, list[_Block]]:
+    chunks: list[tuple[str, int, bool]] = []
+    preamble, closing = _newlines(preamble).strip(), _newlines(closing).strip()
+    if preamble:
+        chunks.append((preamble, _SECTION, False))
+    for section in sections:
+        heading = _newlines(section.heading).strip()
+        if heading:
+            chunks.append((heading, _SECTION, True))
+        items = [_newlines(item).strip() for item in section.items]
+        items = [item for item in items if item]
+        for index, item in enumerate(items):
+            # The first item stays on the line after its heading.
+            level = _ITEM if index else (_LINE if heading else _SECTION)
+            chunks.append((item, level, False))
+    if closing:
+        chunks.append((closing, _SECTION, False))
+
+    parts: list[str] = []
+    blocks: list[_Block] = []
+    position = 0
+    for index, (chunk, level, heading) in enumerate(chunks):
+        if index:
+            separator = "\n" if level == _LINE else "\n\n"
+            parts.append(separator)
+            position += len(separator)
+        blocks.append(_Block(position, position + len(chunk), level, heading))
+        parts.append(chunk)
+        position += len(chunk)
+    return "".join(parts), blocks
+
+
+def _newlines(text: str) -> str:
+    """Form data arrives with CRLF line ends; Markdown here is read line by line on LF."""
+    return text.replace("\r\n", "\n")
+
+
+def _split(text: str, blocks: Sequence[_Block], limit: int) -> list[str]:
+    if limit < 1:
+        raise ValueError(f"message limit must be positive, got {limit}")
+    fences: list[_Fence] = []
+    pieces: list[_Piece] = []
+    for block in blocks:
+        pieces.extend(_block_pieces(text, block, fences, limit))
+    if not pieces:
+        return []
+    pieces = _mark_lines(text, pieces)
+    pieces = _break_oversized(text, pieces, fences, limit)
+
+    messages = []
+    for a, b in _plan(pieces, fences, limit):
+        first, last = pieces[a], pieces[b - 1]
+        body = text[first.start : last.end]
+        if _reopen_length(first, fences):
+            body = fences[first.fence].opener + "\n" + body
+        if b < len(pieces) and _close_length(last, pieces[b], fences):
+            body += "\n" + fences[last.fence].ticks
+        # Only a protected span cut as a last resort can leave whitespace at an edge.
+        body = body.strip()
+        if body:
+            messages.append(body)
+    return messages
+
+
+# --- Tokenising -------------------------------------------------------------------------------
+
+
+def _block_pieces(text: str, block: _Block, fences: list[_Fence], limit: int) -> list[_Piece]:
+    lines = []
+    position = block.start
+    while position < block.end:
+        newline = text.find("\n", position, block.end)
+        line_end = block.end if newline == -1 else newline
+        lines.append((position, line_end))
+        position = line_end + 1
+
+    pieces: list[_Piece] = []
+    prose_start = None
+    index = 0
+    while index < len(lines):
+        line_start, line_end = lines[index]
+        close_index = _fence_close_index(text, lines, index, limit)
+        if close_index is None:
+            if prose_start is None:
+                prose_start = line_start
+            index += 1
+            continue
+        if prose_start is not None:
+            pieces.extend(_prose_pieces(text, prose_start, lines[index - 1][1]))
+            prose_start = None
+        opener = text[line_start:line_end].strip()
+        fence = len(fences)
+        fences.append(_Fence(opener, opener[: len(opener) - len(opener.lstrip("`"))]))
+        pieces.append(_Piece(*_stripped(text, line_start, line_end), kind="open", fence=fence))
+        for code_start, code_end in lines[index + 1 : close_index]:
+            if text[code_start:code_end].strip():
+                pieces.append(_Piece(code_start, code_end, kind="code", fence=fence))
+        close_start, close_end = lines[close_index]
+        pieces.append(_Piece(*_stripped(text, close_start, close_end), kind="close", fence=fence))
+        index = close_index + 1
+    if prose_start is not None:
+        pieces.extend(_prose_pieces(text, prose_start, block.end))
+
+    for index, piece in enumerate(pieces):
+        if index:
+            piece.level, piece.glue = _classify(text, pieces[index - 1], piece)
+        else:
+            piece.level, piece.glue = block.level, False
+        piece.heading = block.heading
+    return pieces
+
+
+def _fence_close_index(text: str, lines: list[tuple[int, int]], index: int, limit: int):
+    """Index of the line closing a fence opened at `index`, or None if it opens none."""
+    opening = _FENCE_OPEN.fullmatch(text, *lines[index])
+    if not opening:
+        return None
+    ticks = len(opening.group(1))
+    opener_length = len(text[slice(*lines[index])].strip())
+    # Reopening and closing must leave most of a message for the code itself.
+    if opener_length + ticks + 2 > limit // 2:
+        return None
+    closing = re.compile(rf" {{0,3}}`{{{ticks},}}[ \t]*")
+    for later in range(index + 1, len(lines)):
+        if closing.fullmatch(text, *lines[later]):
+            return later
+    return None  # an unclosed fence is shown as plain text by Discord
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    chunk = text[start:end]
+    return start + len(chunk) - len(chunk.lstrip()), start + len(chunk.rstrip())
+
+
+def _prose_pieces(text: str, start: int, end: int) -> list[_Piece]:
+    """Words, where a protected span (which may hold spaces) counts as part of its word."""
+    spans = [match.span() for match in _PROTECTED.finditer(text, start, end)]
+    breaks = []
+    span_index = 0
+    for match in _WHITESPACE.finditer(text, start, end):
+        while span_index < len(spans) and spans[span_index][1] <= match.start():
+            span_index += 1
+        inside = span_index < len(spans) and spans[span_index][0] <= match.start()
+        if not inside:
+            breaks.append(match.span())
+
+    pieces = []
+    word_start, span_index = start, 0
+    for break_start, break_end in [*breaks, (end, end)]:
+        if break_start > word_start:
+            first = span_index
+            while span_index < len(spans) and spans[span_index][1] <= break_start:
+                span_index += 1
+            inner = tuple(spans[first:span_index])
+            pieces.append(_Piece(word_start, break_start, protected=inner))
+        word_start = break_end
+    return pieces
+
+
+def _classify(text: str, previous: _Piece, piece: _Piece) -> tuple[int, bool]:
+    """Level of the break between two pieces of one block, and whether it is forbidden."""
+    if previous.kind == "open" or piece.kind == "close":
+        return _LINE, True
+    if previous.kind == "code" and piece.kind == "code":
+        return _CODE_LINE, False
+    separator = text[previous.end : piece.start]
+    newlines = separator.count("\n")
+    if newlines >= 2:
+        return _PARAGRAPH, False
+    if newlines == 1:
+        return _LINE, False
+    if _SENTENCE_END.search(text[previous.start : previous.end]):
+        return _SENTENCE, False
+    return _WORD, False
+
+
+def _mark_lines(text: str, pieces: list[_Piece]) -> list[_Piece]:
+    """Keep heading lines and list markers with what follows them."""
+    headings: dict[int, bool] = {}
+    for piece in pieces:
+        if piece.kind != "text":
+            continue
+        line_start = text.rfind("\n", 0, piece.start) + 1
+        if line_start not in headings:
+            headings[line_start] = bool(_HEADING.match(text, line_start))
+        piece.heading = piece.heading or headings[line_start]
+        first_on_line = not text[line_start : piece.start].strip()
+        piece.marker = first_on_line and bool(_MARKER.fullmatch(text, piece.start, piece.end))
+
+    for previous, piece in pairwise(pieces):
+        if piece.heading and not previous.heading:
+            piece.level = max(piece.level, _SECTION)
+        marker_before = previous.marker and "\n" not in text[previous.end : piece.start]
+        if previous.heading or marker_before:
+            piece.glue = True
+    return pieces
+
+
+# --- Message length ---------------------------------------------------------------------------
+
+
+def _reopen_length(piece: _Piece, fences: Sequence[_Fence]) -> int:
+    """Characters added before a message that starts inside a fence."""
+    if piece.kind in ("code", "close"):
+        return len(fences[piece.fence].opener) + 1
+    return 0
+
+
+def _close_length(previous: _Piece, piece: _Piece, fences: Sequence[_Fence]) -> int:
+    """Characters added after a message that ends inside a fence."""
+    if (
+        previous.fence == piece.fence != -1
+        and previous.kind in ("open", "code")
+        and piece.kind in ("code", "close")
+    ):
+        return len(fences[piece.fence].ticks) + 1
+    return 0
+
+
+def _lengths(pieces: Sequence[_Piece], fences: Sequence[_Fence]):
+    reopen = [_reopen_length(piece, fences) for piece in pieces]
+    close = [0, *(_close_length(a, b, fences) for a, b in pairwise(pieces)), 0]
+    return reopen, close
+
+
+# --- Last resort: cutting what cannot fit -----------------------------------------------------
+
+
+def _break_oversized(
+    text: str, pieces: list[_Piece], fences: Sequence[_Fence], limit: int
+) -> list[_Piece]:
+    """Allow cuts inside every run of glued pieces that cannot fit in one message."""
+    reopen, close = _lengths(pieces, fences)
+    cuts = [index for index, piece in enumerate(pieces) if index == 0 or not piece.glue]
+    result = []
+    for a, b in pairwise([*cuts, len(pieces)]):
+        size = pieces[b - 1].end - pieces[a].start + reopen[a] + close[b]
+        if size <= limit:
+            result.extend(pieces[a:b])
+            continue
+        for index in range(a, b):
+            piece = pieces[index]
+            level = piece.level if index == a else _FORCED
+            room = limit
+            if piece.kind == "code":
+                fence = fences[piece.fence]
+                room -= len(fence.opener) + 1 + len(fence.ticks) + 1
+            if piece.end - piece.start <= room:
+                piece.level, piece.glue = level, False
+                result.append(piece)
+            else:
+                result.extend(_cut_piece(text, piece, level, room))
+    return result
+
+
+def _cut_piece(text: str, piece: _Piece, level: int, room: int) -> list[_Piece]:
+    """Pieces of a piece longer than `room`, cut at the best places it has."""
+    units: list[tuple[int, int, int]] = []  # start, end, level of the break before
+    if piece.kind == "code":
+        chunks = [match.span() for match in _CODE_CHUNK.finditer(text, piece.start, piece.end)]
+        if chunks:
+            chunks[-1] = (chunks[-1][0], piece.end)  # trailing blanks stay with the last chunk
+        for start, end in chunks:
+            units.extend(_cluster_units(text, start, end, _WORD, _GRAPHEME, room))
+    elif piece.kind == "text":
+        position = piece.start
+        for start, end in piece.protected:
+            units.extend(_cluster_units(text, position, start, _GRAPHEME, _GRAPHEME, room))
+            if end - start <= room:
+                units.append((start, end, _GRAPHEME))
+            else:
+                units.extend(_cluster_units(text, start, end, _GRAPHEME, _FORCED, room))
+            position = end
+        units.extend(_cluster_units(text, position, piece.end, _GRAPHEME, _GRAPHEME, room))
+    else:
+        units.extend(_cluster_units(text, piece.start, piece.end, _FORCED, _FORCED, room))
+
+    return [
+        _Piece(
+            start,
+            end,
+            kind=piece.kind,
+            fence=piece.fence,
+            level=level if index == 0 else unit_level,
+            heading=piece.heading,
+        )
+        for index, (start, end, unit_level) in enumerate(units)
+    ]
+
+
+def _cluster_units(text: str, start: int, end: int, first: int, inner: int, room: int):
+    """Grapheme clusters of text[start:end]; a cluster longer than `room` gives code points."""
+    if start >= end:
+        return []
+    if end - start <= room:
+        return [(start, end, first)]
+    units = []
+    for cluster_start, cluster_end in _graphemes(text, start, end):
+        level = inner if units else first
+        if cluster_end - cluster_start <= room:
+            units.append((cluster_start, cluster_end, level))
+            continue
+        if room < 1:
+            raise ValueError("message limit too small for a fenced code block")
+        for position in range(cluster_start, cluster_end):
+            units.append((position, position + 1, _FORCED if units else level))
+    return units
+
+
+def _graphemes(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Extended grapheme clusters, simplified to what chat text holds.
+
+    A base character takes any following combining marks, variation selectors, skin-tone
+    modifiers, emoji tags and keycap marks; a zero-width joiner also takes the next character;
+    regional indicators pair up into flags.
+    """
+    clusters = []
+    position = start
+    while position < end:
+        pair = text[position : min(position + 2, end)]
+        flag = len(pair) == 2 and _is_regional(pair[0]) and _is_regional(pair[1])
+        following = position + (2 if pair == "\r\n" or flag else 1)
+        while following < end:
+            if text[following] == "\u200d":
+                following += 1
+                if following < end and not text[following].isspace():
+                    following += 1
+            elif _is_extender(text[following]):
+                following += 1
+            else:
+                break
+        clusters.append((position, following))
+        position = following
+    return clusters
+
+
+def _is_regional(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
+
+
+def _is_extender(char: str) -> bool:
+    return (
+        "\ufe00" <= char <= "\ufe0f"  # variation selectors (VS16 makes an emoji)
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
+        or "\U000e0020" <= char <= "\U000e007f"  # tags (subdivision flags)
+        or "\U000e0100" <= char <= "\U000e01ef"
+        or char == "\u20e3"  # keycap
+        or unicodedata.category(char) in ("Mn", "Me", "Mc")
+    )
+
+
+# --- Choosing the cuts ------------------------------------------------------------------------
+
+
+def _plan(pieces: Sequence[_Piece], fences: Sequence[_Fence], limit: int):
+    """The cuts, as (first piece, end piece) per message.
+
+    `reach[i]` is the furthest cut a message starting at cut i can end at. Packing greedily
+    (always to `reach`) gives the fewest messages, because a message that fits still fits
+    when it starts later or ends earlier (the fence lines added at a cut are never longer than
+    the fence lines of the original text they replace). `needed[i]`, the greedy count from cut
+    i, is therefore the minimum from i.
+
+    A dynamic programme then chooses, for each message, among the furthest reachable cut of
+    each level, minimising the cut costs plus a cost for unfilled room, and only takes a cut j
+    when `needed[j]` still lets the total stay within the minimum plus one.
+    """
+    n = len(pieces)
+    reopen, close = _lengths(pieces, fences)
+    cuts = [0, *(index for index in range(1, n) if not pieces[index].glue), n]
+    last = len(cuts) - 1
+    # Length of a message from cut i to cut j: ends[j] - starts[i].
+    starts = [pieces[cut].start - reopen[cut] for cut in cuts[:-1]]
+    ends = [0, *(pieces[cut - 1].end + close[cut] for cut in cuts[1:])]
+
+    reach = [0] * last
+    j = 1
+    for i in range(last):
+        j = max(j, i + 1)
+        while j < last and ends[j + 1] - starts[i] <= limit:
+            j += 1
+        reach[i] = j
+    needed = [0] * (last + 1)
+    for i in range(last - 1, -1, -1):
+        needed[i] = 1 + needed[reach[i]]
+    fewest = needed[0]
+    budget = fewest + 1
+
+    # The cuts of each level, in order, to find the furthest one within reach.
+    by_level: dict[int, list[int]] = {_END: [last]}
+    for index in range(1, last):
+        by_level.setdefault(pieces[cuts[index]].level, []).append(index)
+
+    # best[i][k]: (cost, previous cut, previous k) for reaching cut i with k messages.
+    best: list[dict[int, tuple[float, int, int]]] = [{} for _ in range(last + 1)]
+    best[0][0] = (0.0, -1, -1)
+    for i in range(last):
+        for used, (cost, _, _) in best[i].items():
+            for level, level_cuts in by_level.items():
+                position = bisect_right(level_cuts, reach[i]) - 1
+                if position < 0:
+                    continue
+                j = level_cuts[position]
+                if j <= i or used + 1 + needed[j] > budget:
+                    continue
+                step = _CUT_COST[level]
+                if j == last:
+                    step += _EXTRA_MESSAGE_COST * (used + 1 - fewest)
+                else:
+                    step += _fill_cost(ends[j] - starts[i], limit)
+                known = best[j].get(used + 1)
+                if known is None or cost + step < known[0]:
+                    best[j][used + 1] = (cost + step, i, used)
+
+    used = min(best[last], key=lambda k: best[last][k][0])
+    chosen = [last]
+    i = last
+    while i:
+        _, i, used = best[i][used]
+        chosen.append(i)
+    chosen.reverse()
+    return [(cuts[i], cuts[j]) for i, j in pairwise(chosen)]
+
+
+def _fill_cost(length: int, limit: int) -> float:
+    """A little for any unfilled room, a lot once a message is less than two thirds full."""
+    empty = 1 - length / limit
+    return 0.5 * empty + 30 * max(0.0, empty - 1 / 3)

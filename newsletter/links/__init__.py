@@ -1,0 +1,1 @@
+"""What a link is: canonical keys for duplicate detection, safe fetching, and autofill."""

@@ -1,0 +1,1 @@
+"""Every state change, one module per state machine: submissions, votes, issues, delivery."""

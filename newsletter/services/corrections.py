@@ -1,0 +1,120 @@
+"""Correcting what Discord shows after a published issue changed ("Update on Discord").
+
+Messages already posted are edited in place; new ones are posted at the end, and messages
+beyond the new end are deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from newsletter.models import Delivery, DeliveryMessage, Issue
+
+from .delivery import DeliveryBusy, Message, _queue, issue_delivery_key
+
+
+@dataclass
+class Correction:
+    edits: int = 0
+    posts: int = 0
+    deletes: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.edits or self.posts or self.deletes)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{count} {verb}"
+            for count, verb in (
+                (self.edits, "to edit"),
+                (self.posts, "to post"),
+                (self.deletes, "to delete"),
+            )
+            if count
+        ]
+        return ", ".join(parts) or "nothing changed"
+
+
+def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
+    """Make the delivered messages read `contents`: edit in place, post or delete at the end.
+
+    Raises DeliveryBusy while a run is sending it (the correction would race the run).
+    """
+    contents = [text.strip() for text in contents if text and text.strip()]
+    correction = Correction()
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        if delivery.lease_expires_at and delivery.lease_expires_at > timezone.now():
+            raise DeliveryBusy(f"{delivery} is being sent right now; update it once it is done.")
+        messages = {m.position: m for m in delivery.messages.exclude(state=Message.DELETED)}
+        for position, text in enumerate(contents):
+            message = messages.pop(position, None)
+            if message is None:
+                DeliveryMessage.objects.update_or_create(
+                    delivery=delivery,
+                    position=position,
+                    defaults={
+                        "content": text,
+                        "state": Message.PENDING,
+                        "discord_message_id": "",
+                        "attempts": 0,
+                        "last_error": "",
+                        "sent_at": None,
+                        "awaiting_answer": False,
+                        "maybe_duplicate": False,
+                    },
+                )
+                correction.posts += 1
+            elif message.discord_message_id:
+                if message.content != text or message.state in (Message.FAILED, Message.DELETE):
+                    message.content = text
+                    message.state = Message.EDIT
+                    message.attempts = 0
+                    message.last_error = ""
+                    message.save(update_fields=["content", "state", "attempts", "last_error"])
+                    correction.edits += 1
+            elif message.content != text or message.state != Message.PENDING:
+                message.content = text
+                message.state = Message.PENDING
+                message.attempts = 0
+                message.last_error = ""
+                message.save(update_fields=["content", "state", "attempts", "last_error"])
+                correction.posts += 1
+        for message in messages.values():  # beyond the new end
+            if message.discord_message_id:
+                message.state = Message.DELETE
+                message.attempts = 0
+                message.last_error = ""
+                message.save(update_fields=["state", "attempts", "last_error"])
+                correction.deletes += 1
+            else:
+                message.delete()
+        if correction.changed:
+            delivery.state = Delivery.State.PENDING
+            delivery.last_error = ""
+            delivery.finished_at = None
+            delivery.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+            _queue(delivery.pk)
+    return correction
+
+
+def deliveries_correct_for_issue(*, issue: Issue) -> list[tuple[Delivery, Correction]]:
+    """Bring every channel's copy of a corrected issue up to date ("update on Discord").
+
+    Channels that are switched off are skipped; their deliveries are corrected once retried.
+    Raises DeliveryBusy, changing nothing, when one of them is being sent right now.
+    """
+    from newsletter.rendering import issue_discord_messages
+
+    contents = issue_discord_messages(issue)
+    results = []
+    with transaction.atomic():
+        for delivery in issue.deliveries.select_related("channel").filter(
+            key=issue_delivery_key(issue)
+        ):
+            results.append((delivery, delivery_correct(delivery=delivery, contents=contents)))
+    return results

@@ -1,0 +1,480 @@
+"""Every write to submissions goes through these functions: the submission state machine.
+
+Views, admin actions, commands and tasks call them; none re-implements them.
+Follow-up work (emails, metadata fetches) is queued by task name after commit,
+so a task never runs against a row that was rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from newsletter.links.canonical import CANONICAL_VERSION, canonical_key, clean_url
+from newsletter.models import Activity, ExtraLink, Notification, Submission
+from newsletter.permissions import can_decide
+from portal.celery import queue_after_commit
+from portal.markdown import render_markdown
+from portal.text import one_line, strip_controls
+
+State = Submission.State
+REJECT_NOTE_MAX = 1000
+
+
+class DuplicateSubmission(ValidationError):
+    """The link is already in the system; `existing` says where."""
+
+    def __init__(self, existing: Submission):
+        self.existing = existing
+        super().__init__(duplicate_message(existing), code="duplicate")
+
+
+class SubmissionLimitReached(ValidationError):
+    pass
+
+
+class IllegalTransition(ValidationError):
+    pass
+
+
+# Which state may follow which. Anything else is refused by `submission_transition`.
+TRANSITIONS: dict[str, set[str]] = {
+    State.PENDING: {State.ACCEPTED, State.REJECTED, State.WITHDRAWN},
+    State.ACCEPTED: {State.PUBLISHED, State.REJECTED, State.PENDING},
+    State.REJECTED: {State.PENDING},
+    State.WITHDRAWN: set(),
+    State.PUBLISHED: set(),
+}
+
+
+@dataclass(frozen=True)
+class DuplicateAnswer:
+    """What the form says about a link that is already known."""
+
+    submission: Submission
+    message: str
+    url: str | None
+
+
+def duplicate_message(existing: Submission) -> str:
+    if existing.state == State.PUBLISHED:
+        item = existing.issue_items.filter(is_published=True).select_related("issue").first()
+        if item:
+            return f"This link was already published in issue #{item.issue.number}."
+        return "This link was already published."
+    if existing.state == State.ACCEPTED:
+        return "This link was already submitted and accepted; it will be in an upcoming issue."
+    return "This link was already submitted and is waiting for review."
+
+
+def duplicate_answer(existing: Submission, *, viewer=None) -> DuplicateAnswer:
+    """The message and the most useful link for a duplicate, for the form and its JSON."""
+    url = None
+    if existing.state == State.PUBLISHED:
+        item = existing.issue_items.filter(is_published=True).select_related("issue").first()
+        if item:
+            url = f"{item.issue.get_absolute_url()}#{item.anchor}"
+    elif viewer is not None and viewer.pk == existing.author_id:
+        url = existing.get_absolute_url()
+    return DuplicateAnswer(existing, duplicate_message(existing), url)
+
+
+def submission_find_duplicate(url: str) -> Submission | None:
+    """The live submission with the same canonical link, if any."""
+    try:
+        key = canonical_key(url)
+    except ValueError:
+        return None
+    return Submission.objects.live().filter(canonical_key=key).first()
+
+
+def submissions_today(author) -> int:
+    since = timezone.now() - timedelta(days=1)
+    return Submission.objects.filter(author=author, created_at__gte=since).count()
+
+
+def _log(submission: Submission, action: str, actor=None, detail: str = "", **states) -> None:
+    Activity.objects.create(
+        submission=submission, actor=actor, action=action, detail=detail, **states
+    )
+
+
+def _set_extra_links(submission: Submission, extra_links: Iterable[tuple[str, str]]) -> None:
+    submission.extra_links.all().delete()
+    ExtraLink.objects.bulk_create(
+        ExtraLink(submission=submission, label=one_line(label), url=url, position=i)
+        for i, (label, url) in enumerate(extra_links)
+    )
+
+
+def submission_create(
+    *,
+    author,
+    url: str,
+    kind: str,
+    title: str = "",
+    summary: str = "",
+    note_to_editors: str = "",
+    extra_links: Sequence[tuple[str, str]] = (),
+) -> Submission:
+    """Store a member's link, refusing duplicates and floods; fetch details if missing."""
+    key = canonical_key(url)  # raises ValueError for non-http(s) links
+    summary, note_to_editors = strip_controls(summary), strip_controls(note_to_editors)
+    limit = settings.NEWSLETTER_SUBMISSIONS_PER_DAY
+    try:
+        with transaction.atomic():
+            # Lock the member's row: their submissions are counted and stored one at a time,
+            # so simultaneous posts cannot all slip under the daily limit.
+            get_user_model().objects.select_for_update().filter(pk=author.pk).first()
+            if submissions_today(author) >= limit:
+                raise SubmissionLimitReached(
+                    f"You have reached today's limit of {limit} submissions. "
+                    "Thank you for sharing so much! Please come back tomorrow.",
+                    code="limit",
+                )
+            existing = Submission.objects.live().filter(canonical_key=key).first()
+            if existing:
+                raise DuplicateSubmission(existing)
+            submission = Submission.objects.create(
+                author=author,
+                url=clean_url(url),
+                canonical_key=key,
+                canonical_version=CANONICAL_VERSION,
+                kind=kind,
+                title=one_line(title),
+                summary=summary,
+                summary_html=render_markdown(summary),
+                note_to_editors=note_to_editors,
+                original_title=one_line(title),
+                original_summary=summary,
+            )
+            _set_extra_links(submission, extra_links)
+            _log(submission, Activity.Action.SUBMITTED, author, to_state=State.PENDING)
+    except IntegrityError:
+        # Another request stored the same link between our check and our insert.
+        existing = Submission.objects.live().filter(canonical_key=key).first()
+        if existing:
+            raise DuplicateSubmission(existing) from None
+        raise
+    if not submission.title or not submission.summary:
+        queue_after_commit("newsletter.fetch_submission_metadata", submission_id=submission.pk)
+    return submission
+
+
+def submission_update(
+    *,
+    submission: Submission,
+    actor,
+    url: str | None = None,
+    kind: str | None = None,
+    title: str | None = None,
+    summary: str | None = None,
+    note_to_editors: str | None = None,
+    extra_links: Sequence[tuple[str, str]] | None = None,
+) -> Submission:
+    """An author edits their pending submission, or an editor edits before deciding.
+
+    The submitter's original title and summary stay in `original_*`, and the edit
+    is recorded in the activity log.
+    """
+    is_author = actor.pk == submission.author_id
+    if summary is not None:
+        summary = strip_controls(summary)
+    if note_to_editors is not None:
+        note_to_editors = strip_controls(note_to_editors)
+    if is_author and submission.state != State.PENDING:
+        raise PermissionDenied("Only a submission waiting for review can be edited.")
+    if not is_author and not can_decide(actor):
+        raise PermissionDenied("Only the submitter or an editor can edit a submission.")
+    if not is_author and submission.state not in (State.PENDING, State.ACCEPTED):
+        raise PermissionDenied("A decided submission can no longer be edited.")
+
+    changed: list[str] = []
+    with transaction.atomic():
+        if url is not None and is_author:
+            key = canonical_key(url)
+            if key != submission.canonical_key:
+                other = (
+                    Submission.objects.live().filter(canonical_key=key).exclude(pk=submission.pk)
+                )
+                if other.exists():
+                    raise DuplicateSubmission(other.first())
+                submission.url = clean_url(url)
+                submission.canonical_key = key
+                submission.canonical_version = CANONICAL_VERSION
+                changed += ["url", "canonical_key", "canonical_version"]
+        if kind is not None and kind != submission.kind:
+            submission.kind = kind
+            changed.append("kind")
+        if title is not None and one_line(title) != submission.title:
+            submission.title = one_line(title)
+            changed.append("title")
+        if summary is not None and summary != submission.summary:
+            submission.summary = summary
+            submission.summary_html = render_markdown(summary)
+            changed += ["summary", "summary_html"]
+        if (
+            note_to_editors is not None
+            and is_author
+            and note_to_editors != submission.note_to_editors
+        ):
+            submission.note_to_editors = note_to_editors
+            changed.append("note_to_editors")
+        if is_author:
+            # The author's own words are the "original" editors can compare against.
+            if "title" in changed:
+                submission.original_title = submission.title
+                changed.append("original_title")
+            if "summary" in changed:
+                submission.original_summary = submission.summary
+                changed.append("original_summary")
+        if changed:
+            submission.save(update_fields=[*changed, "updated_at"])
+            fields = sorted(
+                {f for f in changed if not f.startswith(("original_", "canonical_"))}
+                - {"summary_html"}
+            )
+            detail = "Changed " + ", ".join(fields)
+            if not is_author:
+                detail += " (the submitter's original text is kept)"
+            _log(submission, Activity.Action.EDITED, actor, detail=detail)
+        if extra_links is not None:
+            _set_extra_links(submission, extra_links)
+    return submission
+
+
+def submission_transition(
+    *,
+    submission: Submission,
+    to_state: str,
+    actor=None,
+    reason: str = "",
+    note: str = "",
+    detail: str = "",
+) -> Submission:
+    """The one way a submission changes state.
+
+    Refuses illegal moves, records who, when, from and to, and queues the
+    submitter's email after commit. `actor=None` means the system (the vote rule,
+    a scheduled publication).
+    """
+    if to_state not in State.values:
+        raise IllegalTransition(f"“{to_state}” is not a state of a submission.", code="illegal")
+    if to_state == State.REJECTED:
+        if reason not in Submission.RejectReason.values:
+            raise ValidationError(
+                "Choose a reason for the rejection; the submitter will see it.", code="reason"
+            )
+        if len(note) > REJECT_NOTE_MAX:
+            raise ValidationError(
+                f"The note to the submitter has at most {REJECT_NOTE_MAX} characters.",
+                code="note",
+            )
+    with transaction.atomic():
+        locked = Submission.objects.select_for_update().get(pk=submission.pk)
+        from_state = locked.state
+        if to_state == from_state:
+            submission.refresh_from_db()
+            return submission
+        if to_state not in TRANSITIONS[from_state]:
+            raise IllegalTransition(
+                f"A {locked.get_state_display().lower()} submission cannot become "
+                f"{State(to_state).label.lower()}.",
+                code="illegal",
+            )
+        locked.state = to_state
+        locked.state_changed_at = timezone.now()
+        fields = ["state", "state_changed_at", "updated_at"]
+        if to_state in (State.ACCEPTED, State.REJECTED, State.PENDING):
+            # Reopening clears the decision: nobody has decided the item any more.
+            locked.decided_by = actor if to_state != State.PENDING else None
+            fields.append("decided_by")
+        if to_state == State.REJECTED:
+            locked.reject_reason = reason
+            locked.reject_note = note
+            fields += ["reject_reason", "reject_note"]
+        elif from_state == State.REJECTED:
+            locked.reject_reason = ""
+            locked.reject_note = ""
+            fields += ["reject_reason", "reject_note"]
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=fields)
+        except IntegrityError:
+            # Reopening a rejected link that was submitted again meanwhile: one live item per link.
+            raise IllegalTransition(
+                "This link was submitted again and that submission is still live; "
+                "decide on that one instead.",
+                code="duplicate",
+            ) from None
+        if to_state == State.REJECTED:
+            label = Submission.RejectReason(reason).label
+            detail = detail or (f"{label}: {note}" if note else label)
+        _log(
+            locked,
+            Activity.Action.STATE,
+            actor,
+            detail=detail,
+            from_state=from_state,
+            to_state=to_state,
+        )
+        if to_state in Notification.Kind.values:
+            notification, created = Notification.objects.get_or_create(
+                submission=locked, kind=to_state
+            )
+            # Each email once: a row already sent is not queued again; an unsent one
+            # (its task lost) is queued again, which is safe because the task checks.
+            if created or notification.sent_at is None:
+                queue_after_commit("newsletter.send_notification", notification_id=notification.pk)
+    submission.refresh_from_db()
+    return submission
+
+
+def submission_withdraw(*, submission: Submission, actor) -> Submission:
+    if actor.pk != submission.author_id:
+        raise PermissionDenied("Only the submitter can withdraw a submission.")
+    if submission.state != State.PENDING:
+        raise IllegalTransition(
+            f"This submission is {submission.get_state_display().lower()}; "
+            "only a submission waiting for review can be withdrawn.",
+            code="illegal",
+        )
+    return submission_transition(submission=submission, to_state=State.WITHDRAWN, actor=actor)
+
+
+def submission_apply_metadata(
+    *, submission: Submission, metadata: dict, error: str = ""
+) -> Submission:
+    """Fill the title and summary a member left empty from fetched details."""
+    with transaction.atomic():
+        locked = Submission.objects.select_for_update().get(pk=submission.pk)
+        locked.metadata = metadata
+        locked.metadata_error = error
+        locked.metadata_fetched_at = timezone.now()
+        fields = ["metadata", "metadata_error", "metadata_fetched_at", "updated_at"]
+        filled = []
+        if not locked.title and metadata.get("title"):
+            locked.title = one_line(metadata["title"])[:300]
+            fields.append("title")
+            filled.append("title")
+        if not locked.summary and metadata.get("summary"):
+            locked.summary = metadata["summary"]
+            locked.summary_html = render_markdown(locked.summary)
+            fields += ["summary", "summary_html"]
+            filled.append("summary")
+        locked.save(update_fields=fields)
+        detail = (
+            f"Filled {', '.join(filled)} from {metadata.get('source', 'the page')}"
+            if filled
+            else ""
+        )
+        _log(locked, Activity.Action.METADATA, None, detail=error or detail or "Fetched details")
+    return locked
+
+
+def followups_sweep(*, now: datetime | None = None) -> int:
+    """Queue again the follow-up work of submissions that never ran; returns how many.
+
+    Emails not sent and details never fetched (the broker was down when they were queued, or
+    a worker died): older than NEWSLETTER_SWEEP_AFTER seconds, so work still waiting in the
+    queue is left alone, and younger than a day, so nothing is retried for ever. Running a
+    task twice is safe: each checks its row first.
+    """
+    now = now or timezone.now()
+    window = {
+        "created_at__lte": now - timedelta(seconds=settings.NEWSLETTER_SWEEP_AFTER),
+        "created_at__gte": now - timedelta(days=1),
+    }
+    emails = Notification.objects.filter(sent_at__isnull=True, **window).values_list(
+        "pk", flat=True
+    )
+    fetches = (
+        Submission.objects.filter(metadata_fetched_at__isnull=True, **window)
+        .filter(Q(title="") | Q(summary=""))
+        .values_list("pk", flat=True)
+    )
+    queued = 0
+    for pk in emails:
+        queue_after_commit("newsletter.send_notification", notification_id=pk)
+        queued += 1
+    for pk in fetches:
+        queue_after_commit("newsletter.fetch_submission_metadata", submission_id=pk)
+        queued += 1
+    return queued
+
+
+# --- Editorial votes ------------------------------------------------------------
+
+
+DECISIONS = {"accept": State.ACCEPTED, "reject": State.REJECTED, "reopen": State.PENDING}
+_DECIDED_DETAIL = {State.ACCEPTED: "Accepted by hand", State.PENDING: "Reopened for review"}
+
+
+def submission_decide(
+    *, submission: Submission, actor, to_state: str, reason: str = "", note: str = ""
+) -> Submission:
+    """An editor (or a superuser) accepts, rejects or reopens a submission by hand.
+
+    A reject carries one of the standard reasons and an optional note; the submitter
+    sees both on "My submissions" and in the email.
+    """
+    if not can_decide(actor):
+        raise PermissionDenied("Only editors can accept or reject submissions.")
+    if actor.pk == submission.author_id:
+        raise PermissionDenied("You submitted this one; another editor decides on it.")
+    if to_state not in _DECIDED_DETAIL and to_state != State.REJECTED:
+        raise IllegalTransition(
+            "Editors accept, reject or reopen a submission; it is published with an issue.",
+            code="illegal",
+        )
+    current = Submission.objects.filter(pk=submission.pk).values_list("state", flat=True).first()
+    if current == to_state:
+        raise IllegalTransition(
+            f"“{submission}” is already {State(to_state).label.lower()}.", code="same"
+        )
+    return submission_transition(
+        submission=submission,
+        to_state=to_state,
+        actor=actor,
+        reason=reason,
+        note=note.strip(),
+        detail=_DECIDED_DETAIL.get(to_state, ""),
+    )
+
+
+def submissions_decide(
+    *,
+    submissions: Iterable[Submission],
+    actor,
+    to_state: str,
+    reason: str = "",
+    note: str = "",
+) -> tuple[list[Submission], list[tuple[Submission, str]]]:
+    """Bulk decisions from the queue: each item on its own, the refused ones with why."""
+    if not can_decide(actor):
+        raise PermissionDenied("Only editors can accept or reject submissions.")
+    done: list[Submission] = []
+    refused: list[tuple[Submission, str]] = []
+    for submission in submissions:
+        try:
+            done.append(
+                submission_decide(
+                    submission=submission,
+                    actor=actor,
+                    to_state=to_state,
+                    reason=reason,
+                    note=note,
+                )
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+            refused.append((submission, message))
+    return done, refused

@@ -1,0 +1,8 @@
+"""Celery tasks of the newsletter, by domain. Each is thin: load rows by id, call one service.
+
+Services never import this package: they queue tasks by name (`queue_after_commit("newsletter.deliver", ...)`).
+"""
+
+from . import delivery, issues, submissions
+
+__all__ = ["delivery", "issues", "submissions"]

@@ -1,0 +1,1 @@
+"""Pages of the newsletter: members' submissions, the public archive, search and feeds."""

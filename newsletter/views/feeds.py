@@ -1,0 +1,147 @@
+"""RSS and Atom feeds: every published issue in full, and one feed per kind of item.
+
+Feeds carry the HTML stored at publication (links made absolute), so a feed costs the same
+few queries however many items the issues hold.
+"""
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+
+from newsletter import rendering
+from newsletter.models import Issue, IssueItem
+from newsletter.rendering import absolute_url
+from portal.text import strip_controls
+
+from .archive import KIND_TITLES, KINDS_BY_SLUG, kind_filter
+
+FEED_LENGTH = 20
+
+
+def _clean(values: dict) -> dict:
+    return {k: strip_controls(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
+class CleanRssFeed(Rss201rev2Feed):
+    """XML 1.0 cannot carry control characters: drop any that reached stored text."""
+
+    def add_item(self, **kwargs):
+        super().add_item(**_clean(kwargs))
+
+
+class CleanAtomFeed(Atom1Feed):
+    def add_item(self, **kwargs):
+        super().add_item(**_clean(kwargs))
+
+
+class IssueRssFeed(Feed):
+    feed_type = CleanRssFeed
+    title = f"{settings.SITE_NAME} newsletter"
+    description = "Every issue of the community newsletter, in full."
+
+    def link(self):
+        return absolute_url(reverse("newsletter:archive"))
+
+    def feed_url(self):
+        return absolute_url(reverse("newsletter:feed-rss"))
+
+    def item_link(self, item: Issue) -> str:
+        return absolute_url(item.get_absolute_url())
+
+    def items(self):
+        return (
+            Issue.objects.published()
+            .order_by("-published_at", "-number")
+            .only("number", "slug", "title", "body_html", "published_at", "corrected_at")[
+                :FEED_LENGTH
+            ]
+        )
+
+    def item_title(self, item: Issue) -> str:
+        return f"#{item.number} {item.title}"
+
+    def item_description(self, item: Issue) -> str:
+        return rendering.absolutize(item.body_html)
+
+    def item_pubdate(self, item: Issue):
+        return item.published_at
+
+    def item_updateddate(self, item: Issue):
+        return item.corrected_at or item.published_at
+
+    def item_guid(self, item: Issue) -> str:
+        return absolute_url(reverse("newsletter:issue-number", args=[item.number]))
+
+    item_guid_is_permalink = False
+
+
+class IssueAtomFeed(IssueRssFeed):
+    feed_type = CleanAtomFeed
+    subtitle = IssueRssFeed.description
+
+    def feed_url(self):
+        return absolute_url(reverse("newsletter:feed-atom"))
+
+
+class KindRssFeed(Feed):
+    """The published items of one kind (papers, tools, ...), newest first."""
+
+    feed_type = CleanRssFeed
+
+    def get_object(self, request, kind_slug: str) -> str:
+        return kind_slug
+
+    def title(self, kind_slug: str) -> str:
+        return f"{settings.SITE_NAME} newsletter: {KIND_TITLES[KINDS_BY_SLUG[kind_slug]].lower()}"
+
+    def description(self, kind_slug: str) -> str:
+        return "Items of this kind from every published issue."
+
+    subtitle = description
+
+    def link(self, kind_slug: str) -> str:
+        return absolute_url(reverse("newsletter:kind", args=[kind_slug]))
+
+    def feed_url(self, kind_slug: str) -> str:
+        return absolute_url(reverse("newsletter:kind-feed-rss", args=[kind_slug]))
+
+    def items(self, kind_slug: str):
+        return (
+            IssueItem.objects.published()
+            .filter(kind_filter(KINDS_BY_SLUG[kind_slug]))
+            .select_related("issue", "submission", "event")
+            .only(
+                "html",
+                "issue__number",
+                "issue__slug",
+                "issue__published_at",
+                "submission__title",
+                "submission__url",
+                "event__title",
+            )
+            .order_by(
+                "-issue__published_at", "-issue__number", "section__position", "position", "id"
+            )[:FEED_LENGTH]
+        )
+
+    def item_title(self, item: IssueItem) -> str:
+        if item.submission_id:
+            return item.submission.title or item.submission.url
+        return item.event.title
+
+    def item_link(self, item: IssueItem) -> str:
+        return absolute_url(f"{item.issue.get_absolute_url()}#{item.anchor}")
+
+    def item_description(self, item: IssueItem) -> str:
+        return rendering.absolutize(item.html)
+
+    def item_pubdate(self, item: IssueItem):
+        return item.issue.published_at
+
+
+class KindAtomFeed(KindRssFeed):
+    feed_type = CleanAtomFeed
+
+    def feed_url(self, kind_slug: str) -> str:
+        return absolute_url(reverse("newsletter:kind-feed-atom", args=[kind_slug]))

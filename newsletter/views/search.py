@@ -1,0 +1,67 @@
+"""Searching the archive: one form, ranked results with highlights, paginated."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from newsletter import search
+from portal import pagination
+from portal.pagecache import reader_page
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search the archive",
+        max_length=search.MAX_QUERY_LENGTH,
+        required=False,
+        error_messages={
+            "max_length": (
+                f"Please shorten your search to at most {search.MAX_QUERY_LENGTH} characters."
+            )
+        },
+    )
+
+
+# Searches are many and varied: kept a minute, enough for the popular ones.
+@reader_page("archive", query=["q", "page"], timeout=60)
+@require_GET
+def search_view(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    context = {
+        "form": form,
+        "query": "",
+        "hits": [],
+        "issue_hits": [],
+        "page_obj": None,
+        "ranked": search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
+    }
+    if not form.is_valid():
+        return render(request, "newsletter/search.html", context, status=400)
+    query = form.cleaned_data["q"].strip()
+    context["query"] = query
+    if not query:
+        return render(request, "newsletter/search.html", context)
+    number, error, status = pagination.page_asked(request)
+    per_page = search.RESULTS_PER_PAGE
+    results = search.search_items(query, offset=(number - 1) * per_page, limit=per_page)
+    if not results.hits and number > 1:
+        # Past the last page: the count comes with the results, so ask for the first page.
+        number, error, status = pagination.past_the_end(number)
+        results = search.search_items(query, limit=per_page)
+    # The database counted the matches; the paginator only does the page arithmetic.
+    page, page_context = pagination.page_context(
+        Paginator(range(results.total), per_page), number, error
+    )
+    context.update(
+        page_context,
+        hits=results.hits,
+        query_string=urlencode({"q": query}),
+        issue_hits=search.search_issues(query) if number == 1 else [],
+    )
+    return render(request, "newsletter/search.html", context, status=status)

@@ -1,0 +1,258 @@
+"""Members' submission pages: submit a link (with autofill and the duplicate check) and follow it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.generic import ListView
+
+from newsletter.forms import (
+    ExtraLinkFormSet,
+    SubmissionForm,
+    extra_links_from,
+    validate_http_url,
+)
+from newsletter.links.autofill import Metadata, fetch_metadata
+from newsletter.links.fetch import FetchError
+from newsletter.models import IssueItem, Submission
+from newsletter.services import submissions as service
+from newsletter.services.submissions import DuplicateSubmission, SubmissionLimitReached
+
+FETCHES_PER_MINUTE = 20
+
+
+def _fetch_allowed(user) -> bool:
+    """A small per-member budget: each fetch makes this server call someone else's."""
+    key = f"fetch-budget:{user.pk}"
+    cache.add(key, 0, timeout=60)
+    try:
+        return cache.incr(key) <= FETCHES_PER_MINUTE
+    except ValueError:
+        return True
+
+
+def _fetch_details(raw_url: str, user) -> tuple[Metadata | None, str, int]:
+    """ "Fetch details", with or without JavaScript: a valid link, the member's budget, then
+    arXiv, GitHub or the page. Returns the details, or a message and the HTTP status it means."""
+    try:
+        url = validate_http_url(raw_url[:2000])
+    except ValidationError as exc:
+        return None, exc.messages[0], 400
+    if not _fetch_allowed(user):
+        return None, "Too many fetches in a minute; wait a moment and try again.", 429
+    try:
+        return fetch_metadata(url), "", 200
+    except FetchError as exc:
+        return None, f"We could not fetch details: {exc}", 200
+
+
+def _autofill(form_data, user) -> tuple[dict, str]:
+    """Run "fetch details" for the no-JavaScript form: returns new data and a message."""
+    data = form_data.copy()
+    metadata, message, status = _fetch_details(data.get("url", ""), user)
+    if metadata is None:
+        if status == 200:  # the fetch itself failed: the member must type a title
+            data["autofill_failed"] = "on"
+        return data, message
+    if metadata.title:
+        data["title"] = metadata.title
+    if metadata.summary and not data.get("summary", "").strip():
+        data["summary"] = metadata.summary
+    if not metadata.title:
+        data["autofill_failed"] = "on"
+        return data, "The page has no title we could read. Please type one."
+    data["autofill_failed"] = ""
+    return data, ""
+
+
+@login_required
+def submission_create(request: HttpRequest) -> HttpResponse:
+    """Submit a link. Works without JavaScript; with it, the form checks and fetches as you type."""
+    duplicate = None
+    fetch_message = ""
+    if request.method == "POST" and "fetch" in request.POST:
+        # "Fetch details" without JavaScript: show the form again, filled, with no errors yet.
+        data, fetch_message = _autofill(request.POST, request.user)
+        form = SubmissionForm(
+            initial={name: data.get(name, "") for name in SubmissionForm.base_fields}
+        )
+        formset = ExtraLinkFormSet(
+            prefix="links",
+            initial=[
+                {"label": data.get(f"links-{i}-label", ""), "url": data.get(f"links-{i}-url", "")}
+                for i in range(ExtraLinkFormSet.max_num)
+                if data.get(f"links-{i}-url") or data.get(f"links-{i}-label")
+            ],
+        )
+    elif request.method == "POST":
+        form = SubmissionForm(request.POST)
+        formset = ExtraLinkFormSet(request.POST, prefix="links")
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                submission = service.submission_create(
+                    author=request.user,
+                    url=data["url"],
+                    kind=data["kind"],
+                    title=data["title"],
+                    summary=data["summary"],
+                    note_to_editors=data["note_to_editors"],
+                    extra_links=extra_links_from(formset),
+                )
+            except DuplicateSubmission as exc:
+                duplicate = service.duplicate_answer(exc.existing, viewer=request.user)
+                form.add_error("url", duplicate.message)
+            except SubmissionLimitReached as exc:
+                form.add_error(None, exc.messages[0])
+            else:
+                messages.success(
+                    request,
+                    "Thank you! Your link is waiting for the editors' review."
+                    + ("" if submission.title else " We are fetching its title now."),
+                )
+                return redirect(submission)
+    else:
+        form = SubmissionForm(initial={"url": request.GET.get("url", "")[:2000]})
+        formset = ExtraLinkFormSet(prefix="links")
+    return render(
+        request,
+        "newsletter/submissions/form.html",
+        {"form": form, "formset": formset, "duplicate": duplicate, "fetch_message": fetch_message},
+    )
+
+
+@login_required
+@require_GET
+def submission_check(request: HttpRequest) -> JsonResponse:
+    """As the member types the link: is it valid, and is it already known?"""
+    url = request.GET.get("url", "")[:2000]
+    try:
+        validate_http_url(url)
+    except ValidationError as exc:
+        return JsonResponse({"valid": False, "duplicate": False, "message": exc.messages[0]})
+    existing = service.submission_find_duplicate(url)
+    if existing is None:
+        return JsonResponse({"valid": True, "duplicate": False, "message": ""})
+    answer = service.duplicate_answer(existing, viewer=request.user)
+    return JsonResponse(
+        {"valid": True, "duplicate": True, "message": answer.message, "url": answer.url}
+    )
+
+
+@login_required
+@require_POST
+def submission_fetch(request: HttpRequest) -> JsonResponse:
+    """The "fetch details" button: title and summary from arXiv, GitHub or the page."""
+    metadata, message, status = _fetch_details(request.POST.get("url", ""), request.user)
+    if metadata is None:
+        return JsonResponse({"ok": False, "message": message}, status=status)
+    return JsonResponse(
+        {
+            "ok": True,
+            "title": metadata.title,
+            "summary": metadata.summary,
+            "source": metadata.source,
+        }
+    )
+
+
+class SubmissionListView(LoginRequiredMixin, ListView):
+    """My submissions: each with its state, the reason of a rejection, or its issue."""
+
+    template_name = "newsletter/submissions/list.html"
+    context_object_name = "submissions"
+    paginate_by = 50
+
+    def get_queryset(self):
+        published_items = IssueItem.objects.filter(is_published=True).select_related("issue")
+        return (
+            Submission.objects.filter(author=self.request.user)
+            .prefetch_related(
+                Prefetch("issue_items", queryset=published_items, to_attr="published_items")
+            )
+            .order_by("-created_at", "-id")
+        )
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    published_items = IssueItem.objects.filter(is_published=True).select_related("issue")
+    submission = get_object_or_404(
+        Submission.objects.prefetch_related(
+            "extra_links",
+            Prefetch("issue_items", queryset=published_items, to_attr="published_items"),
+        ),
+        pk=pk,
+        author=request.user,
+    )
+    return render(request, "newsletter/submissions/detail.html", {"submission": submission})
+
+
+@login_required
+def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(Submission, pk=pk, author=request.user)
+    if not submission.is_editable_by_author:
+        messages.error(request, "Only a submission waiting for review can be edited.")
+        return redirect(submission)
+    initial = {
+        "url": submission.url,
+        "kind": submission.kind,
+        "title": submission.title,
+        "summary": submission.summary,
+        "note_to_editors": submission.note_to_editors,
+    }
+    links_initial = [
+        {"label": link.label, "url": link.url} for link in submission.extra_links.all()
+    ]
+    if request.method == "POST":
+        form = SubmissionForm(request.POST)
+        formset = ExtraLinkFormSet(request.POST, prefix="links")
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                service.submission_update(
+                    submission=submission,
+                    actor=request.user,
+                    url=data["url"],
+                    kind=data["kind"],
+                    title=data["title"],
+                    summary=data["summary"],
+                    note_to_editors=data["note_to_editors"],
+                    extra_links=extra_links_from(formset),
+                )
+            except DuplicateSubmission as exc:
+                form.add_error("url", exc.messages[0])
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+                return redirect(submission)
+            else:
+                messages.success(request, "Your changes are saved.")
+                return redirect(submission)
+    else:
+        form = SubmissionForm(initial=initial)
+        formset = ExtraLinkFormSet(initial=links_initial, prefix="links")
+    return render(
+        request,
+        "newsletter/submissions/form.html",
+        {"form": form, "formset": formset, "submission": submission, "editing": True},
+    )
+
+
+@login_required
+@require_POST
+def submission_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(Submission, pk=pk, author=request.user)
+    try:
+        service.submission_withdraw(submission=submission, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "Your submission is withdrawn.")
+    return redirect(submission)

@@ -1,0 +1,207 @@
+"""The submissions' state machine: transitions, decisions by hand, edits (newsletter.services.submissions)."""
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from newsletter.models import Activity, Notification, Submission
+from newsletter.services.submissions import (
+    IllegalTransition,
+    submission_create,
+    submission_decide,
+    submission_transition,
+    submission_update,
+    submissions_decide,
+)
+from tests.factories import SubmissionFactory, UserFactory
+
+State = Submission.State
+
+
+def state_log(submission):
+    return list(
+        submission.activity.filter(action=Activity.Action.STATE).values_list(
+            "from_state", "to_state", "actor_id", "detail"
+        )
+    )
+
+
+# --- The transition function -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_transition_records_who_when_from_and_to_and_emails_after_commit(
+    editor, django_capture_on_commit_callbacks
+):
+    submission = SubmissionFactory()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        submission_transition(submission=submission, to_state=State.ACCEPTED, actor=editor)
+        # Nothing is emailed before the transaction commits.
+        assert mail.outbox == []
+    for callback in callbacks:
+        callback()
+    submission.refresh_from_db()
+    assert submission.state == State.ACCEPTED
+    assert submission.decided_by == editor
+    assert state_log(submission) == [("pending", "accepted", editor.pk, "")]
+    assert [m.to for m in mail.outbox] == [[submission.author.email]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("from_state", "to_state"),
+    [
+        (State.REJECTED, State.PUBLISHED),
+        (State.WITHDRAWN, State.ACCEPTED),
+        (State.WITHDRAWN, State.PENDING),
+        (State.PUBLISHED, State.REJECTED),
+        (State.PENDING, State.PUBLISHED),
+    ],
+)
+def test_transition_refuses_illegal_moves_and_changes_nothing(editor, from_state, to_state):
+    submission = SubmissionFactory(
+        state=from_state, reject_reason="other" if from_state == State.REJECTED else ""
+    )
+    with pytest.raises(IllegalTransition):
+        submission_transition(
+            submission=submission, to_state=to_state, actor=editor, reason="other"
+        )
+    submission.refresh_from_db()
+    assert submission.state == from_state
+    assert state_log(submission) == []
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reason", "note"), [("", ""), ("not-a-reason", ""), ("other", "x" * 1001)]
+)
+def test_reject_needs_a_standard_reason_and_a_short_note(editor, reason, note):
+    submission = SubmissionFactory()
+    with pytest.raises(ValidationError):
+        submission_transition(
+            submission=submission, to_state=State.REJECTED, actor=editor, reason=reason, note=note
+        )
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING
+
+
+@pytest.mark.django_db
+def test_reopening_a_rejected_link_submitted_again_is_refused_clearly(editor):
+    rejected = SubmissionFactory(state=State.REJECTED, reject_reason="detail")
+    SubmissionFactory(url=rejected.url, canonical_key=rejected.canonical_key)
+    with pytest.raises(IllegalTransition, match="submitted again"):
+        submission_transition(submission=rejected, to_state=State.PENDING, actor=editor)
+    rejected.refresh_from_db()
+    assert rejected.state == State.REJECTED
+
+
+@pytest.mark.django_db
+def test_reopen_clears_the_decision_and_a_second_reject_does_not_email_again(
+    editor, django_capture_on_commit_callbacks
+):
+    submission = SubmissionFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_decide(
+            submission=submission, actor=editor, to_state=State.REJECTED, reason="detail"
+        )
+    submission_decide(submission=submission, actor=editor, to_state=State.PENDING)
+    submission.refresh_from_db()
+    assert (submission.state, submission.decided_by, submission.reject_reason) == (
+        State.PENDING,
+        None,
+        "",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_decide(
+            submission=submission, actor=editor, to_state=State.REJECTED, reason="covered"
+        )
+    assert len(mail.outbox) == 1
+
+
+# --- Deciding by hand ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_decide_is_for_editors_and_superusers_not_staff_or_members(editor):
+    staff = UserFactory(is_staff=True)
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    for refused in (UserFactory(), staff):
+        submission = SubmissionFactory()
+        with pytest.raises(PermissionDenied):
+            submission_decide(submission=submission, actor=refused, to_state=State.ACCEPTED)
+        submission.refresh_from_db()
+        assert submission.state == State.PENDING
+    for allowed in (editor, superuser):
+        submission = submission_decide(
+            submission=SubmissionFactory(), actor=allowed, to_state=State.ACCEPTED
+        )
+        assert submission.state == State.ACCEPTED
+        assert submission.decided_by == allowed
+
+
+@pytest.mark.django_db
+def test_an_editor_does_not_decide_their_own_submission(editor):
+    own = SubmissionFactory(author=editor)
+    with pytest.raises(PermissionDenied, match="another editor decides"):
+        submission_decide(submission=own, actor=editor, to_state=State.ACCEPTED)
+
+
+@pytest.mark.django_db
+def test_bulk_decide_reports_what_it_could_not_do(editor):
+    pending = SubmissionFactory.create_batch(2)
+    withdrawn = SubmissionFactory(state=State.WITHDRAWN)
+    own = SubmissionFactory(author=editor)
+    done, refused = submissions_decide(
+        submissions=[*pending, withdrawn, own], actor=editor, to_state=State.ACCEPTED
+    )
+    assert [s.pk for s in done] == [s.pk for s in pending]
+    assert [(s.pk, m) for s, m in refused] == [
+        (withdrawn.pk, "A withdrawn submission cannot become accepted."),
+        (own.pk, "You submitted this one; another editor decides on it."),
+    ]
+    assert set(Submission.objects.values_list("state", flat=True)) == {
+        State.ACCEPTED,
+        State.WITHDRAWN,
+        State.PENDING,
+    }
+
+
+# --- Editors' edits --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_editor_edit_keeps_the_submitters_original_and_is_recorded(editor, member):
+    submission = submission_create(
+        author=member,
+        url="https://example.org/post",
+        kind="blog",
+        title="my post about stuff",
+        summary="it is *good*",
+    )
+    submission_update(
+        submission=submission,
+        actor=editor,
+        title="Sparse attention on one GPU",
+        summary="Halves the memory of **long-context** inference.",
+    )
+    submission.refresh_from_db()
+    assert submission.title == "Sparse attention on one GPU"
+    assert "<strong>long-context</strong>" in submission.summary_html
+    assert (submission.original_title, submission.original_summary) == (
+        "my post about stuff",
+        "it is *good*",
+    )
+    edit = submission.activity.get(action=Activity.Action.EDITED)
+    assert edit.actor == editor
+    assert edit.detail == "Changed summary, title (the submitter's original text is kept)"
+
+
+@pytest.mark.django_db
+def test_staff_who_are_not_editors_cannot_edit():
+    submission = SubmissionFactory()
+    with pytest.raises(PermissionDenied):
+        submission_update(submission=submission, actor=UserFactory(is_staff=True), title="Changed")
+
+
+# --- Votes -----------------------------------------------------------------------------------

@@ -1,0 +1,397 @@
+"""The members' side: signing up, submitting links and following them."""
+
+import html
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from newsletter.models import Activity, IssueItem, Section, Submission
+from tests.factories import PublishedIssueFactory, SubmissionFactory, UserFactory
+
+SUBMIT = reverse("portal:submission-create")
+
+
+def submit_data(**overrides):
+    data = {
+        "url": "https://arxiv.org/abs/2303.16058",
+        "kind": "paper",
+        "title": "Unmasked Teacher: Towards Training-Efficient Video Foundation Models",
+        "summary": "Aligns only the **unmasked** tokens with an image model.",
+        "note_to_editors": "",
+        "links-TOTAL_FORMS": "3",
+        "links-INITIAL_FORMS": "0",
+        "links-MIN_NUM_FORMS": "0",
+        "links-MAX_NUM_FORMS": "3",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_signup_email_verification_then_first_submission(client):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "ada@example.org",
+            "password1": "a long passphrase 42",
+            "password2": "a long passphrase 42",
+        },
+    )
+    assert response.status_code == 302
+    # Verification is mandatory: not logged in yet, a confirmation email is on its way.
+    assert client.get(SUBMIT).status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[0].body).group(0)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    response = client.post("/" + path)
+    assert response.status_code == 302
+
+    response = client.post(SUBMIT, submit_data())
+    submission = Submission.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == submission.get_absolute_url()
+    assert submission.author.email == "ada@example.org"
+    assert submission.state == Submission.State.PENDING
+    assert submission.canonical_key == "arxiv:2303.16058"
+    assert "<strong>unmasked</strong>" in submission.summary_html
+    page = client.get(reverse("portal:submission-list"))
+    assert "Unmasked Teacher" in page.content.decode()
+    assert "Waiting for review" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_submission_extra_links_are_stored_in_order(member_client):
+    data = submit_data(
+        **{
+            "links-0-label": "Bonus: talk",
+            "links-0-url": "https://www.youtube.com/watch?v=jyOqtw4ry2w",
+            "links-1-label": "Code",
+            "links-1-url": "https://github.com/TimDettmers/bitsandbytes",
+        }
+    )
+    member_client.post(SUBMIT, data)
+    links = list(Submission.objects.get().extra_links.values_list("label", "url"))
+    assert links == [
+        ("Bonus: talk", "https://www.youtube.com/watch?v=jyOqtw4ry2w"),
+        ("Code", "https://github.com/TimDettmers/bitsandbytes"),
+    ]
+
+
+@pytest.mark.django_db
+def test_submit_requires_login(client):
+    response = client.get(SUBMIT)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.django_db
+def test_duplicate_of_pending_submission_is_refused_with_where_it_is(member_client, other_member):
+    SubmissionFactory(author=other_member, url="https://arxiv.org/abs/2303.16058")
+    response = member_client.post(SUBMIT, submit_data(url="https://arxiv.org/pdf/2303.16058v2.pdf"))
+    assert response.status_code == 200
+    assert Submission.objects.count() == 1
+    assert "already submitted and is waiting for review" in response.content.decode()
+    # What the member typed is kept.
+    assert "Unmasked Teacher" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_duplicate_of_published_submission_names_the_issue(member_client, other_member):
+    issue = PublishedIssueFactory(number=7)
+    existing = SubmissionFactory(
+        author=other_member,
+        url="https://github.com/ggerganov/llama.cpp",
+        kind="repo",
+        state=Submission.State.PUBLISHED,
+    )
+    item = IssueItem.objects.create(
+        issue=issue,
+        section=Section.objects.get(slug="repo-spotlight"),
+        submission=existing,
+        is_published=True,
+    )
+    response = member_client.post(
+        SUBMIT, submit_data(url="https://github.com/ggerganov/llama.cpp.git", kind="repo")
+    )
+    content = response.content.decode()
+    assert "already published in issue #7" in content
+    assert f"{issue.get_absolute_url()}#{item.anchor}" in content
+    assert Submission.objects.count() == 1
+
+    check = member_client.get(
+        reverse("portal:submission-check"),
+        {"url": "https://github.com/ggerganov/llama.cpp/tree/master"},
+    ).json()
+    assert check["duplicate"] is True
+    assert check["message"] == "This link was already published in issue #7."
+    assert check["url"] == f"{issue.get_absolute_url()}#{item.anchor}"
+
+
+@pytest.mark.django_db
+def test_check_endpoint_answers_for_new_and_invalid_links(member_client):
+    check = reverse("portal:submission-check")
+    assert member_client.get(check, {"url": "https://example.org/new"}).json() == {
+        "valid": True,
+        "duplicate": False,
+        "message": "",
+    }
+    answer = member_client.get(check, {"url": "javascript:alert(1)"}).json()
+    assert answer["valid"] is False
+    assert "http://" in answer["message"]
+
+
+@pytest.mark.django_db
+def test_rejected_link_can_be_submitted_again(member_client, other_member):
+    SubmissionFactory(
+        author=other_member,
+        url="https://example.org/post",
+        state=Submission.State.REJECTED,
+        reject_reason=Submission.RejectReason.OFF_TOPIC,
+    )
+    member_client.post(SUBMIT, submit_data(url="https://www.example.org/post/?utm_source=x"))
+    assert Submission.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"url": "ftp://example.org/file"}, "url", "must start with http:// or https://"),
+        ({"url": "javascript:alert(1)"}, "url", "must start with http:// or https://"),
+        ({"url": ""}, "url", "Paste the link"),
+        ({"kind": "poem"}, "kind", "Select a valid choice"),
+        ({"summary": "x" * 1501}, "summary", "at most 1500 characters"),
+        ({"title": "", "autofill_failed": "on"}, "title", "could not find a title"),
+    ],
+)
+@pytest.mark.django_db
+def test_bad_input_gets_a_message_next_to_the_field_and_keeps_the_rest(
+    member_client, overrides, field, message
+):
+    data = submit_data(note_to_editors="Please look at section 3.", **overrides)
+    response = member_client.post(SUBMIT, data)
+    assert response.status_code == 200
+    assert Submission.objects.count() == 0
+    form = response.context["form"]
+    assert message in " ".join(form.errors[field])
+    assert "Please look at section 3." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_extra_link_needs_label_and_http_url(member_client):
+    response = member_client.post(
+        SUBMIT, submit_data(**{"links-0-label": "", "links-0-url": "javascript:alert(1)"})
+    )
+    assert response.status_code == 200
+    errors = response.context["formset"].forms[0].errors
+    assert "label" in errors and "url" in errors
+    assert Submission.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_daily_limit_refuses_the_next_submission(member_client, member, settings):
+    settings.NEWSLETTER_SUBMISSIONS_PER_DAY = 3
+    for n in range(3):
+        response = member_client.post(SUBMIT, submit_data(url=f"https://example.org/{n}"))
+        assert response.status_code == 302
+    response = member_client.post(SUBMIT, submit_data(url="https://example.org/3"))
+    assert response.status_code == 200
+    assert "today's limit of 3 submissions" in html.unescape(response.content.decode())
+    assert Submission.objects.filter(author=member).count() == 3
+
+
+@pytest.mark.django_db
+def test_member_edits_own_pending_submission(member_client, member):
+    submission = SubmissionFactory(author=member, title="Old title")
+    url = reverse("portal:submission-edit", args=[submission.pk])
+    response = member_client.post(
+        url, submit_data(url=submission.url, kind="blog", title="New title")
+    )
+    assert response.status_code == 302
+    submission.refresh_from_db()
+    assert submission.title == "New title"
+    assert Activity.objects.filter(submission=submission, action="edited").exists()
+
+
+@pytest.mark.django_db
+def test_member_cannot_see_edit_or_withdraw_others_submissions(member_client, other_member):
+    theirs = SubmissionFactory(author=other_member, title="Theirs")
+    for name in ("portal:submission-detail", "portal:submission-edit"):
+        assert member_client.get(reverse(name, args=[theirs.pk])).status_code == 404
+    response = member_client.post(reverse("portal:submission-withdraw", args=[theirs.pk]))
+    assert response.status_code == 404
+    response = member_client.post(
+        reverse("portal:submission-edit", args=[theirs.pk]),
+        submit_data(url=theirs.url, title="Mine now"),
+    )
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert (theirs.state, theirs.title) == (Submission.State.PENDING, "Theirs")
+
+
+@pytest.mark.django_db
+def test_member_withdraws_own_pending_submission_but_not_twice(member_client, member):
+    submission = SubmissionFactory(author=member)
+    url = reverse("portal:submission-withdraw", args=[submission.pk])
+    assert member_client.get(url).status_code == 405
+    member_client.post(url)
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.WITHDRAWN
+    response = member_client.post(url, follow=True)
+    assert "only a submission waiting for review can be withdrawn" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_decided_submission_cannot_be_edited_by_its_author(member_client, member):
+    submission = SubmissionFactory(author=member, state=Submission.State.ACCEPTED, title="Kept")
+    response = member_client.post(
+        reverse("portal:submission-edit", args=[submission.pk]),
+        submit_data(url=submission.url, title="Changed"),
+        follow=True,
+    )
+    assert "Only a submission waiting for review can be edited" in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.title == "Kept"
+
+
+@pytest.mark.django_db
+def test_my_submissions_query_count_does_not_grow(member_client, member, django_assert_num_queries):
+    url = reverse("portal:submission-list")
+
+    def count_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert member_client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    issue = PublishedIssueFactory()
+    section = Section.objects.get(slug="papers-and-posts")
+
+    def make(n, start):
+        for i in range(start, start + n):
+            s = SubmissionFactory(author=member, url=f"https://example.org/q/{i}")
+            if i % 3 == 0:
+                s.state = Submission.State.PUBLISHED
+                s.save()
+                IssueItem.objects.create(
+                    issue=issue, section=section, submission=s, is_published=True
+                )
+            elif i % 3 == 1:
+                s.state = Submission.State.REJECTED
+                s.reject_reason = Submission.RejectReason.OFF_TOPIC
+                s.save()
+
+    make(1, 0)
+    one = count_queries()
+    make(30, 1)
+    thirty = count_queries()
+    assert one == thirty
+
+
+@pytest.mark.django_db
+def test_markdownx_endpoints_require_login(client, member):
+    for url in ("/markdownx/markdownify/", "/markdownx/upload/"):
+        response = client.post(url, {"content": "**hi**"})
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.django_db
+def test_markdownx_preview_is_sanitised(member_client):
+    response = member_client.post(
+        "/markdownx/markdownify/",
+        {"content": "**bold** <script>alert(1)</script> [x](javascript:alert(1))"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<strong>bold</strong>" in body
+    assert "<script" not in body and "javascript:" not in body
+
+
+@pytest.mark.django_db
+def test_profile_saves_display_name_and_refuses_unknown_timezone(member_client, member):
+    url = reverse("portal:profile")
+    data = {
+        "display_name": "Ada",
+        "discord_handle": "@ada_l",
+        "timezone": "Asia/Kolkata",
+        "credit_me": "on",
+    }
+    assert member_client.post(url, data).status_code == 302
+    member.refresh_from_db()
+    assert (member.display_name, member.discord_handle, member.timezone) == (
+        "Ada",
+        "ada_l",
+        "Asia/Kolkata",
+    )
+    response = member_client.post(url, {**data, "timezone": "Mars/Olympus"})
+    assert response.status_code == 200
+    member.refresh_from_db()
+    assert member.timezone == "Asia/Kolkata"
+
+
+@pytest.mark.django_db
+def test_social_login_buttons_only_when_configured(client):
+    page = client.get(reverse("account_login")).content.decode()
+    assert "Log in with Discord" not in page
+    assert "Log in with GitHub" not in page
+
+
+@pytest.mark.django_db
+def test_unverified_member_cannot_log_in(client):
+    user = UserFactory(verified=False)
+    response = client.post(
+        reverse("account_login"), {"login": user.email, "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 302
+    assert "confirm-email" in response["Location"]
+    assert client.get(SUBMIT).status_code == 302
+
+
+@pytest.mark.django_db
+def test_profile_name_change_updates_published_credit(
+    member_client, member, editor, django_capture_on_commit_callbacks
+):
+    from newsletter.services.compose import issue_item_add
+    from newsletter.services.issues import issue_create, issue_publish
+    from newsletter.services.submissions import submission_create, submission_transition
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submission_create(
+            author=member,
+            url="https://example.org/credited",
+            kind="blog",
+            title="Credited",
+            summary="S",
+        )
+        submission_transition(submission=submission, to_state="accepted", actor=editor)
+        issue = issue_create(title="Credits", actor=editor)
+        issue_item_add(issue=issue, submission=submission, actor=editor)
+        issue = issue_publish(issue=issue, actor=editor)
+    assert member.public_name in member_client.get(issue.get_absolute_url()).content.decode()
+    data = {"display_name": "Countess Lovelace", "discord_handle": "", "timezone": "UTC"}
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(reverse("portal:profile"), {**data, "credit_me": "on"})
+    assert "Countess Lovelace" in member_client.get(issue.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(reverse("portal:profile"), data)  # credit_me unticked
+    assert "Countess Lovelace" not in member_client.get(issue.get_absolute_url()).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit runs inside the request, as in production
+def test_profile_is_saved_when_the_broker_is_down(member_client, member):
+    from portal.celery import app as celery_app
+    from tests.workers import reset_broker
+
+    celery_app.conf.task_always_eager = False
+    reset_broker("redis://127.0.0.1:9/0")  # nothing listens there
+    data = {"display_name": "Countess Lovelace", "discord_handle": "", "timezone": "UTC"}
+
+    response = member_client.post(reverse("portal:profile"), {**data, "credit_me": "on"})
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.display_name == "Countess Lovelace"
