@@ -15,6 +15,8 @@ import icalendar
 from django.conf import settings
 from django.utils import timezone
 
+from portal.site import absolute_url
+
 from .models import Event
 
 # Subscribed calendars may look again after this long (a hint most applications follow).
@@ -30,7 +32,7 @@ def event_uid(event: Event) -> str:
 
 
 def event_url(event: Event) -> str:
-    return f"{settings.SITE_URL}{event.get_absolute_url()}"
+    return absolute_url(event.get_absolute_url())
 
 
 def _description(event: Event) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 
 from django.conf import settings
@@ -10,17 +9,15 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from newsletter.rendering import discord_timestamp
+from newsletter.discord.text import discord_timestamp, markdown_text
+from portal.site import absolute_url
 
 from .models import Event
-
-_DISCORD_MARKUP = re.compile(r"([\\*_~|`])")
 
 
 def discord_safe(text: str) -> str:
     """Organiser text as plain Discord text: no formatting, no @everyone or role pings."""
-    text = _DISCORD_MARKUP.sub(r"\\\1", " ".join(text.split()))
-    return text.replace("@", "@\u200b")
+    return markdown_text(text, break_mentions=True)
 
 
 def reminder_discord_message(event: Event) -> str:
@@ -35,7 +32,7 @@ def reminder_discord_message(event: Event) -> str:
     if event.location:
         where = f"<{event.location}>" if event.location_is_link else discord_safe(event.location)
         lines.append(f"📍 {where}")
-    lines.append(f"Details and RSVP: <{settings.SITE_URL}{event.get_absolute_url()}>")
+    lines.append(f"Details and RSVP: <{absolute_url(event.get_absolute_url())}>")
     return "\n".join(lines)
 
 
@@ -49,7 +46,7 @@ def event_email(*, user, template: str, event: Event, **context) -> EmailMessage
         "event": event,
         "user": user,
         "site_name": settings.SITE_NAME,
-        "event_url": f"{settings.SITE_URL}{event.get_absolute_url()}",
+        "event_url": absolute_url(event.get_absolute_url()),
         "zone_name": str(zone),
         **context,
     }

@@ -24,6 +24,7 @@ from newsletter.services.delivery import delivery_create
 from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
 from portal.pagecache import reader_pages_changed
+from portal.states import transition_check
 
 from .messages import event_email, reminder_discord_message
 from .models import RSVP, Event, Reminder
@@ -44,10 +45,6 @@ TRANSITIONS: dict[str, set[str]] = {
 
 class RSVPRefused(ValidationError):
     """The answer cannot be taken (deadline passed, event cancelled or not published)."""
-
-
-class IllegalTransition(ValidationError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -165,16 +162,14 @@ def event_save(*, event: Event, by=None, now: datetime | None = None) -> Event:
     now = now or timezone.now()
     with transaction.atomic():
         before = Event.objects.select_for_update().filter(pk=event.pk).first() if event.pk else None
-        if (
-            before is not None
-            and event.state != before.state
-            and event.state not in TRANSITIONS[before.state]
-        ):
-            raise IllegalTransition(
-                f"A {before.get_state_display().lower()} event cannot become "
-                f"{event.get_state_display().lower()}."
-                + (" Cancel it instead." if before.state == State.PUBLISHED else ""),
-                code="transition",
+        if before is not None and event.state != before.state:
+            transition_check(
+                TRANSITIONS,
+                thing="event",
+                from_state=before.state,
+                to_state=event.state,
+                labels=dict(State.choices),
+                hint="Cancel it instead." if before.state == State.PUBLISHED else "",
             )
         cancelling = event.state == State.CANCELLED and (
             before is None or before.state != State.CANCELLED

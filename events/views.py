@@ -7,7 +7,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from django.views.generic import TemplateView
 
 from portal.models import User
 from portal.pagecache import reader_page
+from portal.pagination import paginate
 
 from . import services
 from .export import attendees_csv_response
@@ -49,25 +49,20 @@ def browser_zone(request: HttpRequest) -> bool:
 
 
 class EventListView(TemplateView):
-    """Upcoming events first (soonest first), then past ones (most recent first)."""
+    """Upcoming events first (soonest first), then past ones (most recent first), paginated."""
 
     template_name = "events/event_list.html"
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
+    def get(self, request, *args, **kwargs):
         visible = Event.objects.visible().with_counts()
-        upcoming = list(visible.upcoming().order_by("start", "id"))
         past = visible.past().order_by("-start", "-id")
-        page = Paginator(past, PAST_PER_PAGE).get_page(self.request.GET.get("page"))
+        page, context, status = paginate(request, past, PAST_PER_PAGE)
         context.update(
-            upcoming=upcoming,
+            upcoming=list(visible.upcoming().order_by("start", "id")),
             past=page.object_list,
-            page_obj=page,
-            paginator=page.paginator,
-            is_paginated=page.has_other_pages(),
-            browser_zone=browser_zone(self.request),
+            browser_zone=browser_zone(request),
         )
-        return context
+        return self.render_to_response(self.get_context_data(**context), status=status)
 
 
 # A minute at most: answers close when the event starts.

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 
 from events.models import Event
+from events.services import event_save
 from newsletter.services.compose import issue_item_add
 from newsletter.services.issues import issue_create, issue_publish
 from newsletter.services.submissions import (
@@ -164,7 +165,6 @@ SECTIONS = ("papers-and-posts", "tool-spotlight", "repo-spotlight", "upcoming-ev
 
 def reference_event(*, by=None) -> Event:
     """The reading group of the edition, published (created once)."""
-    from events.services import event_save
 
     existing = Event.objects.filter(slug=EVENT_SLUG).first()
     if existing is not None:

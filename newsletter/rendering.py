@@ -26,7 +26,9 @@ from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
 from newsletter.discord import split
+from newsletter.discord.text import discord_timestamp, markdown_link, markdown_text
 from portal.markdown import render_markdown
+from portal.site import absolute_url
 
 from .models import ExtraLink, Issue, IssueItem, Section
 
@@ -91,11 +93,6 @@ def issue_items_queryset(issue: Issue):
     return issue.items.select_related("section", "submission__author", "event").prefetch_related(
         Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id"))
     )
-
-
-def absolute_url(path: str) -> str:
-    """A path on this site as a full URL, on SITE_URL (feeds, Discord, Markdown downloads)."""
-    return f"{settings.SITE_URL}{path}"
 
 
 def item_from(issue_item: IssueItem) -> Item:
@@ -165,34 +162,6 @@ def issue_document(issue: Issue, items=None) -> IssueDocument:
 
 
 # --- Markdown and Discord ------------------------------------------------------------------------
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-
-
-def markdown_text(text: str) -> str:
-    """Plain text made safe inside Markdown (link text, names): one line, specials escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-
-
-def markdown_url(url: str) -> str:
-    """A URL that cannot end a Markdown link early."""
-    return (
-        url.strip()
-        .replace(" ", "%20")
-        .replace("(", "%28")
-        .replace(")", "%29")
-        .replace("<", "%3C")
-        .replace(">", "%3E")
-    )
-
-
-def markdown_link(text: str, url: str) -> str:
-    return f"[{markdown_text(text)}]({markdown_url(url)})"
-
-
-def discord_timestamp(moment: datetime, style: str = "F") -> str:
-    """Discord shows `<t:UNIX:F>` in each reader's own time zone."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 def item_markdown(item: Item, *, compact: bool = False) -> str:

@@ -9,7 +9,8 @@ from django.http import HttpRequest
 
 
 class PageForm(forms.Form):
-    page = forms.IntegerField(min_value=1, required=False)
+    # Bounded, so that no page number reaches the database as an out-of-range OFFSET.
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
 
 
 def page_asked(request: HttpRequest) -> tuple[int, str, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -28,6 +28,7 @@ from newsletter.services.delivery import (
 )
 
 from ..models import Delivery, DeliveryMessage, DiscordChannel
+from ..rendering import issue_discord_messages
 
 # --- Channels ------------------------------------------------------------------------------------
 
@@ -216,8 +217,6 @@ class DiscordChannelAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         channel = get_object_or_404(DiscordChannel, pk=pk)
         if not self.has_change_permission(request, channel):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         return channel
 
@@ -420,7 +419,6 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Update on Discord (after a correction)", permissions=["change"])
     def update_on_discord(self, request, queryset):
-        from ..rendering import issue_discord_messages
 
         contents_by_issue: dict[int, list[str]] = {}
         for delivery in queryset.select_related("issue", "channel"):

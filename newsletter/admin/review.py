@@ -21,7 +21,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -45,20 +45,13 @@ from newsletter.services.submissions import (
 from newsletter.services.votes import VOTE_COMMENT_MAX, vote_cast, vote_tally
 from portal.markdown import render_markdown
 
-from ..models import Activity, Submission, Vote
+from ..models import Activity, Submission, SubqueryCount, Vote
 
 State = Submission.State
 # The order of the buttons: for, against, abstain.
 VOTE_BUTTONS = [
     (v.value, v.label) for v in (Vote.Value.FOR, Vote.Value.AGAINST, Vote.Value.ABSTAIN)
 ]
-
-
-class SubqueryCount(Subquery):
-    """COUNT(*) of a correlated subquery: one number per row, no GROUP BY on the outer query."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
-    output_field = IntegerField()
 
 
 # --- Forms ----------------------------------------------------------------------------------------
@@ -278,10 +271,8 @@ class SubmissionAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .select_related("author")
+            .with_tally()
             .annotate(
-                votes_for=SubqueryCount(votes.filter(value=Vote.Value.FOR).values("pk")),
-                votes_against=SubqueryCount(votes.filter(value=Vote.Value.AGAINST).values("pk")),
-                votes_abstain=SubqueryCount(votes.filter(value=Vote.Value.ABSTAIN).values("pk")),
                 my_vote=Subquery(votes.filter(editor=user.pk).values("value")[:1]),
                 same_link=SubqueryCount(
                     others.filter(canonical_key=OuterRef("canonical_key")).values("pk")
@@ -367,8 +358,7 @@ class SubmissionAdmin(admin.ModelAdmin):
             {
                 "submission": obj,
                 "visible": self._tally_visible(obj, user),
-                "votes_total": obj.votes_for + obj.votes_against + obj.votes_abstain,
-                "net": obj.votes_for - obj.votes_against,
+                "tally": vote_tally(obj),
             },
         )
 

@@ -14,6 +14,7 @@ from .submissions import (
     Notification,
     Submission,
     SubmissionQuerySet,
+    SubqueryCount,
     Vote,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "Section",
     "Submission",
     "SubmissionQuerySet",
+    "SubqueryCount",
     "Vote",
 ]

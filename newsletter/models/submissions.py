@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import IntegerField, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from markdownx.models import MarkdownxField
@@ -30,7 +30,24 @@ KIND_SLUGS = {
 }
 
 
+class SubqueryCount(Subquery):
+    """COUNT(*) of a correlated subquery: one number per row, no GROUP BY on the outer query."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
+    output_field = IntegerField()
+
+
 class SubmissionQuerySet(models.QuerySet):
+    def with_tally(self):
+        """Each row's votes for, against and abstaining (`votes_for`, `votes_against`,
+        `votes_abstain`), counted in the same query; `vote_tally` reads them."""
+        votes = Vote.objects.filter(submission=OuterRef("pk"))
+        return self.annotate(
+            votes_for=SubqueryCount(votes.filter(value=Vote.Value.FOR).values("pk")),
+            votes_against=SubqueryCount(votes.filter(value=Vote.Value.AGAINST).values("pk")),
+            votes_abstain=SubqueryCount(votes.filter(value=Vote.Value.ABSTAIN).values("pk")),
+        )
+
     def live(self):
         """Submissions that count as "already submitted" for duplicate detection."""
         return self.filter(state__in=Submission.LIVE_STATES)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from newsletter.discord.client import DiscordClient, DiscordError, Webhook, WebhookGone
 from newsletter.models import Delivery, DiscordChannel
 
 from .delivery import _delivery_create, channel_deactivate, delivery_send
@@ -37,7 +38,6 @@ class ChannelCheck:
 
 def channel_check(*, channel: DiscordChannel) -> ChannelCheck:
     """Ask Discord about the webhook (GET): does it exist and does the token work?"""
-    from newsletter.discord.client import DiscordClient, DiscordError, Webhook, WebhookGone
 
     try:
         with DiscordClient() as client:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from newsletter.models import Delivery, DeliveryMessage, Issue
+from newsletter.rendering import issue_discord_messages
 
 from .delivery import DeliveryBusy, Message, _queue, issue_delivery_key
 
@@ -108,7 +109,6 @@ def deliveries_correct_for_issue(*, issue: Issue) -> list[tuple[Delivery, Correc
     Channels that are switched off are skipped; their deliveries are corrected once retried.
     Raises DeliveryBusy, changing nothing, when one of them is being sent right now.
     """
-    from newsletter.rendering import issue_discord_messages
 
     contents = issue_discord_messages(issue)
     results = []

@@ -44,13 +44,29 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
+from newsletter.discord.client import (
+    DiscordClient,
+    DiscordError,
+    DiscordRateLimited,
+    DiscordRejected,
+    DiscordTemporaryError,
+    UnknownMessage,
+    Webhook,
+    WebhookGone,
+)
 from newsletter.models import Delivery, DeliveryMessage, DiscordChannel, Issue
+from newsletter.rendering import issue_discord_messages
 from portal.celery import app as celery_app
 from portal.celery import queue_after_commit
+from portal.site import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +99,6 @@ def delivery_create(
 
 def deliveries_create_for_issue(*, issue: Issue) -> list[Delivery]:
     """One delivery per active channel that receives issues; call in the publishing transaction."""
-    from newsletter.rendering import issue_discord_messages
 
     channels = list(DiscordChannel.objects.filter(active=True, receives_issues=True))
     if not channels:
@@ -187,7 +202,6 @@ def delivery_send(
     Returns the delivery as it ended, or None when there was nothing to do (gone, finished,
     or another run is sending it).
     """
-    from newsletter.discord.client import DiscordClient
 
     token = _lease_take(delivery_id)
     if token is None:
@@ -253,8 +267,6 @@ class _Run:
     resume_in: float | None = None  # set when the run ends to let other channels go first
 
     def go(self) -> None:
-        from newsletter.discord.client import Webhook
-
         self.webhook = Webhook.for_channel(self.delivery.channel)
         self.lease_renewed = time.monotonic()
         self.following: DeliveryMessage | None = None
@@ -310,71 +322,27 @@ class _Run:
         total = self.delivery.messages.exclude(state=Message.DELETED).count()
         return f"Message {message.position + 1} of {total}: "
 
-    def _message(self, message: DeliveryMessage) -> bool:
+    def _message(self, message: DeliveryMessage) -> str:
         """Make the request this row needs, retrying what is temporary."""
-        from newsletter.discord.client import (
-            DiscordRateLimited,
-            DiscordRejected,
-            DiscordTemporaryError,
-            UnknownMessage,
-            WebhookGone,
-        )
-
         failures = rate_limits = 0
         premarked, self.premarked = self.premarked, None
         while True:
             if premarked and premarked[0] == message.pk:
                 # Marked together with the previous message's answer (see `_done`).
-                unanswered_before = premarked[1]
-                premarked = None
+                unanswered_before, premarked = premarked[1], None
             else:
-                if self.yield_to_others:
-                    wait = self.client.would_wait(self.webhook)
-                    if wait > _YIELD_LONGER_THAN:
-                        self.resume_in = wait
-                        return _STOP
-                self.client.pause_for_rate_limit(self.webhook)
-                if not self._keep_lease():
-                    logger.warning("Delivery %s: lease lost to another run.", self.delivery.pk)
-                    return _STOP
                 unanswered_before = message.awaiting_answer
-                # The attempt is on record before the request leaves (own short transaction).
-                if not self._mark(message):
-                    return _REREAD  # changed meanwhile
+                blocked = self._before_request(message)
+                if blocked:
+                    return blocked
             state = message.state
             try:
-                if state == Message.PENDING:
-                    answer = self.client.execute(self.webhook, message.content)
-                elif state == Message.EDIT:
-                    answer = self.client.edit(
-                        self.webhook, message.discord_message_id, message.content
-                    )
-                else:
-                    answer = self.client.delete(self.webhook, message.discord_message_id)
-            except UnknownMessage as exc:
-                if state == Message.DELETE:
-                    self._done(message, state, {}, unanswered_before)
-                    return _NEXT
-                self._message_fail(message, str(exc))
-                return _STOP
-            except WebhookGone as exc:
-                self._answered(message, str(exc))
-                channel_deactivate(channel=self.delivery.channel, reason=str(exc))
-                _delivery_fail(self.delivery, str(exc), lease=self.lease)
-                return _STOP
-            except DiscordRejected as exc:
-                self._message_fail(message, str(exc))
-                return _STOP
+                answer = self._request(message, state)
             except DiscordTemporaryError as exc:
-                DeliveryMessage.objects.filter(pk=message.pk).update(
-                    last_error=str(exc)[:1000], awaiting_answer=exc.maybe_sent or unanswered_before
-                )
-                message.awaiting_answer = exc.maybe_sent or unanswered_before
-                message.last_error = str(exc)
+                self._note_temporary(message, exc, unanswered_before)
                 if message.attempts >= settings.DISCORD_MAX_ATTEMPTS:
                     self._message_fail(
-                        message,
-                        f"Gave up after {message.attempts} attempts. Last answer: {exc}",
+                        message, f"Gave up after {message.attempts} attempts. Last answer: {exc}"
                     )
                     return _STOP
                 if isinstance(exc, DiscordRateLimited):
@@ -387,8 +355,58 @@ class _Run:
                     return _STOP
                 time.sleep(_backoff(failures))
                 continue
+            except DiscordError as exc:
+                return self._refused(message, state, exc, unanswered_before)
             self._done(message, state, answer, unanswered_before)
             return _NEXT
+
+    def _before_request(self, message: DeliveryMessage) -> str | None:
+        """Wait for the rate limit, keep the lease and record the attempt; or say why not."""
+        if self.yield_to_others:
+            wait = self.client.would_wait(self.webhook)
+            if wait > _YIELD_LONGER_THAN:
+                self.resume_in = wait
+                return _STOP
+        self.client.pause_for_rate_limit(self.webhook)
+        if not self._keep_lease():
+            logger.warning("Delivery %s: lease lost to another run.", self.delivery.pk)
+            return _STOP
+        # The attempt is on record before the request leaves (own short transaction).
+        if not self._mark(message):
+            return _REREAD  # changed meanwhile
+        return None
+
+    def _request(self, message: DeliveryMessage, state: str) -> dict:
+        if state == Message.PENDING:
+            return self.client.execute(self.webhook, message.content)
+        if state == Message.EDIT:
+            return self.client.edit(self.webhook, message.discord_message_id, message.content)
+        return self.client.delete(self.webhook, message.discord_message_id)
+
+    @staticmethod
+    def _note_temporary(message: DeliveryMessage, exc: DiscordTemporaryError, before: bool) -> None:
+        """Keep the last error, and whether the request may have gone out unanswered."""
+        message.awaiting_answer = exc.maybe_sent or before
+        message.last_error = str(exc)
+        DeliveryMessage.objects.filter(pk=message.pk).update(
+            last_error=str(exc)[:1000], awaiting_answer=message.awaiting_answer
+        )
+
+    def _refused(self, message, state: str, exc: DiscordError, unanswered_before: bool) -> str:
+        """A permanent answer: a deleted message is gone already, a gone webhook switches the
+        channel off, anything else fails the message and stops the delivery (order matters)."""
+        if isinstance(exc, UnknownMessage) and state == Message.DELETE:
+            self._done(message, state, {}, unanswered_before)
+            return _NEXT
+        if isinstance(exc, WebhookGone):
+            self._answered(message, str(exc))
+            channel_deactivate(channel=self.delivery.channel, reason=str(exc))
+            _delivery_fail(self.delivery, str(exc), lease=self.lease)
+            return _STOP
+        if isinstance(exc, DiscordRejected):
+            self._message_fail(message, str(exc))
+            return _STOP
+        raise exc
 
     @staticmethod
     def _mark(message: DeliveryMessage) -> bool:
@@ -491,10 +509,6 @@ def channel_deactivate(*, channel: DiscordChannel, reason: str) -> bool:
 
 
 def _tell_editors_deactivated(channel: DiscordChannel) -> None:
-    from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-    from django.urls import reverse
 
     editors = get_user_model().objects.filter(groups__name="Editors", is_active=True)
     recipients = sorted({user.email for user in editors if user.email})
@@ -503,8 +517,9 @@ def _tell_editors_deactivated(channel: DiscordChannel) -> None:
     context = {
         "channel": channel,
         "site_name": settings.SITE_NAME,
-        "admin_url": settings.SITE_URL
-        + reverse("admin:newsletter_discordchannel_change", args=[channel.pk]),
+        "admin_url": absolute_url(
+            reverse("admin:newsletter_discordchannel_change", args=[channel.pk])
+        ),
     }
     subject = render_to_string("admin/newsletter/channels/deactivated_subject.txt", context).strip()
     body = render_to_string("admin/newsletter/channels/deactivated_body.txt", context)

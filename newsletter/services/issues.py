@@ -22,6 +22,7 @@ from events.models import Event
 from newsletter import rendering
 from newsletter.models import Issue, IssueItem, Submission
 from portal.pagecache import reader_pages_changed
+from portal.states import transition_check
 
 from .delivery import deliveries_create_for_issue
 from .submissions import submission_transition
@@ -258,12 +259,13 @@ def issue_transition(
         if to_state == from_state != State.SCHEDULED:
             issue.refresh_from_db()
             return issue
-        if to_state not in TRANSITIONS[from_state]:
-            raise IssueError(
-                f"A {locked.get_state_display().lower()} issue cannot become "
-                f"{State(to_state).label.lower()}.",
-                code="illegal",
-            )
+        transition_check(
+            TRANSITIONS,
+            thing="issue",
+            from_state=from_state,
+            to_state=to_state,
+            labels=dict(State.choices),
+        )
         now = timezone.now()
         fields = ["state", "state_changed_at", "state_changed_by", "publish_error", "updated_at"]
         if to_state == State.SCHEDULED:

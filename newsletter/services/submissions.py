@@ -23,6 +23,7 @@ from newsletter.models import Activity, ExtraLink, Notification, Submission
 from newsletter.permissions import can_decide
 from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
+from portal.states import IllegalTransition, transition_check
 from portal.text import one_line, strip_controls
 
 State = Submission.State
@@ -38,10 +39,6 @@ class DuplicateSubmission(ValidationError):
 
 
 class SubmissionLimitReached(ValidationError):
-    pass
-
-
-class IllegalTransition(ValidationError):
     pass
 
 
@@ -186,56 +183,26 @@ def submission_update(
     is recorded in the activity log.
     """
     is_author = actor.pk == submission.author_id
-    if summary is not None:
-        summary = strip_controls(summary)
-    if note_to_editors is not None:
-        note_to_editors = strip_controls(note_to_editors)
-    if is_author and submission.state != State.PENDING:
-        raise PermissionDenied("Only a submission waiting for review can be edited.")
-    if not is_author and not can_decide(actor):
-        raise PermissionDenied("Only the submitter or an editor can edit a submission.")
-    if not is_author and submission.state not in (State.PENDING, State.ACCEPTED):
-        raise PermissionDenied("A decided submission can no longer be edited.")
-
-    changed: list[str] = []
+    _check_may_edit(submission, actor, is_author=is_author)
     with transaction.atomic():
-        if url is not None and is_author:
-            key = canonical_key(url)
-            if key != submission.canonical_key:
-                other = (
-                    Submission.objects.live().filter(canonical_key=key).exclude(pk=submission.pk)
-                )
-                if other.exists():
-                    raise DuplicateSubmission(other.first())
-                submission.url = clean_url(url)
-                submission.canonical_key = key
-                submission.canonical_version = CANONICAL_VERSION
-                changed += ["url", "canonical_key", "canonical_version"]
-        if kind is not None and kind != submission.kind:
-            submission.kind = kind
-            changed.append("kind")
-        if title is not None and one_line(title) != submission.title:
-            submission.title = one_line(title)
-            changed.append("title")
-        if summary is not None and summary != submission.summary:
-            submission.summary = summary
-            submission.summary_html = render_markdown(summary)
-            changed += ["summary", "summary_html"]
-        if (
-            note_to_editors is not None
-            and is_author
-            and note_to_editors != submission.note_to_editors
-        ):
-            submission.note_to_editors = note_to_editors
-            changed.append("note_to_editors")
+        changed = _change_link(submission, url) if url is not None and is_author else []
+        changed += _change_fields(
+            submission,
+            kind=kind,
+            title=None if title is None else one_line(title),
+            summary=None if summary is None else strip_controls(summary),
+            note_to_editors=(
+                strip_controls(note_to_editors)
+                if note_to_editors is not None and is_author
+                else None
+            ),
+        )
         if is_author:
             # The author's own words are the "original" editors can compare against.
-            if "title" in changed:
-                submission.original_title = submission.title
-                changed.append("original_title")
-            if "summary" in changed:
-                submission.original_summary = submission.summary
-                changed.append("original_summary")
+            for field in ("title", "summary"):
+                if field in changed:
+                    setattr(submission, f"original_{field}", getattr(submission, field))
+                    changed.append(f"original_{field}")
         if changed:
             submission.save(update_fields=[*changed, "updated_at"])
             fields = sorted(
@@ -249,6 +216,43 @@ def submission_update(
         if extra_links is not None:
             _set_extra_links(submission, extra_links)
     return submission
+
+
+def _check_may_edit(submission: Submission, actor, *, is_author: bool) -> None:
+    if is_author and submission.state != State.PENDING:
+        raise PermissionDenied("Only a submission waiting for review can be edited.")
+    if not is_author and not can_decide(actor):
+        raise PermissionDenied("Only the submitter or an editor can edit a submission.")
+    if not is_author and submission.state not in (State.PENDING, State.ACCEPTED):
+        raise PermissionDenied("A decided submission can no longer be edited.")
+
+
+def _change_link(submission: Submission, url: str) -> list[str]:
+    """A new link, unless it is the same one or another live submission has it."""
+    key = canonical_key(url)
+    if key == submission.canonical_key:
+        return []
+    other = Submission.objects.live().filter(canonical_key=key).exclude(pk=submission.pk).first()
+    if other is not None:
+        raise DuplicateSubmission(other)
+    submission.url = clean_url(url)
+    submission.canonical_key = key
+    submission.canonical_version = CANONICAL_VERSION
+    return ["url", "canonical_key", "canonical_version"]
+
+
+def _change_fields(submission: Submission, **values: str | None) -> list[str]:
+    """Set each given value that differs; the summary brings its rendering along."""
+    changed = []
+    for field, value in values.items():
+        if value is None or value == getattr(submission, field):
+            continue
+        setattr(submission, field, value)
+        changed.append(field)
+        if field == "summary":
+            submission.summary_html = render_markdown(value)
+            changed.append("summary_html")
+    return changed
 
 
 def submission_transition(
@@ -267,7 +271,7 @@ def submission_transition(
     a scheduled publication).
     """
     if to_state not in State.values:
-        raise IllegalTransition(f"“{to_state}” is not a state of a submission.", code="illegal")
+        raise IllegalTransition(f"“{to_state}” is not a state of any submission.", code="illegal")
     if to_state == State.REJECTED:
         if reason not in Submission.RejectReason.values:
             raise ValidationError(
@@ -284,12 +288,13 @@ def submission_transition(
         if to_state == from_state:
             submission.refresh_from_db()
             return submission
-        if to_state not in TRANSITIONS[from_state]:
-            raise IllegalTransition(
-                f"A {locked.get_state_display().lower()} submission cannot become "
-                f"{State(to_state).label.lower()}.",
-                code="illegal",
-            )
+        transition_check(
+            TRANSITIONS,
+            thing="submission",
+            from_state=from_state,
+            to_state=to_state,
+            labels=dict(State.choices),
+        )
         locked.state = to_state
         locked.state_changed_at = timezone.now()
         fields = ["state", "state_changed_at", "updated_at"]

@@ -11,7 +11,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
 from newsletter import rendering
 from newsletter.models import Issue, IssueItem
-from newsletter.rendering import absolute_url
+from portal.site import absolute_url
 from portal.text import strip_controls
 
 from .archive import KIND_TITLES, KINDS_BY_SLUG, kind_filter

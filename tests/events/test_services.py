@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from events import services
 from events.models import RSVP, Event
+from portal.states import IllegalTransition
 from tests.factories import EventFactory, RSVPFactory, UserFactory
 
 Status = RSVP.Status
@@ -293,7 +294,7 @@ def test_event_save_draft_changes_and_saving_unchanged_keep_sequence(editor):
 def test_event_save_published_back_to_draft_is_refused(editor):
     event = EventFactory()
     event.state = Event.State.DRAFT
-    with pytest.raises(services.IllegalTransition, match="Cancel it instead"):
+    with pytest.raises(IllegalTransition, match="Cancel it instead"):
         services.event_save(event=event, by=editor)
     event.refresh_from_db()
     assert event.state == Event.State.PUBLISHED

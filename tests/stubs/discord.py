@@ -298,7 +298,10 @@ class DiscordServer:
                 return _Answer(404, {"message": "Unknown Message", "code": 10008})
             return _Answer(200, self._message_json(hook, found))
 
-        # Message requests: injected failures, the rate limit, then the work.
+        return self._message_request(hook, method, message_id, query, body)
+
+    def _message_request(self, hook, method, message_id, query, body) -> _Answer:
+        """POST, PATCH and DELETE of messages: injected failures, the rate limit, the work."""
         self._message_requests += 1
         if self.fail_next > 0 or (
             self.fail_every and self._message_requests % self.fail_every == 0
@@ -523,35 +526,19 @@ def _validate(data: dict) -> dict | None:
     embeds = data.get("embeds") or []
     if not isinstance(embeds, list) or len(embeds) > 10:
         return _invalid_form({"embeds": _too_long(10)})
+    problem = _validate_embeds(embeds)
+    if problem is None and not (content or "").strip() and not embeds:
+        return {"message": "Cannot send an empty message", "code": 50006}
+    return problem
+
+
+def _validate_embeds(embeds: list) -> dict | None:
+    """Each embed's field limits, then the 6000 characters all embeds share."""
     errors: dict = {}
     total = 0
     for index, embed in enumerate(embeds):
-        embed_errors: dict = {}
-        for key, limit in EMBED_LIMITS.items():
-            value = str(embed.get(key) or "")
-            total += len(value)
-            if len(value) > limit:
-                embed_errors[key] = _too_long(limit)
-        footer = str((embed.get("footer") or {}).get("text") or "")
-        author = str((embed.get("author") or {}).get("name") or "")
-        total += len(footer) + len(author)
-        if len(footer) > 2048:
-            embed_errors["footer"] = {"text": _too_long(2048)}
-        if len(author) > 256:
-            embed_errors["author"] = {"name": _too_long(256)}
-        fields = embed.get("fields") or []
-        if len(fields) > 25:
-            embed_errors["fields"] = _too_long(25)
-        for number, embed_field in enumerate(fields[:25]):
-            name, value = str(embed_field.get("name") or ""), str(embed_field.get("value") or "")
-            total += len(name) + len(value)
-            field_errors = {}
-            if len(name) > 256:
-                field_errors["name"] = _too_long(256)
-            if len(value) > 1024:
-                field_errors["value"] = _too_long(1024)
-            if field_errors:
-                embed_errors.setdefault("fields", {})[str(number)] = field_errors
+        embed_errors, length = _embed_errors(embed)
+        total += length
         if embed_errors:
             errors[str(index)] = embed_errors
     if errors:
@@ -569,9 +556,38 @@ def _validate(data: dict) -> dict | None:
                 }
             }
         )
-    if not (content or "").strip() and not embeds:
-        return {"message": "Cannot send an empty message", "code": 50006}
     return None
+
+
+def _embed_errors(embed: dict) -> tuple[dict, int]:
+    embed_errors: dict = {}
+    total = 0
+    for key, limit in EMBED_LIMITS.items():
+        value = str(embed.get(key) or "")
+        total += len(value)
+        if len(value) > limit:
+            embed_errors[key] = _too_long(limit)
+    footer = str((embed.get("footer") or {}).get("text") or "")
+    author = str((embed.get("author") or {}).get("name") or "")
+    total += len(footer) + len(author)
+    if len(footer) > 2048:
+        embed_errors["footer"] = {"text": _too_long(2048)}
+    if len(author) > 256:
+        embed_errors["author"] = {"name": _too_long(256)}
+    fields = embed.get("fields") or []
+    if len(fields) > 25:
+        embed_errors["fields"] = _too_long(25)
+    for number, embed_field in enumerate(fields[:25]):
+        name, value = str(embed_field.get("name") or ""), str(embed_field.get("value") or "")
+        total += len(name) + len(value)
+        field_errors = {}
+        if len(name) > 256:
+            field_errors["name"] = _too_long(256)
+        if len(value) > 1024:
+            field_errors["value"] = _too_long(1024)
+        if field_errors:
+            embed_errors.setdefault("fields", {})[str(number)] = field_errors
+    return embed_errors, total
 
 
 def _handler_for(server: DiscordServer):

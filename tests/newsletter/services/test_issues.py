@@ -36,6 +36,7 @@ from newsletter.services.issues import (
     issues_rerender_for_author,
 )
 from newsletter.tasks.issues import publish_due_issues
+from portal.states import IllegalTransition
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
 from tests.newsletter.issue_data import accepted, draft_issue, published_event, published_issue
 from tests.workers import wait_until
@@ -255,7 +256,7 @@ def test_issue_publish_twice_is_refused_cleanly():
     issue = published_issue(items=1)
 
     issue_publish(issue=issue)  # already published: nothing happens
-    with pytest.raises(IssueError, match="published issue cannot become draft"):
+    with pytest.raises(IllegalTransition, match="published issue cannot become draft"):
         issue_unschedule(issue=issue)
 
 
