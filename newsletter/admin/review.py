@@ -14,10 +14,8 @@ from the HTML cells the JSON answer carries. Every write goes through the servic
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -36,160 +34,23 @@ from django.utils.timesince import timesince
 from newsletter import permissions
 from newsletter.services.submissions import (
     DECISIONS,
-    REJECT_NOTE_MAX,
     TRANSITIONS,
     submission_decide,
     submission_update,
     submissions_decide,
 )
-from newsletter.services.votes import VOTE_COMMENT_MAX, vote_cast, vote_tally
+from newsletter.services.votes import vote_cast, vote_tally
 from portal.markdown import render_markdown
 
 from ..models import Activity, Submission, SubqueryCount, Vote
+from .review_filters import AgeFilter, MyVoteFilter, StateFilter
+from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
 
 State = Submission.State
 # The order of the buttons: for, against, abstain.
 VOTE_BUTTONS = [
     (v.value, v.label) for v in (Vote.Value.FOR, Vote.Value.AGAINST, Vote.Value.ABSTAIN)
 ]
-
-
-# --- Forms ----------------------------------------------------------------------------------------
-
-
-class VoteForm(forms.Form):
-    value = forms.TypedChoiceField(choices=Vote.Value.choices, coerce=int)
-    comment = forms.CharField(
-        required=False, strip=True, max_length=VOTE_COMMENT_MAX, widget=forms.Textarea
-    )
-    # The review page shows the current comment in the field, so what it sends replaces it;
-    # the queue's one-click buttons keep an earlier comment when the field is left empty.
-    replace_comment = forms.BooleanField(required=False)
-
-    def comment_to_store(self) -> str | None:
-        comment = self.cleaned_data["comment"]
-        if comment or self.cleaned_data["replace_comment"]:
-            return comment
-        return None
-
-
-class RejectForm(forms.Form):
-    reason = forms.ChoiceField(
-        label="Reason",
-        choices=[("", "Choose a reason…"), *Submission.RejectReason.choices],
-        help_text="The submitter sees it on “My submissions” and in the email.",
-    )
-    note = forms.CharField(
-        label="Note to the submitter (optional)",
-        required=False,
-        max_length=REJECT_NOTE_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-    )
-
-
-class DecisionForm(RejectForm):
-    decision = forms.ChoiceField(choices=[(key, key) for key in DECISIONS])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].required = False
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("decision") == "reject" and not cleaned.get("reason"):
-            self.add_error(
-                "reason", "Choose a reason for the rejection; the submitter will see it."
-            )
-        return cleaned
-
-
-class SubmissionReviewForm(forms.ModelForm):
-    """What an editor may change before deciding; the submitter's original text is kept."""
-
-    summary = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-        help_text="Markdown. The submitter's original stays on record.",
-    )
-
-    class Meta:
-        model = Submission
-        fields = ["title", "kind", "summary"]
-
-
-# --- Filters --------------------------------------------------------------------------------------
-
-
-class StateFilter(admin.SimpleListFilter):
-    """Defaults to "waiting for review": the queue is what still needs a decision."""
-
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [*State.choices, ("all", "All")]
-
-    def _current(self) -> str:
-        value = self.value()
-        return value if value in State.values or value == "all" else State.PENDING
-
-    def queryset(self, request, queryset):
-        current = self._current()
-        return queryset if current == "all" else queryset.filter(state=current)
-
-    def choices(self, changelist):
-        current = self._current()
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": current == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-
-class AgeFilter(admin.SimpleListFilter):
-    title = "age"
-    parameter_name = "age"
-    RANGES = {
-        "day": ("Less than a day", None, timedelta(days=1)),
-        "week": ("1 to 7 days", timedelta(days=1), timedelta(days=7)),
-        "month": ("1 to 4 weeks", timedelta(days=7), timedelta(days=28)),
-        "older": ("Older than 4 weeks", timedelta(days=28), None),
-    }
-
-    def lookups(self, request, model_admin):
-        return [(key, label) for key, (label, _, _) in self.RANGES.items()]
-
-    def queryset(self, request, queryset):
-        if self.value() not in self.RANGES:
-            return queryset
-        _, older_than, younger_than = self.RANGES[self.value()]
-        now = timezone.now()
-        if older_than is not None:
-            queryset = queryset.filter(created_at__lte=now - older_than)
-        if younger_than is not None:
-            queryset = queryset.filter(created_at__gt=now - younger_than)
-        return queryset
-
-
-class MyVoteFilter(admin.SimpleListFilter):
-    """Shown to editors only: what is still waiting for my vote."""
-
-    title = "my vote"
-    parameter_name = "my_vote"
-
-    def lookups(self, request, model_admin):
-        if not permissions.can_vote(request.user):
-            return []
-        return [("none", "Not yet voted by me"), ("voted", "Voted by me")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "none":
-            return queryset.filter(my_vote__isnull=True).exclude(author=request.user)
-        if self.value() == "voted":
-            return queryset.filter(my_vote__isnull=False)
-        return queryset
-
 
 # --- The queue and the review page ---------------------------------------------------------------
 
