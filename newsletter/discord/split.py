@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import regex
 from django.conf import settings
 
 # ---------------------------------------------------------------------------------------------
@@ -24,8 +24,9 @@ from django.conf import settings
 # - never cuts inside a protected span: a masked link `[text](url)` (its URL may hold balanced
 #   parentheses), an `<https://...>` URL, a bare URL, a timestamp `<t:1681491600:F>` / `<t:123>`,
 #   a mention `<@123>` `<@!123>` `<@&123>` `<#123>`, a custom emoji `<:name:123>` / `<a:name:123>`,
-#   a slash-command mention `</name:123>`, an inline code span, or a grapheme cluster (emoji
-#   ZWJ sequences, skin tones, flags, keycaps, variation selectors, combining accents);
+#   a slash-command mention `</name:123>`, an inline code span, or an extended grapheme cluster
+#   of Unicode (emoji ZWJ sequences, skin tones, flags, keycaps, combining accents, Hangul
+#   syllables, Indic conjuncts);
 # - cuts a fenced code block only between its lines: the message is closed with the fence's
 #   backticks and the next one reopens with the original opening line (```python), and that
 #   added text counts against the limit;
@@ -149,6 +150,8 @@ _MARKER = re.compile(r"[-*+]|\d{1,9}[.)]|>{1,3}|-#")
 _SENTENCE_END = re.compile(r"[.!?…][)\]\"'”’»*_~|]*\Z")
 _FENCE_OPEN = re.compile(r" {0,3}(`{3,})[^`\n]*")
 _CODE_CHUNK = re.compile(r"\s*\S+")
+# Extended grapheme clusters (Unicode's UAX #29), read only in a piece that must be cut.
+_GRAPHEME_CLUSTER = regex.compile(r"\X")
 
 
 @dataclass(frozen=True)
@@ -477,7 +480,8 @@ def _cluster_units(text: str, start: int, end: int, first: int, inner: int, room
     if end - start <= room:
         return [(start, end, first)]
     units = []
-    for cluster_start, cluster_end in _graphemes(text, start, end):
+    for cluster in _GRAPHEME_CLUSTER.finditer(text, start, end):
+        cluster_start, cluster_end = cluster.span()
         level = inner if units else first
         if cluster_end - cluster_start <= room:
             units.append((cluster_start, cluster_end, level))
@@ -487,48 +491,6 @@ def _cluster_units(text: str, start: int, end: int, first: int, inner: int, room
         for position in range(cluster_start, cluster_end):
             units.append((position, position + 1, _FORCED if units else level))
     return units
-
-
-def _graphemes(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Extended grapheme clusters, simplified to what chat text holds.
-
-    A base character takes any following combining marks, variation selectors, skin-tone
-    modifiers, emoji tags and keycap marks; a zero-width joiner also takes the next character;
-    regional indicators pair up into flags.
-    """
-    clusters = []
-    position = start
-    while position < end:
-        pair = text[position : min(position + 2, end)]
-        flag = len(pair) == 2 and _is_regional(pair[0]) and _is_regional(pair[1])
-        following = position + (2 if pair == "\r\n" or flag else 1)
-        while following < end:
-            if text[following] == "\u200d":
-                following += 1
-                if following < end and not text[following].isspace():
-                    following += 1
-            elif _is_extender(text[following]):
-                following += 1
-            else:
-                break
-        clusters.append((position, following))
-        position = following
-    return clusters
-
-
-def _is_regional(char: str) -> bool:
-    return "\U0001f1e6" <= char <= "\U0001f1ff"
-
-
-def _is_extender(char: str) -> bool:
-    return (
-        "\ufe00" <= char <= "\ufe0f"  # variation selectors (VS16 makes an emoji)
-        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
-        or "\U000e0020" <= char <= "\U000e007f"  # tags (subdivision flags)
-        or "\U000e0100" <= char <= "\U000e01ef"
-        or char == "\u20e3"  # keycap
-        or unicodedata.category(char) in ("Mn", "Me", "Mc")
-    )
 
 
 # --- Choosing the cuts ------------------------------------------------------------------------

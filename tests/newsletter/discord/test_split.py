@@ -273,6 +273,29 @@ def test_split_text_giant_word_is_cut_between_grapheme_clusters():
         assert whole_clusters.sub("", message) == ""
 
 
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        "\u0915\u094d\u0937",  # Devanagari conjunct ksha: consonant, virama, consonant
+        "\u0938\u094d\u0924\u094d\u0930\u0940",  # Devanagari stri: three consonants, one vowel sign
+        "\u09b8\u09cd\u09a4\u09cd\u09b0\u09c0",  # Bengali stri
+        "\u0e19\u0e49\u0e33",  # Thai "water": SARA AM is a spacing mark, though a letter (Lo)
+        "\u1112\u1161\u11ab",  # Hangul han as decomposed jamo (NFD): leading, vowel, trailing
+        "\uff76\uff9e",  # halfwidth katakana ga: the sound mark is a modifier letter (Lm)
+        "\u06cc\u200c",  # Persian yeh and the zero-width non-joiner that ends its word part
+        "\u0600\u0661",  # Arabic number sign: it takes the digit after it
+    ],
+)
+def test_split_text_giant_word_keeps_clusters_of_other_scripts_whole(cluster):
+    text = f"Word: {cluster * 40} done"
+
+    messages = split_text(text, limit=23)
+
+    check_messages(text, messages, 23)
+    for message in messages[1:-1]:
+        assert message.replace(cluster, "") == ""
+
+
 def test_split_text_span_longer_than_the_limit_is_cut_as_a_last_resort():
     link = f"[a very long title]({'https://example.org/' + 'x' * 300})"
     text = f"Before. {link} After."
@@ -318,6 +341,10 @@ CLUSTERS = [
     "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # Scotland
     "\U0001f469\U0001f3fd\u200d\U0001f4bb",  # technologist, skin tone
     "e\u0301",  # e with a combining accent
+    "\u0915\u094d\u0937",  # Devanagari conjunct ksha
+    "\u1112\u1161\u11ab",  # Hangul han as decomposed jamo
+    "\u0e19\u0e49\u0e33",  # Thai "water", ending in the spacing mark SARA AM
+    "\uff76\uff9e",  # halfwidth katakana ga
 ]
 
 
