@@ -134,7 +134,7 @@ class SubmissionAdmin(admin.ModelAdmin):
             .select_related("author")
             .with_tally()
             .annotate(
-                my_vote=Subquery(votes.filter(editor=user.pk).values("value")[:1]),
+                my_vote=Subquery(votes.filter(editor=user.pk, stale=False).values("value")[:1]),
                 same_link=SubqueryCount(
                     others.filter(canonical_key=OuterRef("canonical_key")).values("pk")
                 ),
@@ -294,7 +294,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     def _review_context(self, request: HttpRequest, obj: Submission) -> dict:
         user = request.user
         votes = list(obj.votes.select_related("editor"))
-        mine = next((vote for vote in votes if vote.editor_id == user.pk), None)
+        mine = next((v for v in votes if v.editor_id == user.pk and not v.stale), None)
         visible = permissions.votes_visible(submission=obj, viewer=user, has_voted=mine is not None)
         activity = []
         for entry in obj.activity.select_related("actor"):

@@ -41,7 +41,7 @@ class SubmissionQuerySet(models.QuerySet):
     def with_tally(self):
         """Each row's votes for, against and abstaining (`votes_for`, `votes_against`,
         `votes_abstain`), counted in the same query; `vote_tally` reads them."""
-        votes = Vote.objects.filter(submission=OuterRef("pk"))
+        votes = Vote.objects.filter(submission=OuterRef("pk"), stale=False)
         return self.annotate(
             votes_for=SubqueryCount(votes.filter(value=Vote.Value.FOR).values("pk")),
             votes_against=SubqueryCount(votes.filter(value=Vote.Value.AGAINST).values("pk")),
@@ -170,6 +170,8 @@ class Vote(models.Model):
     )
     value = models.SmallIntegerField(choices=Value.choices)
     comment = models.TextField(blank=True, max_length=2000)
+    # Cast before the submitter changed the link or summary: shown, but no longer counted.
+    stale = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -203,6 +205,8 @@ class Activity(models.Model):
     from_state = models.CharField(max_length=10, blank=True)
     to_state = models.CharField(max_length=10, blank=True)
     detail = models.TextField(blank=True)
+    # For edits: {"field": [before, after]}, so editors see exactly what changed.
+    changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

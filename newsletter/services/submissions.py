@@ -98,9 +98,9 @@ def submissions_today(author) -> int:
     return Submission.objects.filter(author=author, created_at__gte=since).count()
 
 
-def _log(submission: Submission, action: str, actor=None, detail: str = "", **states) -> None:
+def _log(submission: Submission, action: str, actor=None, detail: str = "", **fields) -> None:
     Activity.objects.create(
-        submission=submission, actor=actor, action=action, detail=detail, **states
+        submission=submission, actor=actor, action=action, detail=detail, **fields
     )
 
 
@@ -184,7 +184,10 @@ def submission_update(
     """
     is_author = actor.pk == submission.author_id
     _check_may_edit(submission, actor, is_author=is_author)
+    before = {field: getattr(submission, field) for field in _SHOWN_CHANGES}
     with transaction.atomic():
+        # Votes are cast under the same lock: an edit and a vote never interleave.
+        Submission.objects.select_for_update().filter(pk=submission.pk).first()
         changed = _change_link(submission, url) if url is not None and is_author else []
         changed += _change_fields(
             submission,
@@ -212,10 +215,37 @@ def submission_update(
             detail = "Changed " + ", ".join(fields)
             if not is_author:
                 detail += " (the submitter's original text is kept)"
-            _log(submission, Activity.Action.EDITED, actor, detail=detail)
+            elif {"url", "summary"} & set(changed):
+                detail += _votes_go_stale(submission)
+            _log(
+                submission,
+                Activity.Action.EDITED,
+                actor,
+                detail=detail,
+                changes={
+                    field: [before[field], getattr(submission, field)]
+                    for field in _SHOWN_CHANGES
+                    if field in changed
+                },
+            )
         if extra_links is not None:
             _set_extra_links(submission, extra_links)
     return submission
+
+
+# The fields whose before and after the activity log keeps for editors.
+_SHOWN_CHANGES = ("url", "kind", "title", "summary", "note_to_editors")
+
+
+def _votes_go_stale(submission: Submission) -> str:
+    """The submitter changed what editors voted on: their votes stop counting (bait and
+    switch: a vote for one link must not accept another). Returns words for the log."""
+    stale = submission.votes.filter(stale=False).update(stale=True)
+    if not stale:
+        return ""
+    return (
+        f"; back to review: the {stale} vote{'s' if stale != 1 else ''} cast before no longer count"
+    )
 
 
 def _check_may_edit(submission: Submission, actor, *, is_author: bool) -> None:

@@ -17,13 +17,13 @@ VOTE_COMMENT_MAX = 2000
 
 def vote_tally(submission: Submission) -> dict[str, int]:
     """For, against, abstaining and net: the one tally the rule, the queue and the review
-    page use. Read from `SubmissionQuerySet.with_tally()`'s annotations when the row has them
+    page use. Stale votes (cast before the submitter changed the link or summary) do not count. Read from `SubmissionQuerySet.with_tally()`'s annotations when the row has them
     (the queue, the review page), counted otherwise."""
     if hasattr(submission, "votes_for"):
         yes, no = submission.votes_for, submission.votes_against
         abstain = submission.votes_abstain
     else:
-        counts = submission.votes.aggregate(
+        counts = submission.votes.filter(stale=False).aggregate(
             yes=Count("id", filter=Q(value=Vote.Value.FOR)),
             no=Count("id", filter=Q(value=Vote.Value.AGAINST)),
             abstain=Count("id", filter=Q(value=Vote.Value.ABSTAIN)),
@@ -77,16 +77,18 @@ def vote_cast(*, submission: Submission, editor, value: int, comment: str | None
             detail = f"Voted {label}"
         else:
             new_comment = vote.comment if comment is None else comment
-            if vote.value == value and vote.comment == new_comment:
+            if vote.value == value and vote.comment == new_comment and not vote.stale:
                 return vote
             before = vote.get_value_display().lower()
-            vote.value, vote.comment = value, new_comment
-            vote.save(update_fields=["value", "comment", "updated_at"])
-            detail = (
-                f"Changed vote from {before} to {label}"
-                if before != label
-                else f"Changed the comment of a vote {label}"
-            )
+            was_stale = vote.stale
+            vote.value, vote.comment, vote.stale = value, new_comment, False
+            vote.save(update_fields=["value", "comment", "stale", "updated_at"])
+            if was_stale:
+                detail = f"Voted {label} again after the submitter's edit"
+            elif before != label:
+                detail = f"Changed vote from {before} to {label}"
+            else:
+                detail = f"Changed the comment of a vote {label}"
         if comment:
             detail += f": {comment}"
         _log(locked, Activity.Action.VOTED, editor, detail=detail)

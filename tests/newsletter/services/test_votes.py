@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from newsletter.models import Activity, Notification, Submission, Vote
+from newsletter.services.submissions import submission_update
 from newsletter.services.votes import vote_cast, vote_tally
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory, VoteFactory
 
@@ -202,3 +203,72 @@ def test_the_last_two_votes_arriving_together_accept_once(settings):
     assert len(state_log(submission)) == 1
     assert Notification.objects.filter(submission=submission).count() == 1
     assert len(mail.outbox) == 1
+
+
+# --- Bait and switch: an edit after the first vote ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_votes_cast_before_the_submitter_changes_the_link_no_longer_count(settings):
+    settings.NEWSLETTER_VOTES_TO_ACCEPT = 2
+    first, second = EditorFactory(), EditorFactory()
+    submission = SubmissionFactory(url="https://example.org/a-good-paper")
+    vote_cast(submission=submission, editor=first, value=Vote.Value.FOR)
+
+    submission_update(
+        submission=submission, actor=submission.author, url="https://example.org/something-else"
+    )
+    vote_cast(submission=submission, editor=second, value=Vote.Value.FOR)
+
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING  # one vote for the new link is not two
+    assert vote_tally(submission) == {"yes": 1, "no": 0, "abstain": 0, "net": 1}
+    assert Vote.objects.get(editor=first).stale
+    edit = submission.activity.get(action=Activity.Action.EDITED)
+    assert edit.changes == {
+        "url": ["https://example.org/a-good-paper", "https://example.org/something-else"]
+    }
+    assert "the 1 vote cast before no longer count" in edit.detail
+
+    # The first editor looks at the new link and votes again: now the rule is met.
+    vote_cast(submission=submission, editor=first, value=Vote.Value.FOR)
+    submission.refresh_from_db()
+    assert submission.state == State.ACCEPTED
+    assert not Vote.objects.filter(stale=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_changed_summary_makes_votes_stale_but_a_new_title_or_an_editors_fix_does_not(settings):
+    settings.NEWSLETTER_VOTES_TO_ACCEPT = 3
+    editor = EditorFactory()
+    submission = SubmissionFactory(summary="About pruning.")
+    vote_cast(submission=submission, editor=editor, value=Vote.Value.FOR)
+
+    submission_update(submission=submission, actor=submission.author, title="A clearer title")
+    assert not Vote.objects.get(editor=editor).stale
+    submission_update(submission=submission, actor=EditorFactory(), summary="About *pruning*.")
+    assert not Vote.objects.get(editor=editor).stale
+
+    submission_update(submission=submission, actor=submission.author, summary="About sparsity.")
+    assert Vote.objects.get(editor=editor).stale
+    assert vote_tally(submission)["yes"] == 0
+    changes = submission.activity.filter(action=Activity.Action.EDITED).last().changes
+    assert changes == {"summary": ["About *pruning*.", "About sparsity."]}
+
+
+@pytest.mark.django_db
+def test_the_review_page_shows_what_changed_and_which_votes_are_stale(client, settings):
+    settings.NEWSLETTER_BLIND_REVIEW = False
+    editor = EditorFactory()
+    submission = SubmissionFactory(url="https://example.org/before")
+    vote_cast(submission=submission, editor=EditorFactory(), value=Vote.Value.FOR)
+    submission_update(
+        submission=submission, actor=submission.author, url="https://example.org/after"
+    )
+
+    client.force_login(editor)
+    page = client.get(f"/admin/newsletter/submission/{submission.pk}/change/").content.decode()
+
+    assert "<del>https://example.org/before</del> → <ins>https://example.org/after</ins>" in page
+    assert "cast before the submitter's edit; no longer counts" in page
+    assert "0 for</span>" in page
