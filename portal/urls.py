@@ -38,6 +38,7 @@ urlpatterns = [
     path("archive/", include("newsletter.urls")),
     path("events/", include("events.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path(
         "robots.txt",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
+import redis
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
+from redis.exceptions import RedisError
 
 from events.models import Event
 from newsletter.models import Issue
@@ -21,6 +27,39 @@ def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness for load balancers and the benchmarks' baseline: the full middleware stack,
     no database, no template."""
     return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+@require_safe
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness for load balancers: can this process reach the database and Redis now?
+
+    Unlike /healthz (the process is alive), a 503 here means "send no traffic for a moment".
+    """
+    problems = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        problems.append("database")
+    if settings.REDIS_URL:
+        try:
+            _redis().ping()
+        except RedisError:
+            problems.append("redis")
+    if problems:
+        return HttpResponse(
+            "not ready: " + ", ".join(problems) + " unreachable",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1, health_check_interval=30
+    )
 
 
 # A minute at most: "upcoming events" changes with the clock.
