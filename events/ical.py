@@ -75,7 +75,8 @@ def calendar_document(events: Iterable[Event], *, name: str | None = None) -> by
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name or f"{settings.SITE_NAME} events")
+    # vText escapes what a title may hold (commas, semicolons, line breaks).
+    cal.add("x-wr-calname", icalendar.vText(name or f"{settings.SITE_NAME} events"))
     cal.add(
         "refresh-interval",
         icalendar.vDuration.from_ical(REFRESH_INTERVAL),

@@ -25,6 +25,7 @@ from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
 from portal.pagecache import reader_pages_changed
 from portal.states import transition_check
+from portal.text import one_line
 
 from .messages import event_email, reminder_discord_message
 from .models import RSVP, Event, Reminder
@@ -160,6 +161,9 @@ def event_save(*, event: Event, by=None, now: datetime | None = None) -> Event:
     capacity opened, and routes a change to "cancelled" through `event_cancel`.
     """
     now = now or timezone.now()
+    event.title = one_line(event.title)
+    event.resource_title = one_line(event.resource_title)
+    event.location = one_line(event.location)
     with transaction.atomic():
         before = Event.objects.select_for_update().filter(pk=event.pk).first() if event.pk else None
         if before is not None and event.state != before.state:

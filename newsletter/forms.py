@@ -1,5 +1,7 @@
 """Forms of the members' submission pages: the link, its summary and extra links."""
 
+import unicodedata
+
 from django import forms
 from django.core.exceptions import ValidationError
 from markdownx.fields import MarkdownxFormField
@@ -16,6 +18,11 @@ def validate_http_url(value: str) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError("Paste the link you want to share.", code="required")
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError(
+            "A link cannot contain spaces, line breaks or tabs; paste it again as one line.",
+            code="invalid",
+        )
     try:
         canonical_key(value)
     except ValueError as exc:

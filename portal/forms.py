@@ -1,11 +1,20 @@
 """Forms of the members' side: the profile."""
 
+import re
 import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import User
+from .text import one_line
+
+# "Ada (editor)", "Grace [admin]", "mod - Alan": a name that reads as a role on the site.
+_ROLE_CLAIM = re.compile(
+    r"[(\[{|·•\-–—:]\s*(editor|admin|administrator|moderator|mod|staff|team|official)\b"
+    r"|\b(editor|admin|administrator|moderator|staff|official)\s*[)\]}]",
+    re.IGNORECASE,
+)
 
 SUMMARY_MAX_LENGTH = 1500
 EXTRA_LINKS = 3
@@ -22,6 +31,15 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "discord_handle", "timezone", "credit_me"]
+
+    def clean_display_name(self):
+        name = one_line(self.cleaned_data["display_name"])
+        if _ROLE_CLAIM.search(name):
+            raise ValidationError(
+                "A name cannot claim a role such as “(editor)” or “admin”: readers would take "
+                "it for the site's word. Please choose another."
+            )
+        return name
 
     def clean_discord_handle(self):
         handle = self.cleaned_data["discord_handle"].strip().lstrip("@")

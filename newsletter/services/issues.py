@@ -23,6 +23,7 @@ from newsletter import rendering
 from newsletter.models import Issue, IssueItem, Submission
 from portal.pagecache import reader_pages_changed
 from portal.states import transition_check
+from portal.text import one_line
 
 from .delivery import deliveries_create_for_issue
 from .submissions import submission_transition
@@ -65,7 +66,7 @@ def issue_create(
         raise IssueError(f"Issue #{number} already exists.", code="number")
     issue = Issue.objects.create(
         number=number,
-        title=title.strip(),
+        title=one_line(title),
         introduction=introduction,
         closing=closing,
         state_changed_at=timezone.now(),
@@ -98,7 +99,7 @@ def issue_update(
             changed.append("number")
         for name, value in (("title", title), ("introduction", introduction), ("closing", closing)):
             if value is not None and value != getattr(locked, name):
-                setattr(locked, name, value.strip() if name == "title" else value)
+                setattr(locked, name, one_line(value) if name == "title" else value)
                 changed.append(name)
         if slug is not None and slug != locked.slug:
             locked.slug = slug

@@ -7,6 +7,7 @@ so a task never runs against a row that was rolled back.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,7 +105,19 @@ def _log(submission: Submission, action: str, actor=None, detail: str = "", **fi
     )
 
 
+def _check_one_line(*urls: str) -> None:
+    """A link with a line break or tab in it would add lines to the Discord messages and the
+    Markdown download: refused, whichever way it came in (forms check it first, kindly)."""
+    for url in urls:
+        if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url.strip()):
+            raise ValidationError(
+                "A link cannot contain spaces, line breaks or tabs.", code="invalid"
+            )
+
+
 def _set_extra_links(submission: Submission, extra_links: Iterable[tuple[str, str]]) -> None:
+    extra_links = list(extra_links)
+    _check_one_line(*(url for _, url in extra_links))
     submission.extra_links.all().delete()
     ExtraLink.objects.bulk_create(
         ExtraLink(submission=submission, label=one_line(label), url=url, position=i)
@@ -123,6 +136,7 @@ def submission_create(
     extra_links: Sequence[tuple[str, str]] = (),
 ) -> Submission:
     """Store a member's link, refusing duplicates and floods; fetch details if missing."""
+    _check_one_line(url, *(link for _, link in extra_links))
     key = canonical_key(url)  # raises ValueError for non-http(s) links
     summary, note_to_editors = strip_controls(summary), strip_controls(note_to_editors)
     limit = settings.NEWSLETTER_SUBMISSIONS_PER_DAY
@@ -259,6 +273,7 @@ def _check_may_edit(submission: Submission, actor, *, is_author: bool) -> None:
 
 def _change_link(submission: Submission, url: str) -> list[str]:
     """A new link, unless it is the same one or another live submission has it."""
+    _check_one_line(url)
     key = canonical_key(url)
     if key == submission.canonical_key:
         return []

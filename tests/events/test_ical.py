@@ -110,3 +110,18 @@ def test_google_calendar_link_uses_utc_times(db):
     assert query["action"] == ["TEMPLATE"]
     assert query["text"] == ["Talk & tea"]
     assert query["dates"] == ["20310310T133000Z/20310310T143000Z"]
+
+
+def test_event_ics_escapes_a_title_with_line_breaks(client, db):
+    """A title stored with CR/LF (an older row, an import) still makes a valid calendar."""
+    event = EventFactory(title="Reading group\r\nX-INJECTED:yes; with, commas")
+    content, calendar = fetch(client, f"/events/{event.slug}.ics")
+    assert b"\r\nX-INJECTED" not in content
+    assert b"X-WR-CALNAME:Reading group\\nX-INJECTED:yes\\; with\\, commas" in content
+
+
+def test_event_titles_are_stored_on_one_line_without_format_characters(db):
+    event = EventFactory.build(title="Reading\r\ngroup \u202eon pruning", slug="one-line")
+    services.event_save(event=event)
+    event.refresh_from_db()
+    assert event.title == "Reading group on pruning"

@@ -232,3 +232,14 @@ def test_reminder_through_a_real_worker_is_posted_and_emailed_once(
     time.sleep(2)  # room for a duplicate to show up, were there one
     assert len(discord_settings.posts) == 1
     assert Reminder.objects.filter(event=event).count() == 1
+
+
+def test_reminder_email_subject_and_body_are_plain_text(db, django_capture_on_commit_callbacks):
+    start = (timezone.now() + timedelta(minutes=40)).replace(second=0, microsecond=0)
+    event = EventFactory(start=start, end=start + timedelta(hours=1), title="<b>Q&A</b> night")
+    RSVPFactory(event=event, user=UserFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.send_due_reminders()
+    (email,) = mail.outbox
+    assert "<b>Q&A</b> night" in email.subject
+    assert "&lt;" not in email.subject and "&amp;" not in email.body

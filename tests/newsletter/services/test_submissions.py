@@ -205,3 +205,32 @@ def test_staff_who_are_not_editors_cannot_edit():
 
 
 # --- Votes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_titles_and_link_labels_lose_invisible_format_characters(member):
+    submission = submission_create(
+        author=member,
+        url="https://example.org/bidi",
+        kind="blog",
+        title="Safe \u202egnp.exe\u202c title",
+        extra_links=[("Co\u200bde", "https://example.org/code")],
+    )
+    assert submission.title == "Safe gnp.exe title"
+    assert submission.extra_links.get().label == "Code"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", ["https://example.org/a\nb", "https://example.org/a\tb"])
+def test_a_link_with_a_line_break_or_tab_is_refused_by_the_service(member, bad):
+    with pytest.raises(ValidationError, match="line breaks or tabs"):
+        submission_create(author=member, url=bad, kind="blog", title="T")
+    with pytest.raises(ValidationError, match="line breaks or tabs"):
+        submission_create(
+            author=member,
+            url="https://example.org/fine",
+            kind="blog",
+            title="T",
+            extra_links=[("Code", bad)],
+        )
+    assert not Submission.objects.exists()
