@@ -13,13 +13,12 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from events.models import Event
 from events.services import event_save, rsvp_set
 from newsletter import reference
-from newsletter.models import Issue, Kind, Submission
+from newsletter.models import Issue, Kind, Notification, Submission
 from newsletter.services.submissions import (
     submission_create,
     submission_find_duplicate,
@@ -34,8 +33,8 @@ PASSWORD = "demo-password"  # noqa: S105 (demo accounts on a developer's machine
 PEOPLE = [
     # email, display name, role, time zone
     ("admin@example.org", "Admin", "admin", "UTC"),
-    ("ada@example.org", "Ada (editor)", "editor", "Europe/London"),
-    ("grace@example.org", "Grace (editor)", "editor", "America/New_York"),
+    ("ada@example.org", "Ada", "editor", "Europe/London"),
+    ("grace@example.org", "Grace", "editor", "America/New_York"),
     ("alan@example.org", "Alan", "member", "Asia/Kolkata"),
     ("katherine@example.org", "Katherine", "member", "America/Los_Angeles"),
     ("linus@example.org", "Linus", "member", "Europe/Helsinki"),
@@ -117,11 +116,7 @@ class Command(BaseCommand):
     help = "Load the demo community (idempotent)."
 
     def handle(self, *args, **options):
-        # The demo's decisions would email invented people: keep those emails in memory.
-        with (
-            override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"),
-            transaction.atomic(),
-        ):
+        with transaction.atomic():
             people = {email: self.person(email, name, role, tz) for email, name, role, tz in PEOPLE}
             ada, grace = people["ada@example.org"], people["grace@example.org"]
             alan = people["alan@example.org"]
@@ -151,6 +146,7 @@ class Command(BaseCommand):
             self.vote(PENDING[2][1], grace, 1, "A classic, and the v2 paper is out.")
             self.vote(PENDING[2][1], ada, -1, "Covered everywhere already; maybe the v2 instead?")
             self.events(people)
+            self.settle(people.values())
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
         self.stdout.write(
             "\nLog in at http://127.0.0.1:8000/accounts/login/ with password "
@@ -159,6 +155,24 @@ class Command(BaseCommand):
             "  editor  ada@example.org     (votes and composes in /admin/)\n"
             "  editor  grace@example.org\n"
             "  member  alan@example.org    (submits links: /submit/)\n"
+        )
+
+    def settle(self, people) -> None:
+        """Make the demo look lived-in, not just loaded: its submissions were shared days ago
+        (so no member starts at today's flood limit) and its decision emails count as sent
+        (the people are invented; nothing is mailed, now or by the sweeper)."""
+        now = timezone.now()
+        recent = Submission.objects.filter(
+            author__in=people, created_at__gte=now - timedelta(days=1)
+        )
+        published = recent.filter(state=Submission.State.PUBLISHED)
+        published.update(created_at=reference.PUBLISHED_AT - timedelta(days=10))
+        for hours, submission in enumerate(recent.order_by("pk"), start=1):
+            Submission.objects.filter(pk=submission.pk).update(
+                created_at=now - timedelta(days=2, hours=hours)
+            )
+        Notification.objects.filter(submission__author__in=people, sent_at__isnull=True).update(
+            sent_at=now
         )
 
     def person(self, email, name, role, tz) -> User:

@@ -1,0 +1,40 @@
+"""`manage.py demo_data`: the community `make run` shows, loaded without side effects."""
+
+import io
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from newsletter.models import Issue, Notification, Submission
+from newsletter.services.submissions import submission_create, submissions_today
+from portal.models import User
+
+
+@pytest.mark.django_db
+def test_demo_data_mails_nobody_and_leaves_members_their_daily_submissions(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo_data", stdout=io.StringIO())
+
+    assert mail.outbox == []
+    assert not Notification.objects.filter(sent_at__isnull=True).exists()
+    alan = User.objects.get(email="alan@example.org")
+    assert submissions_today(alan) == 0
+    # The demo member can share a link straight away.
+    submission_create(author=alan, url="https://example.org/first-try", kind="blog", title="T")
+    assert Issue.objects.get(number=1).state == Issue.State.PUBLISHED
+    # No demo name claims a role.
+    assert not User.objects.filter(display_name__icontains="editor").exists()
+
+
+@pytest.mark.django_db
+def test_demo_data_runs_twice_without_duplicating(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo_data", stdout=io.StringIO())
+    count = Submission.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo_data", stdout=io.StringIO())
+    assert Submission.objects.count() == count
+    assert mail.outbox == []
