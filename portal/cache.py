@@ -3,125 +3,85 @@
 Everything in the cache can be rebuilt (rendered issue pages, fetch budgets, allauth's rate-limit
 counters), so an unreachable Redis behaves like an empty cache that forgets what it is given,
 instead of turning every page that touches the cache into an error. The price, for the length
-of the outage: pages are rendered on each request and rate limits count nothing. Each process
-logs the outage once a minute at most.
+of the outage: pages are rendered on each request and rate limits count nothing.
+
+django-redis does most of it: with DJANGO_REDIS_IGNORE_EXCEPTIONS (settings) a read misses and a
+write is dropped. Where its answer differs from an empty cache's, or from Django's, this backend
+gives that answer instead:
+
+- `add` answers True (stored, then forgotten), not None. allauth's rate limits take a lock with
+  `add`; refused it for a second, they refuse the login.
+- `incr` and `decr` raise ValueError (no such key), not return None, as callers expect. And they
+  return the stored number exactly: django-redis passes it through a Lua number, a double, which
+  rounds past 2**53, and the page cache's generations are nanosecond timestamps.
+- `set` returns None, as Django's cache API says.
+
+django-redis logs every call it answers without Redis (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS);
+`OncePerMinute`, on its logger in settings.LOGGING, lets one record a minute through.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django_redis.cache import RedisCache, omit_exception
+from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-logger = logging.getLogger(__name__)
-
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
-WARN_EVERY = 60.0  # seconds
-
-
-class _Unavailable:
-    last_warning = 0.0
-
-    @classmethod
-    def note(cls, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - cls.last_warning >= WARN_EVERY:
-            cls.last_warning = now
-            logger.warning("Cache unavailable (%s); serving without it.", type(exc).__name__)
-
-
-class ResilientRedisCacheClient(RedisCacheClient):
-    def get_client(self, key=None, *, write=False):
-        # Django makes a new redis-py client for every call, which costs about 0.3 ms (as much
-        # as serving a whole cached page); one per connection pool is enough.
-        pool = self._get_connection_pool(write)
-        clients = self.__dict__.setdefault("_clients", {})
-        client = clients.get(id(pool))
-        if client is None:
-            client = clients[id(pool)] = self._client(connection_pool=pool)
-        return client
-
-    def add(self, key, value, timeout):
-        try:
-            return super().add(key, value, timeout)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return True  # stored in an empty cache, then forgotten
-
-    def get(self, key, default):
-        try:
-            return super().get(key, default)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return default
-
-    def set(self, key, value, timeout):
-        try:
-            super().set(key, value, timeout)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-
-    def touch(self, key, timeout):
-        try:
-            return super().touch(key, timeout)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return False
-
-    def delete(self, key):
-        try:
-            return super().delete(key)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return False
-
-    def get_many(self, keys):
-        try:
-            return super().get_many(keys)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return {}
-
-    def has_key(self, key):
-        try:
-            return super().has_key(key)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return False
-
-    def incr(self, key, delta):
-        try:
-            return super().incr(key, delta)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            raise ValueError(f"Key '{key}' not found.") from None  # as an empty cache answers
-
-    def set_many(self, data, timeout):
-        try:
-            super().set_many(data, timeout)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-
-    def delete_many(self, keys):
-        try:
-            super().delete_many(keys)
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-
-    def clear(self):
-        try:
-            return super().clear()
-        except UNAVAILABLE as exc:
-            _Unavailable.note(exc)
-            return False
+# INCRBY if the key exists (an expired counter must not come back without its timeout), and
+# answer with the stored digits, which a Lua number could round.
+INCR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return redis.call('GET', KEYS[1])
+"""
 
 
 class ResilientRedisCache(RedisCache):
-    """Django's Redis cache; an unreachable server reads as a miss instead of an error."""
+    """django-redis; an unreachable server answers as an empty cache instead of an error."""
 
-    def __init__(self, server, params):
-        super().__init__(server, params)
-        self._class = ResilientRedisCacheClient
+    @omit_exception(return_value=True)
+    def add(self, *args, **kwargs):
+        return self.client.add(*args, **kwargs)
+
+    def set(self, *args, **kwargs) -> None:
+        super().set(*args, **kwargs)
+
+    def incr(self, key, delta=1, version=None):
+        value = self._incr_existing(key, delta, version)
+        if value is None:  # no such key, or Redis unreachable: an empty cache has none either
+            raise ValueError(f"Key '{key}' not found.")
+        return value
+
+    def decr(self, key, delta=1, version=None):
+        return self.incr(key, -delta, version)
+
+    @omit_exception
+    def _incr_existing(self, key, delta, version):
+        client = self.client.get_client(write=True)
+        try:
+            value = client.eval(INCR_EXISTING, 1, self.make_key(key, version=version), delta)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise ConnectionInterrupted(connection=client) from exc
+        return None if value is None else int(value)
+
+
+class OncePerMinute(logging.Filter):
+    """Let one record through a minute, per process: an outage is news once, not per request."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.last = float("-inf")
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self.last < self.seconds:
+                return False
+            self.last = now
+            return True

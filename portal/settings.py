@@ -125,14 +125,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # Django's Redis cache, except that Redis being down reads as an empty cache
-            # (pages still render) instead of an error on every page.
+            # django-redis, except that Redis being down reads as an empty cache (pages
+            # still render) instead of an error on every page (portal/cache.py).
             "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
             "TIMEOUT": 300,
             # A Redis that hangs costs a request one second at most, not a worker.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
 else:
@@ -142,6 +142,10 @@ else:
             "LOCATION": "portal",
         }
     }
+# While Redis is unreachable, django-redis answers reads with a miss and drops writes instead
+# of raising, and logs each call it answered so (throttled in LOGGING below).
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Whole reader pages (archive, issues, feeds, events, home) kept for anonymous visitors, in
 # seconds at most; publishing, corrections and event changes retire them at once
@@ -316,9 +320,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"once_per_minute": {"()": "portal.cache.OncePerMinute"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # While Redis is down django-redis logs every cache call; once a minute says as much.
+        "django_redis.cache": {"filters": ["once_per_minute"]},
         # Full request URLs can carry secrets (webhook tokens); keep them at WARNING.
         "urllib3": {"level": "WARNING"},
     },

@@ -199,7 +199,7 @@ def own_redis(settings) -> Iterator[RedisProcess]:
             "BACKEND": "portal.cache.ResilientRedisCache",  # production's, on this server
             "LOCATION": redis.url,
             "KEY_PREFIX": "reliability",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
     old_broker = celery_app.conf.broker_url

@@ -5,12 +5,15 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.urls import reverse
 
 from newsletter.models import Activity, IssueItem, Section, Submission
+from newsletter.views.submissions import FETCHES_PER_MINUTE
 from tests.factories import PublishedIssueFactory, SubmissionFactory
 
 SUBMIT = reverse("portal:submission-create")
+FETCH = reverse("portal:submission-fetch")
 
 
 def submit_data(**overrides):
@@ -321,3 +324,29 @@ def test_a_link_with_a_line_break_or_tab_gets_a_message_and_nothing_is_stored(me
     assert response.status_code == 200
     assert "cannot contain spaces, line breaks or tabs" in response.content.decode()
     assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_fetch_details_refused_past_the_budget(thirdparty_settings, member_client, member):
+    cache.delete(f"fetch-budget:{member.pk}")  # a member of an earlier test may have had this id
+    url = "https://github.com/ggerganov/llama.cpp"
+
+    answers = [member_client.post(FETCH, {"url": url}) for _ in range(FETCHES_PER_MINUTE + 1)]
+
+    assert [answer.status_code for answer in answers] == [200] * FETCHES_PER_MINUTE + [429]
+    assert answers[-1].json() == {
+        "ok": False,
+        "message": "Too many fetches in a minute; wait a moment and try again.",
+    }
+
+
+@pytest.mark.django_db
+def test_fetch_details_redis_down_budget_counts_nothing(
+    thirdparty_settings, member_client, redis_down
+):
+    url = "https://github.com/ggerganov/llama.cpp"
+
+    answers = [member_client.post(FETCH, {"url": url}) for _ in range(FETCHES_PER_MINUTE + 1)]
+
+    assert [answer.status_code for answer in answers] == [200] * (FETCHES_PER_MINUTE + 1)
+    assert answers[-1].json()["title"] == "ggerganov/llama.cpp"
