@@ -1,10 +1,12 @@
 """Sections, and the editors' issue desk: compose, preview the three outputs, publish.
 
-Every change goes through `newsletter.issues`; these pages only collect what the editor
-chose. All forms work without JavaScript.
+Every change goes through `newsletter.services`; these pages only collect what the editor
+chose (the items table through the formset in `compose.py`). All forms work without JavaScript.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django import forms
 from django.conf import settings
@@ -21,7 +23,6 @@ from django.utils.safestring import mark_safe
 
 from events.models import Event
 from newsletter.services.compose import (
-    ItemChange,
     events_section,
     issue_events_window,
     issue_fill,
@@ -42,6 +43,12 @@ from newsletter.services.issues import (
 
 from .. import rendering
 from ..models import Issue, IssueItem, Kind, Section, Submission
+from .compose import BaseItemFormSet, ItemFormSet
+
+
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
 
 # --- Sections ------------------------------------------------------------------------------------
 
@@ -294,8 +301,8 @@ class IssueAdmin(admin.ModelAdmin):
 
     def compose_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         issue = self._issue_for(request, pk, change=request.method == "POST")
-        if request.method == "POST":
-            self._compose_post(request, issue)
+        if request.method == "POST" and request.POST.get("action", "") in ("fill", "add"):
+            self._pool_post(request, issue)
             return HttpResponseRedirect(request.path)
         sections = list(Section.objects.order_by("position", "id"))
         items = list(
@@ -303,93 +310,97 @@ class IssueAdmin(admin.ModelAdmin):
                 "section__position", "position", "id"
             )
         )
-        by_section = {section.pk: [] for section in sections}
-        for item in items:
-            by_section.setdefault(item.section_id, []).append(item)
+        if request.method != "POST":
+            formset = ItemFormSet(items=items, sections=sections)
+            return self._compose_page(request, issue, sections, formset)
+        formset = ItemFormSet(request.POST, items=items, sections=sections)
+        if not formset.is_valid():
+            if formset.non_form_errors():
+                # A stale or incomplete page: show the issue as it is now, and why.
+                errors = formset.non_form_errors()
+                formset = ItemFormSet(items=items, sections=sections)
+                return self._compose_page(request, issue, sections, formset, errors, status=400)
+            return self._compose_page(request, issue, sections, formset, status=400)
+        try:
+            issue_items_update(issue=issue, changes=formset.item_changes(), actor=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            published = issue.state == Issue.State.PUBLISHED
+            messages.success(
+                request, "Saved; the correction is on the site now." if published else "Saved."
+            )
+        return HttpResponseRedirect(request.path)
+
+    def _compose_page(
+        self,
+        request: HttpRequest,
+        issue: Issue,
+        sections: list[Section],
+        formset: BaseItemFormSet,
+        items_errors: Sequence[str] = (),
+        status: int = 200,
+    ) -> HttpResponse:
+        """The page: the items formset by section, then the pool and the events to add."""
+        rows = {section.pk: [] for section in sections}
+        for form in formset:
+            if form.item is not None:
+                rows.setdefault(form.item.section_id, []).append(form)
+        present_events = {item.event_id for item in formset.items.values() if item.event_id}
         pool = list(issue_pool(issue=issue))
         default_sections = {kind: section_for_kind(kind) for kind in Kind.values}
-        present_events = {item.event_id for item in items if item.event_id}
-        events = [e for e in issue_events_window() if e.pk not in present_events]
         context = self._context(request, issue, f"Compose issue #{issue.number}")
         context.update(
             sections=sections,
-            section_rows=[(section, by_section.get(section.pk, [])) for section in sections],
+            formset=formset,
+            items_errors=items_errors,
+            section_rows=[(section, rows[section.pk]) for section in sections],
             pool=[(submission, default_sections.get(submission.kind)) for submission in pool],
-            events=events,
+            events=[e for e in issue_events_window() if e.pk not in present_events],
             events_section=events_section(),
             events_weeks=settings.NEWSLETTER_EVENTS_WEEKS,
             published=issue.state == Issue.State.PUBLISHED,
         )
-        return TemplateResponse(request, "admin/newsletter/issue/compose.html", context)
+        return TemplateResponse(
+            request, "admin/newsletter/issue/compose.html", context, status=status
+        )
 
-    def _compose_post(self, request: HttpRequest, issue: Issue) -> None:
-        action = request.POST.get("action", "")
-        sections = {str(section.pk): section for section in Section.objects.all()}
+    def _pool_post(self, request: HttpRequest, issue: Issue) -> None:
+        """Fill from the pool, or add the ticked submissions and events."""
         try:
-            if action == "fill":
+            if request.POST["action"] == "fill":
                 added = issue_fill(issue=issue, actor=request.user)
-                messages.success(
-                    request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}."
-                )
-            elif action == "add":
-                # Ticked ids, in the page's order; anything not a number is no id of ours.
-                submission_ids = [v for v in request.POST.getlist("add") if v.isdigit()]
-                event_ids = [v for v in request.POST.getlist("add-event") if v.isdigit()]
-                found = Submission.objects.in_bulk(submission_ids)
-                events = Event.objects.in_bulk(event_ids)
-                added = issue_items_add(
-                    issue=issue,
-                    submissions=[
-                        (found[int(pk)], sections.get(request.POST.get(f"section-for-{pk}", "")))
-                        for pk in submission_ids
-                        if int(pk) in found
-                    ],
-                    events=[events[int(pk)] for pk in event_ids if int(pk) in events],
-                    actor=request.user,
-                )
-                if added:
-                    messages.success(
-                        request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}."
-                    )
-                else:
-                    messages.warning(request, "Tick the items to add first.")
             else:
-                changes = self._item_changes(request, issue, sections)
-                issue_items_update(issue=issue, changes=changes, actor=request.user)
-                if issue.state == Issue.State.PUBLISHED:
-                    messages.success(request, "Saved; the correction is on the site now.")
-                else:
-                    messages.success(request, "Saved.")
+                added = self._add_ticked(request, issue)
+                if not added:
+                    messages.warning(request, "Tick the items to add first.")
+                    return
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+            return
+        messages.success(request, f"Added {len(added)} item{'s' if len(added) != 1 else ''}.")
 
-    def _item_changes(self, request, issue: Issue, sections: dict) -> list[ItemChange]:
-        """Read the items form: position, section, blurb and remove per item, and ↑/↓ buttons."""
-        post = request.POST
-        move_pk, _, direction = post.get("move", "").partition(":")
-        changes = []
-        for item in issue.items.all():
-            key = str(item.pk)
-            if f"position-{key}" not in post:
-                continue  # added after the page was loaded
-            try:
-                position = float(post[f"position-{key}"])
-            except ValueError:
-                raise ValidationError("Positions are numbers, such as 1, 2, 3.") from None
-            section = sections.get(post.get(f"section-{key}", ""))
-            if key == move_pk:
-                position += -1.5 if direction == "up" else 1.5
-            changes.append(
-                ItemChange(
-                    item_id=item.pk,
-                    section_id=section.pk if section else None,
-                    position=position,
-                    blurb=post.get(f"blurb-{key}"),
-                    remove=post.get(f"remove-{key}") == "on",
-                )
-            )
-        return changes
+    @staticmethod
+    def _add_ticked(request: HttpRequest, issue: Issue) -> list[IssueItem]:
+        sections = {str(section.pk): section for section in Section.objects.all()}
+        # Ticked ids, in the page's order; anything not a number is no id of ours (nor are "²",
+        # which str.isdigit() takes, and numbers too long for a primary key).
+        submission_ids = [v for v in request.POST.getlist("add") if _is_id(v)]
+        event_ids = [v for v in request.POST.getlist("add-event") if _is_id(v)]
+        found = Submission.objects.in_bulk(submission_ids)
+        events = Event.objects.in_bulk(event_ids)
+        return issue_items_add(
+            issue=issue,
+            submissions=[
+                (found[int(pk)], sections.get(request.POST.get(f"section-for-{pk}", "")))
+                for pk in submission_ids
+                if int(pk) in found
+            ],
+            events=[events[int(pk)] for pk in event_ids if int(pk) in events],
+            actor=request.user,
+        )
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         issue = self._issue_for(request, pk, change=False)

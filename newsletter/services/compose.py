@@ -17,6 +17,10 @@ from newsletter.models import Issue, IssueItem, Section, Submission
 from .issues import IssueError, State, _check_can_place, _refresh
 from .submissions import submission_transition
 
+# Like a submission's summary, which a blurb replaces: an item and its title fit one Discord
+# message.
+BLURB_MAX_LENGTH = 1500
+
 
 def issue_pool(*, issue: Issue | None = None) -> QuerySet[Submission]:
     """Accepted submissions not yet in a published issue (nor in `issue`), oldest first.
@@ -187,7 +191,7 @@ class ItemChange:
 
     item_id: int
     section_id: int | None = None
-    position: int | None = None
+    position: float | None = None  # a sort key within the section; 1.5 goes between 1 and 2
     blurb: str | None = None
     remove: bool = False
 
@@ -220,6 +224,10 @@ def issue_items_update(*, issue: Issue, changes: Sequence[ItemChange], actor=Non
                 item.section_id = change.section_id
                 fields.append("section")
             if change.blurb is not None and change.blurb.strip() != item.blurb:
+                if len(change.blurb.strip()) > BLURB_MAX_LENGTH:
+                    raise IssueError(
+                        f"A blurb has at most {BLURB_MAX_LENGTH} characters.", code="blurb"
+                    )
                 item.blurb = change.blurb.strip()
                 fields.append("blurb")
             if change.position is not None:

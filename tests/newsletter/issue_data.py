@@ -52,3 +52,11 @@ def published_issue(*, items: int = 1, kind: str = Kind.PAPER, editor=None, **kw
     published_at = kwargs.pop("published_at", None)
     issue = draft_issue(items=items, kind=kind, editor=editor, **kwargs)
     return issue_publish(issue=issue, actor=editor, published_at=published_at)
+
+
+def items_form(rows: list[dict], **extra) -> dict:
+    """POST data for the compose page's items formset: one dict of fields per item, in order."""
+    data = {"items-TOTAL_FORMS": len(rows), "items-INITIAL_FORMS": len(rows), **extra}
+    for index, row in enumerate(rows):
+        data.update({f"items-{index}-{name}": value for name, value in row.items()})
+    return data

@@ -21,6 +21,7 @@ from newsletter.models import (
     Submission,
 )
 from newsletter.services.compose import (
+    BLURB_MAX_LENGTH,
     issue_fill,
     issue_item_add,
     issue_item_move,
@@ -38,7 +39,13 @@ from newsletter.services.issues import (
 from newsletter.tasks.issues import publish_due_issues
 from portal.states import IllegalTransition
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
-from tests.newsletter.issue_data import accepted, draft_issue, published_event, published_issue
+from tests.newsletter.issue_data import (
+    accepted,
+    draft_issue,
+    items_form,
+    published_event,
+    published_issue,
+)
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -378,6 +385,17 @@ def test_issue_add_item_to_published_issue_publishes_it():
     assert issue.items.get(submission=late).is_published
 
 
+def test_issue_item_set_blurb_refuses_one_over_the_limit():
+    issue = draft_issue(items=1)
+    item = issue.items.get()
+
+    with pytest.raises(IssueError, match=f"at most {BLURB_MAX_LENGTH} characters"):
+        issue_item_set_blurb(item=item, blurb="z" * (BLURB_MAX_LENGTH + 1))
+
+    issue_item_set_blurb(item=item, blurb="z" * BLURB_MAX_LENGTH)
+    assert issue.items.get().blurb == "z" * BLURB_MAX_LENGTH
+
+
 def test_issue_fill_refuses_a_published_issue():
     issue = published_issue(items=1)
     accepted()
@@ -458,18 +476,13 @@ def test_admin_compose_saves_order_sections_blurbs_and_removals(editor_client):
 
     editor_client.post(
         url,
-        {
-            f"position-{a.pk}": "2",
-            f"section-{a.pk}": papers,
-            f"blurb-{a.pk}": "New blurb",
-            f"position-{b.pk}": "1",
-            f"section-{b.pk}": tools,
-            f"blurb-{b.pk}": "",
-            f"position-{c.pk}": "3",
-            f"section-{c.pk}": papers,
-            f"blurb-{c.pk}": "",
-            f"remove-{c.pk}": "on",
-        },
+        items_form(
+            [
+                {"id": a.pk, "ORDER": "2", "section": papers, "blurb": "New blurb"},
+                {"id": b.pk, "ORDER": "1", "section": tools, "blurb": ""},
+                {"id": c.pk, "ORDER": "3", "section": papers, "blurb": "", "DELETE": "on"},
+            ]
+        ),
     )
 
     assert list(issue.items.values_list("pk", "section__slug", "blurb")) == [
@@ -484,11 +497,13 @@ def test_admin_compose_moves_an_item_up(editor_client):
     issue = draft_issue(items=3)
     a, b, c = issue.items.order_by("position")
     papers = section("papers-and-posts").pk
-    data = {"move": f"{c.pk}:up"}
-    for number, item in enumerate((a, b, c), start=1):
-        data.update(
-            {f"position-{item.pk}": number, f"section-{item.pk}": papers, f"blurb-{item.pk}": ""}
-        )
+    data = items_form(
+        [
+            {"id": item.pk, "ORDER": number, "section": papers, "blurb": ""}
+            for number, item in enumerate((a, b, c), start=1)
+        ],
+        move=f"{c.pk}:up",
+    )
 
     editor_client.post(reverse("admin:newsletter_issue_compose", args=[issue.pk]), data)
 
@@ -526,6 +541,20 @@ def test_admin_compose_adds_all_ticked_items_or_none(editor_client):
     assert "only accepted submissions go in an issue" in page
     assert "Added" not in page
     assert not issue.items.exists()
+
+
+def test_admin_compose_add_ignores_ids_that_are_no_numbers_of_ours(editor_client):
+    issue = draft_issue()
+    paper = accepted(kind=Kind.PAPER)
+    junk = ["²", "٣", "1" * 5000, "9" * 30]
+
+    response = editor_client.post(
+        reverse("admin:newsletter_issue_compose", args=[issue.pk]),
+        {"action": "add", "add": [*junk, paper.pk], "add-event": junk},
+    )
+
+    assert response.status_code == 302
+    assert list(issue.items.values_list("submission", flat=True)) == [paper.pk]
 
 
 def test_admin_preview_shows_the_three_outputs_with_message_lengths(editor_client, settings):

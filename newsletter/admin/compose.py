@@ -1,0 +1,164 @@
+"""The items table of the compose page as a formset: one form per item of the issue.
+
+The formset only reads what the editor chose (section, order, blurb, remove, ↑/↓) and turns it
+into `ItemChange`s; `issue_items_update` does every write. Bad input is a form error shown next
+to the item, or, when the page no longer matches the issue, one message for the whole table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
+
+from newsletter.services.compose import BLURB_MAX_LENGTH, ItemChange
+
+from ..models import IssueItem, Section
+
+# The order is a sort key within the section (1.5 goes between 1 and 2); the page numbers each
+# section 1, 2, 3... and ↑/↓ step half a place past the neighbour.
+ORDER_MAX = 1000
+MOVE_STEP = 1.5
+
+STALE = (
+    "The items on this page no longer match the issue (someone changed it meanwhile, or the "
+    "page is incomplete). Nothing was saved; the issue is shown below as it is now."
+)
+
+
+class ItemForm(forms.Form):
+    """One item: which one (hidden), its section and its blurb; the formset adds ORDER, DELETE."""
+
+    id = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    section = forms.TypedChoiceField(coerce=int, choices=())
+    blurb = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 50, "maxlength": BLURB_MAX_LENGTH}),
+    )
+
+    def __init__(self, *args, sections: Sequence[Section], item: IssueItem | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item  # None when the posted id is no item of this issue
+        self.fields["section"].choices = [(section.pk, section.heading) for section in sections]
+        if item is not None:
+            summary = item.submission.summary if item.submission_id else "No blurb"
+            self.fields["blurb"].widget.attrs["placeholder"] = summary
+
+    def clean_blurb(self) -> str:
+        # Checked only when it changes: a longer blurb saved before the limit can stay.
+        blurb = self.cleaned_data["blurb"]
+        unchanged = self.item is not None and blurb == self.item.blurb.strip()
+        if len(blurb) > BLURB_MAX_LENGTH and not unchanged:
+            raise ValidationError(
+                f"A blurb has at most {BLURB_MAX_LENGTH} characters (this one has {len(blurb)}).",
+                code="max_length",
+            )
+        return blurb
+
+
+class BaseItemFormSet(forms.BaseFormSet):
+    """The items of one issue, in the page's order; `item_changes()` is what the editor asked."""
+
+    default_error_messages = {
+        "missing_management_form": (
+            "The items arrived without the form's hidden bookkeeping fields, so nothing was "
+            "saved. The issue is shown below as it is now: make your changes again."
+        ),
+    }
+
+    def __init__(
+        self,
+        data=None,
+        *,
+        items: Sequence[IssueItem],
+        sections: Sequence[Section],
+        **kwargs,
+    ):
+        self.items = {item.pk: item for item in items}
+        self.sections = sections
+        initial = None
+        if data is None:
+            initial, counters = [], {}
+            for item in items:  # numbered 1, 2, 3... within each section, as the page shows
+                counters[item.section_id] = counters.get(item.section_id, 0) + 1
+                initial.append(
+                    {
+                        "id": item.pk,
+                        "section": item.section_id,
+                        "blurb": item.blurb,
+                        ORDERING_FIELD_NAME: counters[item.section_id],
+                    }
+                )
+        super().__init__(data, initial=initial, prefix="items", **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {"sections": self.sections, "item": self._item_at(index)}
+
+    def _item_at(self, index: int | None) -> IssueItem | None:
+        if index is None:
+            return None
+        if self.is_bound:
+            raw = self.data.get(f"{self.add_prefix(index)}-id")
+        else:
+            raw = self.initial[index]["id"] if index < len(self.initial) else None
+        try:
+            return self.items.get(int(raw))
+        except (TypeError, ValueError):
+            return None
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # Whole numbers would do for Django's ordering; the page has always taken 1.5 as well.
+        form.fields[ORDERING_FIELD_NAME] = forms.FloatField(
+            label="Order",
+            required=False,
+            min_value=0,
+            max_value=ORDER_MAX,
+            widget=forms.NumberInput(attrs={"step": "any", "size": 3, "class": "vIntegerField"}),
+        )
+        if DELETION_FIELD_NAME in form.fields:
+            form.fields[DELETION_FIELD_NAME].label = "Remove"
+
+    def clean(self):
+        """Each form names a different item of this issue, and the page adds none; anything else
+        is a stale or tampered page."""
+        if not self.management_form.is_valid():
+            return  # already said; an error raised here would replace that message
+        if self.initial_form_count() != self.total_form_count():
+            raise ValidationError(STALE, code="stale")
+        seen = set()
+        for form in self.forms:
+            if form.item is None or form.item.pk in seen:
+                raise ValidationError(STALE, code="stale")
+            seen.add(form.item.pk)
+
+    def item_changes(self) -> list[ItemChange]:
+        """The valid formset as changes; a ↑/↓ button ("move" = "<item id>:up") moves one item."""
+        move_id, _, direction = str(self.data.get("move", "")).partition(":")
+        changes = []
+        for form in self.forms:
+            if form.item is None:
+                continue
+            data = form.cleaned_data
+            position = data.get(ORDERING_FIELD_NAME)
+            if move_id == str(form.item.pk) and direction in ("up", "down"):
+                if position is None:
+                    position = form.item.position + 1
+                position += -MOVE_STEP if direction == "up" else MOVE_STEP
+            changes.append(
+                ItemChange(
+                    item_id=form.item.pk,
+                    section_id=data.get("section"),
+                    position=position,
+                    blurb=data.get("blurb"),
+                    remove=bool(data.get(DELETION_FIELD_NAME)),
+                )
+            )
+        return changes
+
+
+ItemFormSet = forms.formset_factory(
+    ItemForm, formset=BaseItemFormSet, extra=0, can_order=True, can_delete=True
+)
