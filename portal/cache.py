@@ -18,6 +18,11 @@ gives that answer instead:
 
 django-redis logs every call it answers without Redis (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS);
 `OncePerMinute`, on its logger in settings.LOGGING, lets one record a minute through.
+
+Rate limits are the exception to "forget everything": a limit that counts nothing while Redis
+is down fails open (a password can be guessed at full speed). Keys of allauth's limits and of
+ours (portal.ratelimit) are counted in this process's memory while Redis is unreachable:
+per process rather than shared, but never off. The switch is logged once each way.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import logging
 import threading
 import time
 
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache, omit_exception
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -40,18 +47,86 @@ return redis.call('GET', KEYS[1])
 """
 
 
+logger = logging.getLogger(__name__)
+
+# Keys of rate-limit counters (allauth's, and portal.ratelimit's).
+RATE_LIMIT_KEYS = ("allauth:rl:", "ratelimit:")
+
+
+class _LocalLimits:
+    """The per-process stand-in for Redis, for rate-limit keys only, while Redis is down."""
+
+    def __init__(self) -> None:
+        self.cache = LocMemCache("rate-limits-while-redis-is-down", {"MAX_ENTRIES": 100_000})
+        self.active = False
+        self._lock = threading.Lock()
+
+    def switch(self, active: bool) -> None:
+        with self._lock:
+            if self.active == active:
+                return
+            self.active = active
+        if active:
+            logger.warning("Redis is unreachable: rate limits count in each process's memory.")
+        else:
+            logger.warning("Redis answers again: rate limits count in Redis.")
+
+
+_local_limits = _LocalLimits()
+
+
+def _limited(key) -> bool:
+    return isinstance(key, str) and key.startswith(RATE_LIMIT_KEYS)
+
+
 class ResilientRedisCache(RedisCache):
-    """django-redis; an unreachable server answers as an empty cache instead of an error."""
+    """django-redis; an unreachable server answers as an empty cache instead of an error,
+    except for rate-limit counters, which go on counting in this process."""
+
+    def _limit_call(self, method: str, key, *args, **kwargs):
+        """Run a cache call on a rate-limit key in Redis, or locally while Redis is down."""
+        try:
+            result = getattr(self.client, method)(key, *args, **kwargs)
+        except ConnectionInterrupted:
+            _local_limits.switch(True)
+            return getattr(_local_limits.cache, method)(key, *args, **kwargs)
+        if _local_limits.active:
+            _local_limits.switch(False)
+        return result
+
+    def get(self, key, default=None, version=None, client=None):
+        if _limited(key):
+            return self._limit_call("get", key, default=default, version=version)
+        return super().get(key, default=default, version=version, client=client)
+
+    def set(
+        self, key, value, timeout=DEFAULT_TIMEOUT, version=None, client=None, nx=False, xx=False
+    ):
+        if _limited(key):
+            self._limit_call("set", key, value, timeout=timeout, version=version)
+            return None
+        super().set(key, value, timeout=timeout, version=version, client=client, nx=nx, xx=xx)
+        return None
+
+    def delete(self, key, version=None, prefix=None, client=None):
+        if _limited(key):
+            return self._limit_call("delete", key, version=version)
+        return super().delete(key, version=version, prefix=prefix, client=client)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, client=None):
+        if _limited(key):
+            return self._limit_call("add", key, value, timeout=timeout, version=version)
+        return self._add(key, value, timeout=timeout, version=version, client=client)
 
     @omit_exception(return_value=True)
-    def add(self, *args, **kwargs):
+    def _add(self, *args, **kwargs):
         return self.client.add(*args, **kwargs)
 
-    def set(self, *args, **kwargs) -> None:
-        super().set(*args, **kwargs)
-
     def incr(self, key, delta=1, version=None):
-        value = self._incr_existing(key, delta, version)
+        if _limited(key):
+            value = self._limit_incr(key, delta, version)
+        else:
+            value = self._incr_existing(key, delta, version)
         if value is None:  # no such key, or Redis unreachable: an empty cache has none either
             raise ValueError(f"Key '{key}' not found.")
         return value
@@ -59,8 +134,24 @@ class ResilientRedisCache(RedisCache):
     def decr(self, key, delta=1, version=None):
         return self.incr(key, -delta, version)
 
+    def _limit_incr(self, key, delta, version):
+        try:
+            value = self._incr_in_redis(key, delta, version)
+        except ConnectionInterrupted:
+            _local_limits.switch(True)
+            try:
+                return _local_limits.cache.incr(key, delta, version=version)
+            except ValueError:
+                return None
+        if _local_limits.active:
+            _local_limits.switch(False)
+        return value
+
     @omit_exception
     def _incr_existing(self, key, delta, version):
+        return self._incr_in_redis(key, delta, version)
+
+    def _incr_in_redis(self, key, delta, version):
         client = self.client.get_client(write=True)
         try:
             value = client.eval(INCR_EXISTING, 1, self.make_key(key, version=version), delta)

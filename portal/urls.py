@@ -15,6 +15,8 @@ from portal import views
 admin.site.site_header = f"{settings.SITE_NAME} editors"
 admin.site.site_title = "Editors"
 admin.site.index_title = "Review, compose and deliver"
+# The desk has no login form of its own: the site's one login (allauth's) and its limits.
+admin.site.login = views.admin_login
 # The editors' pages are wide tables (the review queue, the composer): give them the room.
 admin.site.enable_nav_sidebar = False
 

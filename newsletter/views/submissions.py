@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,18 +23,14 @@ from newsletter.links.fetch import FetchError
 from newsletter.models import IssueItem, Submission
 from newsletter.services import submissions as service
 from newsletter.services.submissions import DuplicateSubmission, SubmissionLimitReached
+from portal import ratelimit
 
 FETCHES_PER_MINUTE = 20
 
 
 def _fetch_allowed(user) -> bool:
     """A small per-member budget: each fetch makes this server call someone else's."""
-    key = f"fetch-budget:{user.pk}"
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) <= FETCHES_PER_MINUTE
-    except ValueError:
-        return True
+    return ratelimit.allow("fetch", user.pk, limit=FETCHES_PER_MINUTE, seconds=60)
 
 
 def _fetch_details(raw_url: str, user) -> tuple[Metadata | None, str, int]:

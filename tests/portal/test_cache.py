@@ -95,3 +95,59 @@ def test_cache_incr_keeps_the_timeout_and_refuses_missing_keys(key):
     assert 0 < cache.ttl(key) <= 60
     with pytest.raises(ValueError, match="not found"):
         cache.incr(f"{key}:missing")
+
+
+# --- Rate limits never fail open ------------------------------------------------------------------
+
+
+def test_rate_limit_keys_count_in_the_process_while_redis_is_down(redis_down, caplog, monkeypatch):
+    from portal import ratelimit
+    from portal.cache import _local_limits
+
+    monkeypatch.setattr(_local_limits, "active", False)  # as in a process that just started
+
+    who = uuid.uuid4().hex
+    answers = [ratelimit.allow("test", who, limit=3, seconds=60) for _ in range(5)]
+    assert answers == [True, True, True, False, False]
+    # allauth's counters and its lock behave as in Redis: a real lock, a real history.
+    assert cache.add(f"allauth:rl:{who}:lock", True) is True
+    assert cache.add(f"allauth:rl:{who}:lock", True) is False
+    cache.set(f"allauth:rl:{who}", [1.0, 2.0])
+    assert cache.get(f"allauth:rl:{who}") == [1.0, 2.0]
+    # Other keys still read as an empty cache.
+    cache.set(f"page:{who}", "<html>")
+    assert cache.get(f"page:{who}") is None
+    switched = [r for r in caplog.records if r.name == "portal.cache"]
+    assert [r.getMessage() for r in switched] == [
+        "Redis is unreachable: rate limits count in each process's memory."
+    ]
+
+
+@pytest.mark.redis
+def test_rate_limits_count_in_redis_when_it_answers(key):
+    from portal import ratelimit
+
+    who = uuid.uuid4().hex
+    assert [ratelimit.allow("test", who, limit=2, seconds=60) for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    cache.delete(f"ratelimit:test:{who}")
+
+
+@pytest.mark.django_db
+def test_wrong_passwords_are_limited_while_redis_is_down(redis_down, settings, client):
+    """The outside review's finding: 14 wrong passwords in a row with Redis down were all
+    ordinary failures. Now the limit holds (in the process) and answers 429."""
+    from portal.settings import ACCOUNT_RATE_LIMITS
+    from tests.factories import UserFactory
+
+    settings.ACCOUNT_RATE_LIMITS = ACCOUNT_RATE_LIMITS
+    member = UserFactory()
+    pages = [
+        client.post("/accounts/login/", {"login": member.email, "password": "wrong"})
+        for _ in range(7)
+    ]
+    refused = ["Too many failed login attempts" in page.content.decode() for page in pages]
+    assert refused == [False] * 5 + [True] * 2

@@ -328,7 +328,7 @@ def test_a_link_with_a_line_break_or_tab_gets_a_message_and_nothing_is_stored(me
 
 @pytest.mark.django_db
 def test_fetch_details_refused_past_the_budget(thirdparty_settings, member_client, member):
-    cache.delete(f"fetch-budget:{member.pk}")  # a member of an earlier test may have had this id
+    cache.delete(f"ratelimit:fetch:{member.pk}")  # a member of an earlier test may have had this id
     url = "https://github.com/ggerganov/llama.cpp"
 
     answers = [member_client.post(FETCH, {"url": url}) for _ in range(FETCHES_PER_MINUTE + 1)]
@@ -341,12 +341,13 @@ def test_fetch_details_refused_past_the_budget(thirdparty_settings, member_clien
 
 
 @pytest.mark.django_db
-def test_fetch_details_redis_down_budget_counts_nothing(
-    thirdparty_settings, member_client, redis_down
+def test_fetch_details_redis_down_budget_still_counts_in_the_process(
+    thirdparty_settings, member_client, member, redis_down
 ):
+    """A limit must not fail open: while Redis is down the budget counts in this process."""
     url = "https://github.com/ggerganov/llama.cpp"
 
     answers = [member_client.post(FETCH, {"url": url}) for _ in range(FETCHES_PER_MINUTE + 1)]
 
-    assert [answer.status_code for answer in answers] == [200] * (FETCHES_PER_MINUTE + 1)
-    assert answers[-1].json()["title"] == "ggerganov/llama.cpp"
+    assert [answer.status_code for answer in answers] == [200] * FETCHES_PER_MINUTE + [429]
+    assert answers[0].json()["title"] == "ggerganov/llama.cpp"
