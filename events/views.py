@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import TemplateView
 
+from portal import ratelimit
 from portal.models import User
 from portal.pagecache import reader_page
 from portal.pagination import paginate
@@ -27,6 +28,8 @@ from .ical import calendar_document, google_calendar_url
 from .models import RSVP, Event
 
 PAST_PER_PAGE = 20
+# Answers a member may give in a minute: plenty for changing one's mind, not for a script.
+RSVPS_PER_MINUTE = 10
 # How far back the subscribable calendar goes; calendars keep what they already have.
 FEED_HISTORY = timedelta(days=365)
 
@@ -115,6 +118,8 @@ def rsvp(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.user.is_authenticated:
         login = reverse("account_login")
         return redirect(f"{login}?{urlencode({'next': event.get_absolute_url()})}")
+    if not ratelimit.allow("rsvp", request.user.pk, limit=RSVPS_PER_MINUTE, seconds=60):
+        return render(request, "429.html", status=429)
     form = RSVPForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose going, maybe or not going.")

@@ -377,13 +377,14 @@ def submission_transition(
             to_state=to_state,
         )
         if to_state in Notification.Kind.values:
-            notification, created = Notification.objects.get_or_create(
-                submission=locked, kind=to_state
-            )
-            # Each email once: a row already sent is not queued again; an unsent one
-            # (its task lost) is queued again, which is safe because the task checks.
-            if created or notification.sent_at is None:
-                queue_after_commit("newsletter.send_notification", notification_id=notification.pk)
+            # Each decision is emailed once. A new decision of a kind already emailed (rejected
+            # again after a reopen, with a new reason) is news: its old row makes way for one.
+            Notification.objects.filter(
+                submission=locked, kind=to_state, sent_at__isnull=False
+            ).delete()
+            notification, _ = Notification.objects.get_or_create(submission=locked, kind=to_state)
+            # An unsent row (its task lost) is queued again, which is safe: the task checks.
+            queue_after_commit("newsletter.send_notification", notification_id=notification.pk)
     submission.refresh_from_db()
     return submission
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from events import services
 from events.models import RSVP, Event
@@ -162,3 +163,15 @@ def test_admin_changelist_shows_counts(admin_client):
     assert "Counted" in body
     assert '<td class="field-going">2</td>' in body
     assert '<td class="field-waiting">1</td>' in body
+
+
+def test_editors_manage_events_in_the_admin(db):
+    """The outside review found editors could not manage events (no permissions)."""
+    editor = EditorFactory()
+    client = Client()
+    client.force_login(editor)
+    assert client.get("/admin/events/event/").status_code == 200
+    assert client.get("/admin/events/event/add/").status_code == 200
+    event = EventFactory()
+    assert client.get(f"/admin/events/event/{event.pk}/change/").status_code == 200
+    assert editor.has_perm("events.change_event") and not editor.has_perm("events.delete_event")

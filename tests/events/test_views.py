@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -264,3 +265,16 @@ def test_attendees_csv_staff_may_download(client, db):
     client.force_login(staff)
     event = EventFactory()
     assert client.get(reverse("events:attendees-csv", args=[event.slug])).status_code == 200
+
+
+def test_rsvp_changes_are_rate_limited_per_member(member_client, member, settings):
+    """The outside review flipped an answer 20 times in 0.6 s; the eleventh in a minute waits."""
+    cache.delete(f"ratelimit:rsvp:{member.pk}")  # a member of an earlier test may have had this id
+    event = EventFactory()
+    url = reverse("events:rsvp", args=[event.slug])
+    statuses = [
+        member_client.post(url, {"status": ["going", "not_going"][n % 2]}).status_code
+        for n in range(12)
+    ]
+    assert statuses == [302] * 10 + [429] * 2
+    assert "Too many attempts" in member_client.post(url, {"status": "going"}).content.decode()

@@ -87,9 +87,7 @@ def test_passwords_posted_to_the_admin_login_are_never_checked(client, settings)
     settings.ACCOUNT_RATE_LIMITS = ACCOUNT_RATE_LIMITS
     editor = UserFactory(is_staff=True)
     for password in ["guess"] * 25 + [PASSWORD]:
-        response = client.post(
-            "/admin/login/", {"username": editor.username, "password": password}
-        )
+        response = client.post("/admin/login/", {"username": editor.username, "password": password})
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
     assert client.get("/admin/").status_code == 302  # still not logged in

@@ -97,7 +97,7 @@ def test_reopening_a_rejected_link_submitted_again_is_refused_clearly(editor):
 
 
 @pytest.mark.django_db
-def test_reopen_clears_the_decision_and_a_second_reject_does_not_email_again(
+def test_reopen_clears_the_decision_and_a_second_reject_emails_the_new_reason(
     editor, django_capture_on_commit_callbacks
 ):
     submission = SubmissionFactory()
@@ -116,7 +116,12 @@ def test_reopen_clears_the_decision_and_a_second_reject_does_not_email_again(
         submission_decide(
             submission=submission, actor=editor, to_state=State.REJECTED, reason="covered"
         )
-    assert len(mail.outbox) == 1
+    # The outside review's finding: the second rejection, with its new reason, sent nothing
+    # although the admin said it would. Each decision is emailed once.
+    assert len(mail.outbox) == 2
+    new_reason = Submission.RejectReason("covered").label
+    assert new_reason in mail.outbox[1].body
+    assert Notification.objects.filter(submission=submission).count() == 1
 
 
 # --- Deciding by hand ------------------------------------------------------------------------
