@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from events.models import Event
+from newsletter.discord.split import split_text
 from newsletter.services.compose import (
     events_section,
     issue_events_window,
@@ -31,6 +32,7 @@ from newsletter.services.compose import (
     issue_pool,
     section_for_kind,
 )
+from newsletter.services.delivery import issue_delivery_key
 from newsletter.services.issues import (
     issue_correct,
     issue_create,
@@ -42,7 +44,7 @@ from newsletter.services.issues import (
 )
 
 from .. import rendering
-from ..models import Issue, IssueItem, Kind, Section, Submission
+from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
 from .compose import BaseItemFormSet, ItemFormSet
 
 
@@ -404,8 +406,7 @@ class IssueAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         issue = self._issue_for(request, pk, change=False)
-        document = rendering.issue_document(issue)
-        markdown = rendering.document_markdown(document)
+        web_html, markdown, messages_sent = self._renderings(issue)
         if request.GET.get("download") == "markdown":
             response = HttpResponse(markdown, content_type="text/markdown; charset=utf-8")
             response["Content-Disposition"] = (
@@ -414,19 +415,42 @@ class IssueAdmin(admin.ModelAdmin):
             return response
         limit = settings.DISCORD_MESSAGE_LIMIT
         discord_messages = [
-            {"text": text, "length": len(text), "over": len(text) > limit}
-            for text in rendering.document_discord_messages(document)
+            {"text": text, "length": len(text), "over": len(text) > limit} for text in messages_sent
         ]
-        rendered = rendering.render_issue(issue)
         context = self._context(request, issue, f"Preview issue #{issue.number}")
         context.update(
-            web_html=mark_safe(rendering.localize_times(rendered.body_html)),  # noqa: S308  (stored renderings are sanitised)
+            web_html=mark_safe(rendering.localize_times(web_html)),  # noqa: S308  (stored renderings are sanitised)
             markdown=markdown,
             discord_messages=discord_messages,
             discord_limit=limit,
             discord_total=sum(m["length"] for m in discord_messages),
         )
         return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
+
+    @staticmethod
+    def _renderings(issue: Issue) -> tuple[str, str, list[str]]:
+        """Web HTML, Markdown and Discord messages: for a draft as it would be published now;
+        for a published issue as it was published (its stored page, and the messages its
+        deliveries hold), not re-rendered with today's sections."""
+        if issue.state == Issue.State.PUBLISHED:
+            delivery = issue.deliveries.filter(key=issue_delivery_key(issue)).order_by("pk").first()
+            if delivery is not None:
+                sent = list(
+                    delivery.messages.exclude(state=DeliveryMessage.State.DELETED)
+                    .order_by("position")
+                    .values_list("content", flat=True)
+                )
+            else:  # published to no channel: the stored Markdown, cut as Discord would take it
+                sent = split_text(issue.body_markdown.strip(), limit=settings.DISCORD_MESSAGE_LIMIT)
+            return issue.body_html, issue.body_markdown, sent
+        items = list(rendering.issue_items_queryset(issue))
+        document = rendering.issue_document(issue, items)
+        rendered = rendering.render_issue(issue, items)
+        return (
+            rendered.body_html,
+            rendering.document_markdown(document),
+            rendering.document_discord_messages(document),
+        )
 
     @staticmethod
     def _publishing_action(request, issue: Issue, action: str) -> str:

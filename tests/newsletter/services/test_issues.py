@@ -629,3 +629,24 @@ def test_admin_section_pages_load(editor_client):
 
     assert response.status_code == 200
     assert "Tool spotlight" in response.content.decode()
+
+
+def test_admin_preview_of_a_published_issue_shows_what_was_published(editor_client):
+    """The outside review found the preview re-rendered a published issue with today's
+    sections, so it differed from the published page and from what Discord received."""
+    issue = published_issue(items=2)
+    section = Section.objects.get(slug="papers-and-posts")
+    published_page = issue.body_html
+    published_markdown = issue.body_markdown
+    section.heading = "Renamed after publication"
+    section.save()
+
+    response = editor_client.get(reverse("admin:newsletter_issue_preview", args=[issue.pk]))
+    page = response.content.decode()
+    assert "Renamed after publication" not in page
+    assert "Interesting papers and blog posts" in page
+    download = editor_client.get(
+        reverse("admin:newsletter_issue_preview", args=[issue.pk]), {"download": "markdown"}
+    )
+    assert download.content.decode() == published_markdown
+    assert Issue.objects.get(pk=issue.pk).body_html == published_page
