@@ -31,6 +31,19 @@ class Command(BaseCommand):
         rows = Submission.objects.order_by("created_at", "pk")
         if not all:
             rows = rows.exclude(canonical_version=CANONICAL_VERSION)
+        # A dry run is the real run, rolled back: it meets the same conflicts.
+        with transaction.atomic():
+            counts = self._recanonicalize(rows)
+            transaction.set_rollback(dry_run)
+        changed, unchanged, conflicts, invalid = counts
+        verb = "would change" if dry_run else "changed"
+        self.stdout.write(
+            f"Canonical keys (rules v{CANONICAL_VERSION}): {changed} {verb}, {unchanged} unchanged, "
+            f"{conflicts} conflicts, {invalid} invalid."
+        )
+
+    def _recanonicalize(self, rows) -> tuple[int, int, int, int]:
+        """New keys for `rows`; a row whose key is the same is only re-stamped (unchanged)."""
         changed = unchanged = conflicts = invalid = 0
         for submission in rows.iterator(chunk_size=500):
             try:
@@ -39,15 +52,12 @@ class Command(BaseCommand):
                 invalid += 1
                 self.stderr.write(f"#{submission.pk}: {exc}")
                 continue
-            if (
-                key == submission.canonical_key
-                and submission.canonical_version == CANONICAL_VERSION
-            ):
+            if key == submission.canonical_key:
                 unchanged += 1
-                continue
-            if dry_run:
-                changed += key != submission.canonical_key
-                unchanged += key == submission.canonical_key
+                if submission.canonical_version != CANONICAL_VERSION:
+                    Submission.objects.filter(pk=submission.pk).update(
+                        canonical_version=CANONICAL_VERSION
+                    )
                 continue
             try:
                 with transaction.atomic():
@@ -63,8 +73,4 @@ class Command(BaseCommand):
                 )
                 continue
             changed += 1
-        verb = "would change" if dry_run else "changed"
-        self.stdout.write(
-            f"Canonical keys (rules v{CANONICAL_VERSION}): {changed} {verb}, {unchanged} unchanged, "
-            f"{conflicts} conflicts, {invalid} invalid."
-        )
+        return changed, unchanged, conflicts, invalid
