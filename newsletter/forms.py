@@ -8,6 +8,7 @@ from markdownx.fields import MarkdownxFormField
 
 from newsletter.links.canonical import canonical_key
 from newsletter.models import Kind
+from portal.text import one_line
 
 SUMMARY_MAX_LENGTH = 1500
 EXTRA_LINKS = 3
@@ -70,6 +71,10 @@ class SubmissionForm(forms.Form):
     )
     # Set when a "fetch details" attempt found nothing, so an empty title is no longer allowed.
     autofill_failed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_title(self):
+        # Shown back as stored: one line, no invisible format characters (U+202E and friends).
+        return one_line(self.cleaned_data["title"])
 
     def clean_url(self):
         return validate_http_url(self.cleaned_data["url"])
