@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
+from newsletter.links.canonical import canonical_key
+
 # Ranges of rows written per statement.
 BATCH = 2000
 SEARCH_CONFIG = "english"
@@ -211,7 +213,6 @@ def seed(
     from django.utils.text import slugify
 
     from events.models import RSVP, Event
-    from newsletter.links.canonical import canonical_key
     from newsletter.models import ExtraLink, Issue, IssueItem, Submission
     from newsletter.services.compose import events_section, section_for_kind
     from portal.models import User

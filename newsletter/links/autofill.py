@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit
-from xml.parsers import expat
+from urllib.parse import quote, urlencode
+from xml.etree.ElementTree import Element
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
 from django.conf import settings
 
-from .fetch import (
-    BadStatus,
-    FetchResult,
-    InvalidResponse,
-    InvalidURL,
-    NotFound,
-    RateLimited,
-    UnsupportedContent,
-    UnsupportedScheme,
-    safe_get,
-)
+from .canonical import arxiv_id, github_repo
+from .fetch import FetchFailed, FetchResult, UnusableResponse, safe_get
 
 TITLE_MAX_CHARS = 300
 SUMMARY_MAX_CHARS = 2000
@@ -55,93 +47,18 @@ class Metadata:
 def fetch_metadata(url: str) -> Metadata:
     """Title, summary and authors for a submitted link, from the best source.
 
-    arXiv papers come from the arXiv API, GitHub repositories from the GitHub
-    REST API, anything else from the page's own OpenGraph/Twitter/meta tags.
+    A link is a paper or a repository exactly when duplicate detection says so (`arxiv_id`,
+    `github_repo`), so every form of a paper link it folds together autofills from the arXiv API.
     """
-    if not isinstance(url, str):
-        raise InvalidURL()
-    url = url.strip()
     try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise InvalidURL() from exc
-    if parts.scheme.lower() not in ("http", "https"):
-        raise UnsupportedScheme()
-    host = (parts.hostname or "").lower().rstrip(".")
-
-    arxiv_id = _arxiv_id(host, parts.path)
-    if arxiv_id:
-        return _fetch_arxiv(arxiv_id)
-    repo = _github_repo(host, parts.path)
-    if repo:
-        return _fetch_github(*repo)
+        paper, repository = arxiv_id(url), github_repo(url)
+    except (TypeError, ValueError):
+        paper = repository = None  # not a web link: safe_get refuses it and says why
+    if paper:
+        return _fetch_arxiv(paper)
+    if repository:
+        return _fetch_github(*repository)
     return _fetch_page(url)
-
-
-# arXiv ids: new style 2303.16058 (4 or 5 digits after the dot since 2015) and
-# old style hep-th/9901001 (listings also write math.GT/0309136; the subject
-# class is not part of the id), each with an optional version.
-_ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org"})
-_ARXIV_ID = (
-    r"(?:(?i:arxiv):)?"
-    r"(?:(?P<new>\d{4}\.\d{4,5})|(?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.[A-Za-z]{2})?/(?P<number>\d{7}))"
-    r"(?:v\d+)?"
-)
-_ARXIV_PATH = re.compile(rf"/(?:abs|pdf|html|format|ps)/{_ARXIV_ID}(?:\.pdf)?/?")
-# Sites that name a paper by its arXiv id (Hugging Face papers, arXiv's DOIs).
-_ARXIV_ALIASES = {
-    "huggingface.co": re.compile(rf"/papers/{_ARXIV_ID}/?"),
-    "doi.org": re.compile(r"/10\.48550/(?i:arxiv)\.(?P<new>\d{4}\.\d{4,5})(?:v\d+)?/?"),
-}
-
-
-def _arxiv_id(host: str, path: str) -> str | None:
-    """Unversioned arXiv id of a paper link, so every version autofills alike."""
-    if host in _ARXIV_HOSTS:
-        match = _ARXIV_PATH.fullmatch(path)
-    elif host in _ARXIV_ALIASES:
-        match = _ARXIV_ALIASES[host].fullmatch(path)
-    else:
-        return None
-    if not match:
-        return None
-    if match.group("new"):
-        return match.group("new")
-    return f"{match.group('archive')}/{match.group('number')}"
-
-
-_GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
-_GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
-_GITHUB_REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
-# First path segments that are GitHub's own pages, not user or organisation names.
-_GITHUB_RESERVED = frozenset(
-    {
-        "about", "apps", "codespaces", "collections", "contact", "customer-stories",
-        "enterprise", "events", "explore", "features", "issues", "login", "marketplace",
-        "new", "notifications", "orgs", "organizations", "pricing", "pulls", "readme",
-        "search", "security", "settings", "site", "sponsors", "topics", "trending",
-        "users",
-    }
-)  # fmt: skip
-
-
-def _github_repo(host: str, path: str) -> tuple[str, str] | None:
-    """(owner, repo) for any link inside a repository (tree, blob, issues...)."""
-    if host not in _GITHUB_HOSTS:
-        return None
-    segments = [segment for segment in path.split("/") if segment]
-    if len(segments) < 2:
-        return None
-    owner, repo = segments[0], segments[1]
-    repo = repo.removesuffix(".git")
-    if (
-        owner.lower() in _GITHUB_RESERVED
-        or not _GITHUB_OWNER.fullmatch(owner)
-        or not _GITHUB_REPO.fullmatch(repo)
-        or repo in (".", "..")
-    ):
-        return None
-    return owner, repo
 
 
 def _clean(text: str | None, limit: int) -> str:
@@ -175,56 +92,45 @@ _ATOM = {
 }
 
 
-def _refuse_dtd(*_args: object) -> None:
-    raise InvalidResponse("The answer contained a document type declaration; refused.")
-
-
-def _parse_xml(content: bytes) -> ET.Element:
-    """ElementTree, after checking there is no DTD/entity (defusedxml's main rule).
-
-    defusedxml is not installed, so an expat pass refuses <!DOCTYPE> and
-    <!ENTITY> in whatever encoding the document uses, before ElementTree
-    (which would expand internal entities) sees it.
-    """
-    guard = expat.ParserCreate()
-    guard.StartDoctypeDeclHandler = _refuse_dtd
-    guard.EntityDeclHandler = _refuse_dtd
-    guard.UnparsedEntityDeclHandler = _refuse_dtd
-    guard.ExternalEntityRefHandler = _refuse_dtd
+def _parse_xml(content: bytes) -> Element:
+    """defusedxml, refusing any DTD: no entity expansion (billion laughs), no external files."""
     try:
-        guard.Parse(content, True)
-        return ET.fromstring(content)  # noqa: S314  (no DTD: checked just above)
-    except (expat.ExpatError, ET.ParseError) as exc:
-        raise InvalidResponse() from exc
+        return fromstring(content, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise UnusableResponse(
+            "The answer contained a document type declaration; refused."
+        ) from exc
+    except ParseError as exc:
+        raise UnusableResponse() from exc
 
 
-def _xml_text(element: ET.Element, path: str) -> str:
+def _xml_text(element: Element, path: str) -> str:
     found = element.find(path, _ATOM)
     return (found.text or "") if found is not None else ""
 
 
-def _fetch_arxiv(arxiv_id: str) -> Metadata:
+def _fetch_arxiv(paper_id: str) -> Metadata:
     base = str(getattr(settings, "ARXIV_API_BASE", "https://export.arxiv.org/api"))
-    query = urlencode({"id_list": arxiv_id, "max_results": 1})
+    query = urlencode({"id_list": paper_id, "max_results": 1})
     result = safe_get(
         f"{base.rstrip('/')}/query?{query}",
         accept="application/atom+xml,application/xml;q=0.9",
     )
-    not_found = f"arXiv has no paper with the id {arxiv_id}."
+    not_found = f"arXiv has no paper with the id {paper_id}."
     _raise_for_status(result, "arXiv", not_found)
     root = _parse_xml(result.content)
     entry = root.find("atom:entry", _ATOM)
     if entry is None:
-        raise NotFound(not_found)
+        raise FetchFailed(not_found, status=404)
     entry_id = _xml_text(entry, "atom:id")
     title = _clean(_xml_text(entry, "atom:title"), TITLE_MAX_CHARS)
     # arXiv reports a bad or unknown id as an entry titled "Error" whose id
     # points into its /api/errors namespace.
     if "/api/errors" in entry_id or not title or title == "Error":
-        raise NotFound(not_found)
+        raise FetchFailed(not_found, status=404)
 
     all_authors = [_xml_text(author, "atom:name") for author in entry.findall("atom:author", _ATOM)]
-    extra: dict[str, Any] = {"arxiv_id": arxiv_id}
+    extra: dict[str, Any] = {"arxiv_id": paper_id}
     version = re.search(r"v(\d+)$", entry_id)
     if version:
         extra["version"] = int(version.group(1))
@@ -246,13 +152,13 @@ def _fetch_arxiv(arxiv_id: str) -> Metadata:
     ]
     if len(all_authors) > AUTHORS_MAX:
         extra["author_count"] = len(all_authors)
-    extra["pdf_url"] = f"https://arxiv.org/pdf/{arxiv_id}"
+    extra["pdf_url"] = f"https://arxiv.org/pdf/{paper_id}"
     return Metadata(
         title=title,
         summary=_clean(_xml_text(entry, "atom:summary"), SUMMARY_MAX_CHARS),
         authors=_clean_authors(all_authors),
         source="arxiv",
-        url=f"https://arxiv.org/abs/{arxiv_id}",
+        url=f"https://arxiv.org/abs/{paper_id}",
         extra=extra,
     )
 
@@ -272,14 +178,15 @@ def _fetch_github(owner: str, repo: str) -> Metadata:
     if result.status in (403, 429) and (
         result.status == 429 or result.headers.get("X-RateLimit-Remaining") == "0"
     ):
-        raise RateLimited(
+        raise FetchFailed(
             "GitHub is limiting our requests right now; try again in a few minutes.",
             status=result.status,
+            temporary=True,
         )
     _raise_for_status(result, "GitHub", f"GitHub has no public repository {owner}/{repo}.")
     data = result.json()
     if not isinstance(data, dict):
-        raise InvalidResponse()
+        raise UnusableResponse()
 
     def text(value: object) -> str:
         return value if isinstance(value, str) else ""
@@ -365,7 +272,7 @@ def _fetch_page(url: str) -> Metadata:
     result = safe_get(url)
     _raise_for_status(result, "The site", "The page was not found (HTTP 404).")
     if result.content_type not in _HTML_TYPES:
-        raise UnsupportedContent(
+        raise UnusableResponse(
             f"The link points to a file of type {result.content_type}, not a web page."
         )
     parser = _HeadParser()
@@ -400,11 +307,12 @@ def _raise_for_status(result: FetchResult, who: str, not_found: str) -> None:
     if result.ok:
         return
     if result.status in (404, 410):
-        raise NotFound(not_found, status=result.status)
+        raise FetchFailed(not_found, status=result.status)
     if result.status == 429:
-        raise RateLimited(status=429)
+        message = "The site is limiting our requests; try again in a few minutes."
+        raise FetchFailed(message, status=429)
     if result.status >= 500:
         message = f"{who} is having trouble (HTTP {result.status}); try again later."
     else:
         message = f"{who} refused the request (HTTP {result.status})."
-    raise BadStatus(message, status=result.status)
+    raise FetchFailed(message, status=result.status)

@@ -1,7 +1,9 @@
-"""Canonical keys for submitted links, so one paper, repo or video is one submission.
+"""What a submitted link is: its canonical key, its tidy form, and the paper or repository it names.
 
 Pure functions with no Django import: the form layer, services and a data migration can all call them.
 `canonical_key` is what duplicates are detected on; `clean_url` is what we store and show.
+`arxiv_id` and `github_repo` say which arXiv paper or GitHub repository a link names; duplicate
+detection and autofill both ask them, so a link that is a paper for one is a paper for the other.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ import ipaddress
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 # Bump whenever a rule below changes a key, so stored keys can be recomputed (Submission.canonical_version).
-CANONICAL_VERSION: int = 1
+# 2: one GitHub rule shared with autofill: `contact` is reserved, owner and repository names as GitHub
+#    allows them (so github.com/contact/... and impossible owners get the generic key).
+CANONICAL_VERSION: int = 2
 
 # Query parameters that only say where a click came from, never which page it is.
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -99,53 +104,34 @@ _ILLEGAL_ASCII = frozenset('"<>\\^`{|}')
 _HEX = frozenset(string.hexdigits)
 _ASCII_HOST_RE = re.compile(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$")
 
+# arXiv ids: new style 2303.16058 (4 or 5 digits after the dot since 2015) and old style
+# hep-th/9901001 (listings also write math.GT/0309136; the subject class is not part of the id),
+# each with an optional version.
 _ARXIV_NEW_ID = r"(?P<new>\d{4}\.\d{4,5})"
 _ARXIV_OLD_ID = r"(?P<archive>[a-z][a-z-]*)(?:\.[a-z]{2})?/(?P<number>\d{7})"
 _ARXIV_ID_RE = re.compile(
     rf"(?:arxiv:)?(?:{_ARXIV_NEW_ID}|{_ARXIV_OLD_ID})(?:v\d+)?(?:\.pdf)?", re.IGNORECASE
 )
 _ARXIV_PAGES = frozenset({"abs", "pdf", "html", "format", "ps"})
+# Sites whose paper pages are addressed by the arXiv id itself.
+_ARXIV_ID_SITES = frozenset({"huggingface.co", "alphaxiv.org"})
+_ARXIV_DOI_PREFIX = "10.48550/arxiv."
 _YOUTUBE_ID_RE = re.compile(r"[A-Za-z0-9_-]{11}")
 _YOUTUBE_PATH_PREFIXES = frozenset({"embed", "shorts", "live", "v", "e"})
-_GITHUB_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
+# GitHub's own naming rules: an owner is at most 39 letters, digits and hyphens (not first), a
+# repository at most 100 letters, digits, `.`, `_` and `-`.
+_GITHUB_OWNER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
+_GITHUB_REPO_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # First path segments on github.com that are site pages, not owners.
 _GITHUB_RESERVED = frozenset(
     {
-        "about",
-        "apps",
-        "codespaces",
-        "collections",
-        "customer-stories",
-        "dashboard",
-        "enterprise",
-        "events",
-        "explore",
-        "features",
-        "issues",
-        "join",
-        "login",
-        "marketplace",
-        "new",
-        "notifications",
-        "orgs",
-        "organizations",
-        "pricing",
-        "pulls",
-        "readme",
-        "resources",
-        "search",
-        "security",
-        "settings",
-        "signup",
-        "site",
-        "solutions",
-        "sponsors",
-        "team",
-        "topics",
-        "trending",
-        "users",
+        "about", "apps", "codespaces", "collections", "contact", "customer-stories", "dashboard",
+        "enterprise", "events", "explore", "features", "issues", "join", "login", "marketplace",
+        "new", "notifications", "organizations", "orgs", "pricing", "pulls", "readme", "resources",
+        "search", "security", "settings", "signup", "site", "solutions", "sponsors", "team",
+        "topics", "trending", "users",
     }
-)
+)  # fmt: skip
 
 Query = list[tuple[str, str | None]]
 
@@ -168,8 +154,8 @@ def canonical_key(url: str) -> str:
     """
     parts = _split(url)
     host = _key_host(parts.ascii_host)
-    path = _remove_dot_segments(_normalise_percent(parts.path, _PATH_SAFE))
-    segments = [segment for segment in path.split("/") if segment]
+    path = _normal_path(parts.path)
+    segments = _segments(path)
     query = [
         (name, value) for name, value in _parse_query(parts.query) if not _is_tracking(name, host)
     ]
@@ -221,6 +207,33 @@ def clean_url(url: str) -> str:
     if kept:
         cleaned += "?" + "&".join(kept)
     return cleaned
+
+
+def arxiv_id(url: str) -> str | None:
+    """The arXiv paper a link names, as the unversioned id the arXiv API takes, or None.
+
+    `2303.16058` or `hep-th/9901001`, from arXiv's own pages and mirrors, alphaXiv, Hugging Face
+    papers and arXiv DOIs alike. Raises ValueError, as canonical_key does, for what is not a web link.
+    """
+    host, segments = _locate(url)
+    return _paper_id(host, segments)
+
+
+def github_repo(url: str) -> tuple[str, str] | None:
+    """(owner, repository) as written, for a link anywhere inside a GitHub repository, or None.
+
+    A file, an issue or a branch names its repository too (autofill describes the repository);
+    only the root is the repository itself (canonical_key). GitHub's own pages are not owners.
+    Raises ValueError, as canonical_key does, for what is not a web link.
+    """
+    host, segments = _locate(url)
+    return _repository(segments) if host == "github.com" else None
+
+
+def _locate(url: str) -> tuple[str, list[str]]:
+    """The host and path segments that identify an item, normalised as canonical_key sees them."""
+    parts = _split(url)
+    return _key_host(parts.ascii_host), _segments(_normal_path(parts.path))
 
 
 def _split(url: str) -> _Parts:
@@ -284,69 +297,111 @@ def _key_host(ascii_host: str) -> str:
     return _HOST_ALIASES.get(host, host)
 
 
+def _normal_path(path: str) -> str:
+    return _remove_dot_segments(_normalise_percent(path, _PATH_SAFE))
+
+
+def _segments(path: str) -> list[str]:
+    return [segment for segment in path.split("/") if segment]
+
+
 def _site_key(host: str, segments: list[str], query: Query) -> str | None:
     """Typed keys for sites whose links name an item by id, or None for the generic key."""
+    paper = _paper_id(host, segments)
+    if paper is not None:
+        return f"arxiv:{paper}"
+    site_key = _SITE_KEYS.get(host)
+    return site_key(segments, query) if site_key else None
+
+
+def _paper_id(host: str, segments: list[str]) -> str | None:
+    """The arXiv id of a paper link on arXiv, on a site keyed by the id, or as an arXiv DOI."""
     if host == "arxiv.org" or host.endswith(".arxiv.org"):
         if len(segments) >= 2 and segments[0].lower() in _ARXIV_PAGES:
-            return _arxiv_key("/".join(segments[1:]))
-    elif host == "huggingface.co" or host == "alphaxiv.org":
-        # Paper pages on these sites are addressed by the arXiv id itself.
+            return _parse_arxiv_id("/".join(segments[1:]))
+    elif host in _ARXIV_ID_SITES:
         if len(segments) == 2 and segments[0] in ("papers", "abs"):
-            return _arxiv_key(segments[1])
+            return _parse_arxiv_id(segments[1])
     elif host == "doi.org":
-        if segments and segments[0].startswith("10."):
-            doi = "/".join(segments).lower()
-            if doi.startswith("10.48550/arxiv."):
-                return _arxiv_key(doi.removeprefix("10.48550/arxiv.")) or f"doi:{doi}"
-            return f"doi:{doi}"
-    elif host == "github.com":
-        return _github_key(segments)
-    elif host == "openreview.net":
-        if segments in (["forum"], ["pdf"]):
-            paper_id = _first_value(query, "id")
-            if paper_id:
-                return f"openreview:{paper_id}"
-    elif host == "youtube.com" or host == "music.youtube.com":
-        video_id = None
-        if segments == ["watch"]:
-            video_id = _first_value(query, "v")
-        elif len(segments) >= 2 and segments[0] in _YOUTUBE_PATH_PREFIXES:
-            video_id = segments[1]
-        if video_id and _YOUTUBE_ID_RE.fullmatch(video_id):
-            return f"youtube:{video_id}"
-    elif host == "youtu.be":
-        if len(segments) == 1 and _YOUTUBE_ID_RE.fullmatch(segments[0]):
-            return f"youtube:{segments[0]}"
-    elif host == "twitter.com":
-        return _twitter_key(segments)
+        doi = "/".join(segments).lower()
+        if doi.startswith(_ARXIV_DOI_PREFIX):
+            return _parse_arxiv_id(doi.removeprefix(_ARXIV_DOI_PREFIX))
     return None
 
 
-def _arxiv_key(identifier: str) -> str | None:
-    """`arxiv:<id>` without version or `.pdf`; old-style ids drop the subject class (math.GT/ -> math/)."""
+def _parse_arxiv_id(identifier: str) -> str | None:
+    """The id without version or `.pdf`; old-style ids drop the subject class (math.GT/ -> math/)."""
     match = _ARXIV_ID_RE.fullmatch(identifier)
     if match is None:
         return None
     if match["new"]:
-        return f"arxiv:{match['new']}"
-    return f"arxiv:{match['archive'].lower()}/{match['number']}"
+        return match["new"]
+    return f"{match['archive'].lower()}/{match['number']}"
 
 
-def _github_key(segments: list[str]) -> str | None:
-    """`github:owner/repo` for the repository root only; issues, pulls and files stay separate items."""
+def _repository(segments: list[str]) -> tuple[str, str] | None:
+    """(owner, repo) from the first two segments of a github.com path, `.git` dropped."""
     if len(segments) < 2 or segments[0].lower() in _GITHUB_RESERVED:
         return None
     owner, repo = segments[0], segments[1]
     if repo.lower().endswith(".git"):
         repo = repo[: -len(".git")]
-    if not (_GITHUB_NAME_RE.fullmatch(owner) and _GITHUB_NAME_RE.fullmatch(repo)):
+    if (
+        _GITHUB_OWNER_RE.fullmatch(owner)
+        and _GITHUB_REPO_RE.fullmatch(repo)
+        and repo not in (".", "..")
+    ):
+        return owner, repo
+    return None
+
+
+def _doi_key(segments: list[str], _query: Query) -> str | None:
+    """`doi:10.x/y` in lower case, as DOIs are case-insensitive (arXiv's own DOIs are papers)."""
+    if segments and segments[0].startswith("10."):
+        return f"doi:{'/'.join(segments).lower()}"
+    return None
+
+
+def _github_key(segments: list[str], _query: Query) -> str | None:
+    """`github:owner/repo` for the repository root only; issues, pulls and files stay separate items."""
+    repository = _repository(segments)
+    if repository is None:
         return None
     if len(segments) == 2 or (len(segments) == 4 and segments[2] == "tree"):
+        owner, repo = repository
         return f"github:{owner.lower()}/{repo.lower()}"
     return None
 
 
-def _twitter_key(segments: list[str]) -> str | None:
+def _openreview_key(segments: list[str], query: Query) -> str | None:
+    """`openreview:ID`: the forum and the PDF of a paper share its id."""
+    if segments in (["forum"], ["pdf"]):
+        paper_id = _first_value(query, "id")
+        if paper_id:
+            return f"openreview:{paper_id}"
+    return None
+
+
+def _youtube_key(segments: list[str], query: Query) -> str | None:
+    """`youtube:ID` for watch, embed, shorts and live pages of one video."""
+    if segments == ["watch"]:
+        return _video_key(_first_value(query, "v"))
+    if len(segments) >= 2 and segments[0] in _YOUTUBE_PATH_PREFIXES:
+        return _video_key(segments[1])
+    return None
+
+
+def _youtu_be_key(segments: list[str], _query: Query) -> str | None:
+    return _video_key(segments[0]) if len(segments) == 1 else None
+
+
+def _video_key(video_id: str | None) -> str | None:
+    if video_id and _YOUTUBE_ID_RE.fullmatch(video_id):
+        return f"youtube:{video_id}"
+    return None
+
+
+def _twitter_key(segments: list[str], _query: Query) -> str | None:
     """`twitter:<status id>`: the id alone names a post, whatever the (renamable) handle in the URL."""
     for index, segment in enumerate(segments[:-1]):
         if segment in ("status", "statuses") and index <= 2:
@@ -354,6 +409,18 @@ def _twitter_key(segments: list[str]) -> str | None:
             if status_id.isdigit() and status_id.isascii():
                 return f"twitter:{status_id}"
     return None
+
+
+# Sites whose links name an item by an id in the path or query (host as _key_host folds it).
+_SITE_KEYS: dict[str, Callable[[list[str], Query], str | None]] = {
+    "doi.org": _doi_key,
+    "github.com": _github_key,
+    "openreview.net": _openreview_key,
+    "youtube.com": _youtube_key,
+    "music.youtube.com": _youtube_key,
+    "youtu.be": _youtu_be_key,
+    "twitter.com": _twitter_key,
+}
 
 
 def _first_value(query: Query, name: str) -> str | None:

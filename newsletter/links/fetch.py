@@ -1,52 +1,63 @@
 """Safe outgoing HTTP fetches: the one way our server requests a URL a member gave it.
 
-Members paste arbitrary links and the server fetches them, which makes this the
-one place where a stranger can make our server send requests. Everything that
-leaves the machine for autofill therefore goes through `safe_get`, which:
+Members paste arbitrary links and the server fetches them, which makes this the one place where a
+stranger can make our server send requests. Everything that leaves the machine for autofill
+therefore goes through `safe_get`, which:
 
-- only speaks http and https;
-- resolves the host once, refuses it if *any* address is private, loopback,
-  link-local, multicast, reserved or unspecified (also when wrapped in IPv6),
-  and then connects to the address it checked, so a DNS answer that changes
-  between check and connect (DNS rebinding) cannot redirect us. The Host
-  header, TLS SNI and certificate check keep using the real host name;
-- follows redirects itself, checking every hop the same way;
-- stops at a wall-clock deadline for the whole fetch (DNS, connect, headers,
-  body and redirects together) and at a size limit for the body.
+- only speaks http and https, and hands requests a URL rebuilt from the checked parts (no
+  credentials, IDNA host), so the host we judge is the host requests connects to;
+- refuses private, loopback, link-local, multicast and other special addresses with
+  requests-hardened: it resolves the host once, checks the address and connects to exactly that
+  address (the Host header, TLS SNI and certificate check keep the real name), so a DNS answer
+  that changes between check and connect (DNS rebinding) cannot move us. `_not_public` adds the
+  few IPv6 ranges it lets through. FETCH_ALLOWED_HOSTS names hosts (never addresses) that may
+  resolve to private addresses: local stand-ins in tests, an internal service;
+- follows redirects itself, at most FETCH_MAX_REDIRECTS, every hop checked the same way, and
+  drops extra headers (an API token) once a redirect leaves the first origin;
+- stops at a wall-clock deadline for the whole fetch (DNS, connect, TLS, headers, body and
+  redirects together) and at a size limit for the body, also once gzip is undone.
 
-We use urllib3 (which requests is built on) directly rather than requests:
-pinning the checked address while keeping SNI and certificate checks on the
-host name is one constructor argument there, whereas requests would need an
-adapter that rewrites URLs and pool keys.
+requests bounds each socket operation, never their sum: a server sending one byte every few
+seconds would hold a fetch for ever. `_Deadline` closes that gap: the DNS lookup runs in a
+thread we stop waiting for, and a timer shuts the socket down when time is up.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import http.client
+import contextvars
 import ipaddress
 import json
 import socket
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import Message
-from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
-import certifi
+import requests
 import urllib3
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from requests_hardened.ip_filter import InvalidIPAddress
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+from w3lib.encoding import html_to_unicode
 
 DEFAULT_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 DEFAULT_USER_AGENT = "community-newsletter-portal/1.0 (link preview)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES = 64 * 1024
+
+_NOT_A_URL = "That does not look like a web address."
+_NOT_HTTP = "Only http:// and https:// links can be fetched."
+_PRIVATE = "Links to private network addresses are not allowed."
+_TOO_SLOW = "The page took too long to answer."
 
 
 # --------------------------------------------------------------------------
@@ -58,7 +69,7 @@ class FetchError(Exception):
     """Base of every autofill failure; `str(exc)` is fit to show a member."""
 
     default_message = "The link could not be fetched."
-    #: True when trying again later may work (Celery tasks retry only these).
+    #: True when trying again later may work: a timeout, a network failure, 429 or 5xx.
     temporary = False
 
     def __init__(self, message: str | None = None) -> None:
@@ -67,73 +78,29 @@ class FetchError(Exception):
 
 
 class DisallowedURL(FetchError):
-    """Refused before any request left the machine."""
+    """We refuse to fetch it (not a web address, not http(s), a private address): nothing was sent."""
 
     default_message = "That link cannot be fetched."
 
 
-class InvalidURL(DisallowedURL):
-    default_message = "That does not look like a web address."
+class FetchFailed(FetchError):
+    """It could not be fetched: too slow, unreachable, too large, too many redirects, or an error
+    status (`status`, None when no answer came)."""
 
-
-class UnsupportedScheme(DisallowedURL):
-    default_message = "Only http:// and https:// links can be fetched."
-
-
-class PrivateAddress(DisallowedURL):
-    default_message = "Links to private network addresses are not allowed."
-
-
-class FetchTimeout(FetchError):
-    default_message = "The page took too long to answer."
-    temporary = True
-
-
-class TooLarge(FetchError):
-    default_message = "The page is larger than 1 MB."
-
-
-class TooManyRedirects(FetchError):
-    default_message = "Too many redirects."
-
-
-class ConnectionFailed(FetchError):
     default_message = "The site could not be reached."
-    temporary = True
 
-
-class BadStatus(FetchError):
-    """The site answered, but not with a success status."""
-
-    default_message = "The site answered with an error."
-
-    def __init__(self, message: str | None = None, *, status: int = 0) -> None:
-        self.status = status
-        self.temporary = status == 429 or status >= 500
+    def __init__(
+        self, message: str | None = None, *, status: int | None = None, temporary: bool = False
+    ) -> None:
         super().__init__(message)
+        self.status = status
+        self.temporary = temporary or status == 429 or (status or 0) >= 500
 
 
-class NotFound(BadStatus):
-    default_message = "Nothing was found at that address."
+class UnusableResponse(FetchError):
+    """It answered, but with something we cannot use: not a web page, unreadable, unsafe XML."""
 
-    def __init__(self, message: str | None = None, *, status: int = 404) -> None:
-        super().__init__(message, status=status)
-
-
-class RateLimited(BadStatus):
-    default_message = "The site is limiting our requests; try again in a few minutes."
-
-    def __init__(self, message: str | None = None, *, status: int = 429) -> None:
-        super().__init__(message, status=status)
-        self.temporary = True
-
-
-class InvalidResponse(FetchError):
     default_message = "The site sent an answer we could not read."
-
-
-class UnsupportedContent(InvalidResponse):
-    default_message = "The link does not point to a web page."
 
 
 # --------------------------------------------------------------------------
@@ -147,7 +114,7 @@ class FetchResult:
 
     status: int
     final_url: str
-    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    headers: Mapping[str, str]  # case-insensitive
     content: bytes  # body after Content-Encoding is undone, at most FETCH_MAX_BYTES
     history: tuple[str, ...] = ()  # URLs that redirected, in order
 
@@ -159,39 +126,24 @@ class FetchResult:
     def content_type(self) -> str:
         """Media type without parameters, lower case ('' when absent)."""
         value = self.headers.get("Content-Type", "")
-        return _parse_content_type(value)[0] if value else ""
-
-    @property
-    def encoding(self) -> str:
-        """Python codec name used by `text` (BOM, header, HTML <meta>, then guess)."""
-        return _detect_encoding(
-            self.content,
-            self.headers.get("Content-Type", ""),
-            sniff_html=self.content_type in ("", "text/html", "application/xhtml+xml"),
-        )
+        if not value:
+            return ""
+        message = Message()
+        message["Content-Type"] = value
+        return message.get_content_type()
 
     @property
     def text(self) -> str:
-        return self.content.decode(self.encoding, errors="replace")
+        """The body decoded as a browser would: BOM, header charset, <meta> charset, then a guess."""
+        return html_to_unicode(
+            self.headers.get("Content-Type"), self.content, auto_detect_fun=_utf8_or_cp1252
+        )[1]
 
     def json(self) -> Any:
         try:
             return json.loads(self.content)
         except ValueError as exc:
-            raise InvalidResponse() from exc
-
-
-@dataclass(frozen=True)
-class _Target:
-    """One hop: where to connect (checked addresses) and what to ask for."""
-
-    url: str
-    scheme: str
-    host: str  # ASCII (IDNA) host name or IP literal, no brackets
-    port: int
-    addresses: tuple[str, ...]  # all checked; tried in order
-    request_target: str  # path + query, percent-encoded
-    host_header: str
+            raise UnusableResponse() from exc
 
 
 def safe_get(
@@ -200,101 +152,81 @@ def safe_get(
     accept: str = DEFAULT_ACCEPT,
     headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
-    """GET `url` with the SSRF, redirect, time and size limits described above.
+    """GET `url` with the address, redirect, time and size limits described above.
 
-    `headers` are extra request headers (e.g. an API token); they are dropped
-    when a redirect leaves the original scheme/host/port. Any status other than
-    a followed redirect is returned, so callers decide what a 404 means.
+    `headers` are extra request headers (e.g. an API token); they are dropped when a redirect
+    leaves the first scheme/host/port. Any status other than a followed redirect is returned, so
+    callers decide what a 404 means.
     """
-    timeout = float(getattr(settings, "FETCH_TIMEOUT", 5))
     max_bytes = int(getattr(settings, "FETCH_MAX_BYTES", 1_000_000))
     max_redirects = int(getattr(settings, "FETCH_MAX_REDIRECTS", 3))
-    user_agent = str(getattr(settings, "FETCH_USER_AGENT", "") or DEFAULT_USER_AGENT)
-    deadline = time.monotonic() + timeout
-
-    extra_headers = dict(headers or {})
     base_headers = {
-        "User-Agent": user_agent,
+        "User-Agent": str(getattr(settings, "FETCH_USER_AGENT", "") or DEFAULT_USER_AGENT),
         "Accept": accept,
         # We undo gzip/deflate ourselves so the size limit applies to what we keep.
         "Accept-Encoding": "gzip, deflate",
         "Connection": "close",
     }
+    target, first_origin = _checked_url(url)
+    origin = first_origin
     history: list[str] = []
-    current = url
-    first_origin: tuple[str, str, int] | None = None
-
-    while True:
-        target = _prepare_target(current, deadline)
-        origin = (target.scheme, target.host, target.port)
-        if first_origin is None:
-            first_origin = origin
-        request_headers = dict(base_headers)
-        if origin == first_origin:
-            request_headers.update(extra_headers)
-        request_headers["Host"] = target.host_header
-
-        status, response_headers, raw = _request(target, request_headers, deadline, max_bytes)
-        location = response_headers.get("Location")
-        if status in REDIRECT_STATUSES and location:
+    with _Deadline(float(getattr(settings, "FETCH_TIMEOUT", 5))) as deadline:
+        while True:
+            hop_headers = base_headers
+            if origin == first_origin:
+                hop_headers = {**base_headers, **(headers or {})}
+            status, response_headers, raw = _get_once(target, hop_headers, deadline, max_bytes)
+            location = response_headers.get("Location")
+            if status not in REDIRECT_STATUSES or not location:
+                break
             if len(history) >= max_redirects:
-                raise TooManyRedirects()
-            history.append(target.url)
-            current = urljoin(target.url, location.strip())
-            continue
+                raise FetchFailed("Too many redirects.")
+            history.append(target)
+            target, origin = _checked_url(urljoin(target, location.strip()))
 
-        content = _decode_content_encoding(
-            raw, response_headers.get("Content-Encoding", ""), max_bytes
-        )
-        return FetchResult(
-            status=status,
-            final_url=target.url,
-            headers=response_headers,
-            content=content,
-            history=tuple(history),
-        )
+    content = _decode_content_encoding(raw, response_headers.get("Content-Encoding", ""), max_bytes)
+    return FetchResult(
+        status=status,
+        final_url=target,
+        headers=response_headers,
+        content=content,
+        history=tuple(history),
+    )
 
 
-def _prepare_target(url: str, deadline: float) -> _Target:
-    """Validate one URL and resolve+check its host; no traffic to the host yet."""
+def _checked_url(url: object) -> tuple[str, tuple[str, str, int]]:
+    """The URL to hand requests, rebuilt from its checked parts, and its origin; nothing is sent.
+
+    Rebuilding drops credentials and fragment and encodes the path, so requests parses the very
+    host we judge, and the URL we report (final_url, redirect base) carries no password.
+    """
     if not isinstance(url, str) or not url.strip() or len(url) > 4096:
-        raise InvalidURL()
+        raise DisallowedURL(_NOT_A_URL)
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise InvalidURL() from exc
+        raise DisallowedURL(_NOT_A_URL) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise UnsupportedScheme()
+        raise DisallowedURL(_NOT_HTTP)
     host = _ascii_host(parts.hostname or "")
-    port = port or (443 if scheme == "https" else 80)
-    addresses = _checked_addresses(host, port, deadline)
+    default_port = 443 if scheme == "https" else 80
+    port = port or default_port
 
+    netloc = f"[{host}]" if ":" in host else host
+    if port != default_port:
+        netloc += f":{port}"
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     query = quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
-    request_target = f"{path}?{query}" if query else path
-
-    shown_host = f"[{host}]" if ":" in host else host
-    default_port = 443 if scheme == "https" else 80
-    host_header = shown_host if port == default_port else f"{shown_host}:{port}"
-    # The URL we report (final_url, redirect base) never carries credentials.
-    clean_url = f"{scheme}://{host_header}{request_target}"
-    return _Target(
-        url=clean_url,
-        scheme=scheme,
-        host=host,
-        port=port,
-        addresses=addresses,
-        request_target=request_target,
-        host_header=host_header,
-    )
+    rebuilt = f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+    return rebuilt, (scheme, host, port)
 
 
 def _ascii_host(hostname: str) -> str:
     hostname = hostname.strip().lower()
     if not hostname:
-        raise InvalidURL()
+        raise DisallowedURL(_NOT_A_URL)
     try:
         return str(ipaddress.ip_address(hostname.split("%", 1)[0]))
     except ValueError:
@@ -302,9 +234,9 @@ def _ascii_host(hostname: str) -> str:
     try:
         ascii_host = hostname.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise InvalidURL() from exc
+        raise DisallowedURL(_NOT_A_URL) from exc
     if not ascii_host or any(ch in ascii_host for ch in "/\\@ "):
-        raise InvalidURL()
+        raise DisallowedURL(_NOT_A_URL)
     return ascii_host
 
 
@@ -319,112 +251,142 @@ def _allowed_hosts() -> set[str]:
     return allowed
 
 
-def _resolve(host: str, port: int, deadline: float) -> list[Any]:
-    """getaddrinfo, given up on at the deadline (it cannot be interrupted).
+def _get_once(
+    url: str, headers: Mapping[str, str], deadline: _Deadline, max_bytes: int
+) -> tuple[int, Mapping[str, str], bytes]:
+    """One GET on a fresh session and connection: status, headers and the raw body bytes.
 
-    A fresh daemon thread per lookup rather than a pool: safe in processes that
-    fork (Celery, gunicorn) and never delays interpreter exit.
+    A session per hop carries no cookies or connections from one host to the next.
     """
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
+    with requests.Session() as session:
+        session.trust_env = False  # no proxy (it would bypass the address check) or .netrc login
+        session.mount("http://", _Adapter(is_https_proto=False))
+        session.mount("https://", _Adapter(is_https_proto=True))
         try:
-            outcome["infos"] = socket.getaddrinfo(
-                host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP
+            remaining = deadline.remaining()
+            response = session.get(
+                url,
+                headers=headers,
+                allow_redirects=False,
+                stream=True,
+                timeout=(remaining, remaining),
             )
-        except BaseException as exc:  # handed to the waiting thread below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="fetch-dns", daemon=True)
-    thread.start()
-    thread.join(_remaining(deadline))
-    if thread.is_alive():
-        raise FetchTimeout()
-    error = outcome.get("error")
-    if isinstance(error, OSError | UnicodeError):
-        raise ConnectionFailed(
-            "The site's address could not be found. Is the link spelled right?"
-        ) from error
-    if error is not None:
-        raise error
-    return outcome["infos"]
+            with response:
+                if response.status_code in REDIRECT_STATUSES:
+                    return response.status_code, response.headers, b""
+                body = _read_body(response, deadline, max_bytes)
+                return response.status_code, response.headers, body
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _failure(exc, deadline) from exc
 
 
-def _checked_addresses(host: str, port: int, deadline: float) -> tuple[str, ...]:
-    """Resolve `host` (bounded by the deadline) and refuse it if any address is private."""
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [str(literal)]
-    else:
-        infos = _resolve(host, port, deadline)
-        addresses = []
-        for info in infos:
-            address = str(info[4][0]).split("%", 1)[0]
-            if address not in addresses:
-                addresses.append(address)
-    if not addresses:
-        raise ConnectionFailed("The site's address could not be found.")
-
-    if host.rstrip(".") not in _allowed_hosts():
-        for address in addresses:
-            if _is_forbidden(ipaddress.ip_address(address)):
-                raise PrivateAddress()
-    return tuple(addresses)
+def _read_body(response: requests.Response, deadline: _Deadline, max_bytes: int) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.strip().isdigit() and int(declared) > max_bytes:
+        raise FetchFailed(_too_large_message(max_bytes))
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := response.raw.read1(_CHUNK_BYTES, decode_content=False):
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchFailed(_too_large_message(max_bytes))
+        chunks.append(chunk)
+    if deadline.expired:
+        # The deadline may have cut the body short: do not pass it off as whole.
+        raise FetchFailed(_TOO_SLOW, temporary=True)
+    return b"".join(chunks)
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+def _failure(exc: BaseException, deadline: _Deadline) -> FetchError:
+    """Translate a requests, urllib3 or socket failure into a message a member understands."""
+    if isinstance(exc, InvalidIPAddress):
+        return DisallowedURL(_PRIVATE)
+    if isinstance(exc, requests.exceptions.InvalidURL):
+        return DisallowedURL(_NOT_A_URL)
+    if deadline.expired or isinstance(
+        exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError
+    ):
+        return FetchFailed(_TOO_SLOW, temporary=True)
+    # requests wraps urllib3's reason for a failed connection in a MaxRetryError.
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(exc.__cause__, socket.gaierror) or isinstance(reason, NameResolutionError):
+        message = "The site's address could not be found. Is the link spelled right?"
+        return FetchFailed(message, temporary=True)
+    if isinstance(reason, NewConnectionError):
+        return FetchFailed(temporary=True)  # refused or unreachable
+    if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
+        message = "The site's security certificate could not be verified."
+        return FetchFailed(message, temporary=True)
+    return FetchFailed("The connection to the site broke off.", temporary=True)
 
 
-def _is_forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for anything that is not an ordinary public unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip in _NAT64:
-            # DNS64 networks reach every IPv4 site this way: judge the IPv4 inside.
-            return _is_forbidden(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is not None and _is_forbidden(embedded):
-            return True
-        if ip.is_site_local:
-            return True
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global  # e.g. 100.64.0.0/10 (carrier-grade NAT)
-    )
+# --------------------------------------------------------------------------
+# requests-hardened, within the deadline
+# --------------------------------------------------------------------------
 
 
-def _remaining(deadline: float) -> float:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise FetchTimeout()
-    return remaining
+T = TypeVar("T")
+# The fetch running in this thread; urllib3 creates connections far below any argument we pass.
+_current_deadline: contextvars.ContextVar[_Deadline] = contextvars.ContextVar("fetch_deadline")
 
 
-class _Watchdog:
-    """Shuts the socket at the deadline, so no drip-feeding server can hold us.
+class _Deadline:
+    """The wall-clock limit of one fetch, from the DNS lookup to the last byte of the last hop."""
 
-    Per-operation socket timeouts alone would let a server that sends one byte
-    every few seconds keep a fetch alive for ever.
-    """
-
-    def __init__(self, deadline: float) -> None:
-        self.sock: socket.socket | None = None
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
         self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
         self._fired = False
-        self._timer = threading.Timer(max(deadline - time.monotonic(), 0), self._fire)
+        self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
-        self._timer.start()
 
-    def watch(self, sock: socket.socket | None) -> None:
+    def __enter__(self) -> _Deadline:
+        self._token = _current_deadline.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _current_deadline.reset(self._token)
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self.at
+
+    def remaining(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise FetchFailed(_TOO_SLOW, temporary=True)
+        return left
+
+    def run(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)`, given up on at the deadline: a DNS lookup cannot be interrupted.
+
+        A fresh daemon thread per call rather than a pool: safe in processes that fork (Celery,
+        gunicorn) and never delays interpreter exit.
+        """
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = function(*args)
+            except BaseException as exc:  # handed to the waiting thread below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=target, name="fetch-dns", daemon=True)
+        thread.start()
+        thread.join(self.remaining())
+        if thread.is_alive():
+            raise FetchFailed(_TOO_SLOW, temporary=True)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut `sock` down at the deadline: a blocked read then returns at once."""
         with self._lock:
-            self.sock = sock
+            self._sock = sock
             if self._fired:
                 self._shutdown()
 
@@ -434,130 +396,78 @@ class _Watchdog:
             self._shutdown()
 
     def _shutdown(self) -> None:
-        if self.sock is not None:
+        if self._sock is not None:
             with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
+                self._sock.shutdown(socket.SHUT_RDWR)
 
 
-_NETWORK_ERRORS = (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException)
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """What requests-hardened lets through that is no ordinary public host.
+
+    It already refuses private, loopback, link-local, multicast, CGNAT (100.64.0.0/10), NAT64
+    (64:ff9b::/96), 6to4 (2002::/16) and IPv4-mapped IPv6 by the IPv4 inside. Left: IPv4-compatible
+    (::a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d) IPv6 and the rest of the unallocated IPv6
+    space outside 2000::/3 (`is_reserved`), and the deprecated site-local fec0::/10.
+    """
+    return ip.is_reserved or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
 
 
-def _network_error(exc: BaseException, deadline: float) -> FetchError:
-    """Translate a low-level failure into a message a member understands."""
-    if time.monotonic() >= deadline:
-        return FetchTimeout()
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return ConnectionFailed()
-    if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
-        return FetchTimeout()
-    if isinstance(exc, urllib3.exceptions.SSLError) or "CERTIFICATE" in str(exc):
-        return ConnectionFailed("The site's security certificate could not be verified.")
-    return ConnectionFailed("The connection to the site broke off.")
+class _Adapter(IPFilterAdapter):
+    """requests-hardened's address filter and pinning, bounded by the deadline, plus `_not_public`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if (urlsplit(request.url).hostname or "").rstrip(".") in _allowed_hosts():
+            # Listed by the operator: connect wherever the name leads, private or not (urllib3
+            # resolves it, outside the deadline's DNS thread).
+            return HTTPAdapter.build_connection_pool_key_attributes(self, request, verify, cert)
+        # requests-hardened resolves, checks and pins the host here.
+        host_params, pool_kwargs = _current_deadline.get().run(
+            super().build_connection_pool_key_attributes, request, verify, cert
+        )
+        if _not_public(ipaddress.ip_address(host_params["host"].strip("[]"))):
+            raise DisallowedURL(_PRIVATE)
+        return host_params, pool_kwargs
 
 
-def _connect(target: _Target, deadline: float) -> HTTPConnection:
-    """Connect to the first checked address that answers (never re-resolving)."""
-    last_error: BaseException | None = None
-    for address in target.addresses:
-        timeout = _remaining(deadline)
-        if target.scheme == "https":
-            conn: HTTPConnection = HTTPSConnection(
-                address,
-                target.port,
-                timeout=timeout,
-                server_hostname=target.host,  # SNI and certificate name
-                cert_reqs="CERT_REQUIRED",
-                ca_certs=certifi.where(),
-            )
-        else:
-            conn = HTTPConnection(address, target.port, timeout=timeout)
-        try:
-            conn.connect()
-            return conn
-        except urllib3.exceptions.NewConnectionError as exc:
-            conn.close()
-            last_error = exc  # refused or unreachable: try the next address
-        except _NETWORK_ERRORS as exc:
-            conn.close()
-            raise _network_error(exc, deadline) from exc
-    raise _network_error(last_error or OSError(), deadline) from last_error
+class _WatchedHTTPConnection(HTTPConnection):
+    """Hands its socket to the fetch's deadline as soon as it exists, before TLS and headers."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        deadline = _current_deadline.get(None)
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
 
 
-def _request(
-    target: _Target,
-    headers: Mapping[str, str],
-    deadline: float,
-    max_bytes: int,
-) -> tuple[int, Mapping[str, str], bytes]:
-    """One GET on a fresh connection; returns status, headers and raw body bytes."""
-    watchdog = _Watchdog(deadline)
-    conn: HTTPConnection | None = None
-    response: urllib3.response.HTTPResponse | None = None
-    try:
-        conn = _connect(target, deadline)
-        sock = conn.sock
-        watchdog.watch(sock)
-        try:
-            conn.request(
-                "GET",
-                target.request_target,
-                headers=dict(headers),
-                preload_content=False,
-                decode_content=False,
-            )
-            response = conn.getresponse()
-            status = response.status
-            response_headers = response.headers
-            if status in REDIRECT_STATUSES:
-                return status, response_headers, b""
-
-            declared = response_headers.get("Content-Length", "")
-            if declared.strip().isdigit() and int(declared) > max_bytes:
-                raise TooLarge(_too_large_message(max_bytes))
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                _set_timeout(sock, _remaining(deadline))
-                chunk = response.read1(_CHUNK_BYTES, decode_content=False)
-                if not chunk:
-                    break
-                total += len(chunk)
-                if total > max_bytes:
-                    raise TooLarge(_too_large_message(max_bytes))
-                chunks.append(chunk)
-            if time.monotonic() >= deadline:
-                # The watchdog may have cut the body short: do not pass it off as whole.
-                raise FetchTimeout()
-            return status, response_headers, b"".join(chunks)
-        except _NETWORK_ERRORS as exc:
-            raise _network_error(exc, deadline) from exc
-    finally:
-        watchdog.cancel()
-        if response is not None:
-            response.close()
-        if conn is not None:
-            conn.close()
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
 
 
-def _set_timeout(sock: socket.socket | None, seconds: float) -> None:
-    """Bound the next read; a socket already closed (body complete) needs no bound."""
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):
-        sock.settimeout(seconds)
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+# --------------------------------------------------------------------------
+# Bodies
+# --------------------------------------------------------------------------
 
 
 def _too_large_message(max_bytes: int) -> str:
-    if max_bytes >= 1_000_000 and max_bytes % 1_000_000 == 0:
-        size = f"{max_bytes // 1_000_000} MB"
-    elif max_bytes >= 1000 and max_bytes % 1000 == 0:
-        size = f"{max_bytes // 1000} kB"
-    else:
-        size = f"{max_bytes} bytes"
-    return f"The page is larger than {size}."
+    for unit, name in ((1_000_000, "MB"), (1000, "kB")):
+        if max_bytes >= unit and max_bytes % unit == 0:
+            return f"The page is larger than {max_bytes // unit} {name}."
+    return f"The page is larger than {max_bytes} bytes."
 
 
 def _decode_content_encoding(raw: bytes, encoding: str, max_bytes: int) -> bytes:
@@ -566,7 +476,7 @@ def _decode_content_encoding(raw: bytes, encoding: str, max_bytes: int) -> bytes
     if encoding in ("", "identity"):
         return raw
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise InvalidResponse(
+        raise UnusableResponse(
             f"The site sent its answer in an encoding we cannot read ({encoding})."
         )
     # 47 = auto-detect gzip or zlib header; -15 = raw deflate (some servers).
@@ -577,74 +487,13 @@ def _decode_content_encoding(raw: bytes, encoding: str, max_bytes: int) -> bytes
         except zlib.error:
             continue
         if len(content) > max_bytes or decompressor.unconsumed_tail:
-            raise TooLarge(_too_large_message(max_bytes))
+            raise FetchFailed(_too_large_message(max_bytes))
         return content
-    raise InvalidResponse("The site sent a damaged compressed answer.")
+    raise UnusableResponse("The site sent a damaged compressed answer.")
 
 
-# --------------------------------------------------------------------------
-# Character sets
-# --------------------------------------------------------------------------
-
-
-def _parse_content_type(value: str) -> tuple[str, str | None]:
-    """(media type, charset) from a Content-Type value, parsed like an e-mail header."""
-    message = Message()
-    message["Content-Type"] = value
-    charset = message.get_param("charset")
-    return message.get_content_type(), str(charset) if isinstance(charset, str) else None
-
-
-def _codec(label: str | None) -> str | None:
-    """Python codec for a charset label, following the web's aliases."""
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("'\"")).name
-    except LookupError:
-        return None
-    # Browsers read latin-1 and ASCII labels as windows-1252 (WHATWG Encoding).
-    if name in ("iso8859-1", "ascii", "latin-1"):
-        return "cp1252"
-    return name
-
-
-class _CharsetSniffer(HTMLParser):
-    """Finds <meta charset> or <meta http-equiv=Content-Type> near the top."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.charset: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "meta" or self.charset:
-            return
-        values = {name: value or "" for name, value in attrs}
-        if values.get("charset"):
-            self.charset = values["charset"]
-        elif values.get("http-equiv", "").lower() == "content-type":
-            self.charset = _parse_content_type(values.get("content", ""))[1]
-
-
-def _detect_encoding(content: bytes, content_type: str, *, sniff_html: bool) -> str:
-    for bom, name in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if content.startswith(bom):
-            return name
-    declared = _codec(_parse_content_type(content_type)[1]) if content_type else None
-    if declared:
-        return declared
-    if sniff_html:
-        sniffer = _CharsetSniffer()
-        # latin-1 maps bytes 1:1, enough to read ASCII markup in any
-        # ASCII-compatible encoding.
-        sniffer.feed(content[:4096].decode("latin-1"))
-        sniffed = _codec(sniffer.charset)
-        if sniffed and not sniffed.startswith("utf-16"):
-            return sniffed
+def _utf8_or_cp1252(content: bytes) -> str:
+    """No charset declared: UTF-8 if it decodes, else windows-1252, as browsers read latin-1."""
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:

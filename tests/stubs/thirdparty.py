@@ -20,6 +20,8 @@ Built-in routes:
 - ``/pages/slow?seconds=S``  waits S seconds (default and maximum 6) before answering.
 - ``/pages/drip?seconds=S&interval=I``  answers at once, then one byte every I
   seconds for S seconds: defeats a per-read timeout, not a deadline.
+- ``/pages/drip-headers?interval=I``  sends the status line, then one header byte every
+  I seconds for 6 seconds, and hangs up before the headers end.
 - ``/redirect/N``  N redirects in a row, ending at /pages/og.html.
 - ``/redirect-to?url=U&status=302``  one redirect to U (any URL, even a private one).
 - ``/status/CODE``  an HTML page with that status.
@@ -72,6 +74,7 @@ class StubResponse:
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before the status line (capped)
+    drip_headers: float = 0.0  # if set, seconds between header bytes, for MAX_DELAY_SECONDS
 
 
 Handler = Callable[[StubRequest], StubResponse]
@@ -331,6 +334,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         response = stub.dispatch(request)
         if response.delay and stub.wait(min(response.delay, MAX_DELAY_SECONDS)):
             return  # server stopping
+        if response.drip_headers:
+            self._drip_headers(response.drip_headers)
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         if isinstance(response.body, bytes) and "Content-Length" not in response.headers:
@@ -343,6 +349,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         for chunk in response.body:
             self.wfile.write(chunk)
+            self.wfile.flush()
+
+    def _drip_headers(self, interval: float) -> None:
+        self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Drip: ")
+        self.wfile.flush()
+        end = time.monotonic() + MAX_DELAY_SECONDS
+        while time.monotonic() < end and not self.server.stub.wait(interval):
+            self.wfile.write(b"a")
             self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -366,6 +380,7 @@ class ThirdPartyServer:
             (re.compile(r"/pages/gzip-bomb"), self._gzip_bomb),
             (re.compile(r"/pages/slow"), self._slow),
             (re.compile(r"/pages/drip"), self._drip),
+            (re.compile(r"/pages/drip-headers"), self._drip_headers),
             (re.compile(r"/pages/(.+)"), self._page),
             (re.compile(r"/redirect/(\d+)"), self._redirect_chain),
             (re.compile(r"/redirect-to"), self._redirect_to),
@@ -507,6 +522,9 @@ class ThirdPartyServer:
     def _slow(self, request: StubRequest) -> StubResponse:
         seconds = min(float(request.arg("seconds", str(MAX_DELAY_SECONDS))), MAX_DELAY_SECONDS)
         return StubResponse(body=_html("Finally"), delay=seconds)
+
+    def _drip_headers(self, request: StubRequest) -> StubResponse:
+        return StubResponse(drip_headers=max(float(request.arg("interval", "0.2")), 0.01))
 
     def _drip(self, request: StubRequest) -> StubResponse:
         seconds = min(float(request.arg("seconds", str(MAX_DELAY_SECONDS))), MAX_DELAY_SECONDS)

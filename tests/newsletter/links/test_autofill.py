@@ -6,6 +6,7 @@ from django.urls import reverse
 from newsletter.models import Activity, Submission
 from newsletter.services.submissions import submission_create
 from newsletter.tasks.submissions import fetch_submission_metadata
+from portal.celery import app
 from tests.factories import UserFactory
 from tests.workers import WorkerProcess, wait_until
 
@@ -110,8 +111,6 @@ def test_autofill_runs_in_a_real_celery_worker(thirdparty_server):
             "FETCH_ALLOWED_HOSTS": "127.0.0.1",
         }
     )
-    from portal.celery import app
-
     app.conf.task_always_eager = False
     worker.start()
     try:

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.links.canonical import CANONICAL_VERSION, canonical_key, clean_url
+from newsletter.links.canonical import (
+    CANONICAL_VERSION,
+    arxiv_id,
+    canonical_key,
+    clean_url,
+    github_repo,
+)
 
 SAME_ITEM = [
     # arXiv: abs/pdf/html, versions, .pdf, export mirror, old-style ids, and sites keyed by the arXiv id.
@@ -294,8 +300,74 @@ def test_canonical_key_non_string_raises_type_error() -> None:
         canonical_key(None)  # type: ignore[arg-type]
 
 
-def test_canonical_version_is_one() -> None:
-    assert CANONICAL_VERSION == 1
+def test_canonical_version_is_two() -> None:
+    assert CANONICAL_VERSION == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "paper"),
+    [
+        ("https://arxiv.org/pdf/2303.16058v2.pdf", "2303.16058"),
+        ("https://export.arxiv.org/abs/arXiv:2303.16058", "2303.16058"),
+        ("https://www.alphaxiv.org/abs/2303.16058v1", "2303.16058"),
+        ("https://huggingface.co/papers/2208.07339", "2208.07339"),
+        ("https://doi.org/10.48550/arXiv.2208.07339", "2208.07339"),
+        ("https://arxiv.org/abs/math.GT/0309136", "math/0309136"),
+        ("https://arxiv.org/list/cs.LG/recent", None),
+        ("https://huggingface.co/models", None),
+        ("https://doi.org/10.1145/1150402.1150464", None),
+        ("https://example.com/abs/2303.16058", None),
+    ],
+)
+def test_arxiv_id_names_the_paper_canonical_key_keys(url: str, paper: str | None) -> None:
+    assert arxiv_id(url) == paper
+    assert canonical_key(url).startswith("arxiv:") == (paper is not None)
+    if paper is not None:
+        assert canonical_key(url) == f"arxiv:{paper}"
+
+
+@pytest.mark.parametrize(
+    ("url", "repository"),
+    [
+        ("https://github.com/ggerganov/llama.cpp", ("ggerganov", "llama.cpp")),
+        ("https://github.com/ggerganov/llama.cpp.git", ("ggerganov", "llama.cpp")),
+        ("https://www.github.com/GGerganov/Llama.CPP/issues/1", ("GGerganov", "Llama.CPP")),
+        (
+            "https://github.com/ggerganov/llama.cpp/blob/master/README.md",
+            ("ggerganov", "llama.cpp"),
+        ),
+        ("https://github.com/ggerganov", None),
+        ("https://github.com/not_an_owner/repo", None),  # GitHub owners have no underscore
+        ("https://gitlab.com/ggerganov/llama.cpp", None),
+    ],
+)
+def test_github_repo_names_the_repository_a_link_is_inside(
+    url: str, repository: tuple[str, str] | None
+) -> None:
+    assert github_repo(url) == repository
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Once reserved for autofill only: duplicate detection keyed it as a repository.
+        "https://github.com/contact/report-content",
+        # Once reserved for duplicate detection only: autofill asked GitHub's API about it.
+        "https://github.com/solutions/ci-cd",
+        "https://github.com/team/pricing",
+    ],
+)
+def test_github_reserved_name_is_no_repository_for_either_side(url: str) -> None:
+    assert github_repo(url) is None
+    assert canonical_key(url) == url.removeprefix("https://")
+
+
+@pytest.mark.parametrize("url", ["ftp://ftp.gnu.org/gnu/", "not a url", ""])
+def test_arxiv_id_and_github_repo_non_web_link_raise_value_error(url: str) -> None:
+    with pytest.raises(ValueError, match=r"\S"):
+        arxiv_id(url)
+    with pytest.raises(ValueError, match=r"\S"):
+        github_repo(url)
 
 
 # Generated links: the two functions must agree with each other whatever members paste.

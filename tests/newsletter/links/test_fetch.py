@@ -13,20 +13,8 @@ from urllib.parse import quote
 import pytest
 
 from newsletter.links.autofill import Metadata, fetch_metadata
-from newsletter.links.fetch import (
-    BadStatus,
-    ConnectionFailed,
-    FetchTimeout,
-    InvalidResponse,
-    NotFound,
-    PrivateAddress,
-    RateLimited,
-    TooLarge,
-    TooManyRedirects,
-    UnsupportedContent,
-    UnsupportedScheme,
-    safe_get,
-)
+from newsletter.links.canonical import canonical_key
+from newsletter.links.fetch import DisallowedURL, FetchFailed, UnusableResponse, safe_get
 from tests.stubs.thirdparty import StubResponse, ThirdPartyServer
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -68,6 +56,37 @@ def test_fetch_metadata_arxiv_any_link_form_asks_api_for_unversioned_id(thirdpar
     assert thirdparty_settings.targets() == ["/arxiv/api/query?id_list=2303.16058&max_results=1"]
 
 
+def test_fetch_metadata_alphaxiv_link_fills_from_arxiv_api(thirdparty_settings):
+    metadata = fetch_metadata("https://www.alphaxiv.org/abs/2303.16058v2")
+
+    assert metadata.source == "arxiv"
+    assert metadata.title == "Sparse Mixtures of Experts for Low-Resource Machine Translation"
+    assert metadata.url == "https://arxiv.org/abs/2303.16058"
+    assert thirdparty_settings.targets() == ["/arxiv/api/query?id_list=2303.16058&max_results=1"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://alphaxiv.org/abs/2303.16058",
+        "https://huggingface.co/papers/2303.16058",
+        "https://doi.org/10.48550/arXiv.2303.16058",
+        "https://dx.doi.org/10.48550/ARXIV.2303.16058v2",
+        "https://browse.arxiv.org/abs/2303.16058",
+        "https://arxiv.org/abs/hep-th/9901001v1",
+        "https://doi.org/10.48550/arXiv.hep-th/9901001",
+    ],
+)
+def test_fetch_metadata_every_link_keyed_as_arxiv_paper_autofills_from_arxiv(
+    thirdparty_settings, url
+):
+    metadata = fetch_metadata(url)
+
+    assert metadata.source == "arxiv"
+    assert canonical_key(url) == f"arxiv:{metadata.extra['arxiv_id']}"
+    assert [r.path for r in thirdparty_settings.requests] == ["/arxiv/api/query"]
+
+
 def test_fetch_metadata_arxiv_old_style_id_is_found(thirdparty_settings):
     metadata = fetch_metadata("https://arxiv.org/abs/hep-th/9901001v1")
 
@@ -76,7 +95,7 @@ def test_fetch_metadata_arxiv_old_style_id_is_found(thirdparty_settings):
 
 
 def test_fetch_metadata_arxiv_unknown_id_raises_not_found(thirdparty_settings):
-    with pytest.raises(NotFound, match=r"arXiv has no paper with the id 2399\.99999\."):
+    with pytest.raises(FetchFailed, match=r"arXiv has no paper with the id 2399\.99999\."):
         fetch_metadata("https://arxiv.org/abs/2399.99999")
 
 
@@ -93,7 +112,7 @@ def test_fetch_metadata_arxiv_answer_with_doctype_is_refused(settings, thirdpart
     settings.ARXIV_API_BASE = f"{thirdparty_server.url}/evil/api"
     settings.FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
 
-    with pytest.raises(InvalidResponse, match="document type declaration"):
+    with pytest.raises(UnusableResponse, match="document type declaration"):
         fetch_metadata("https://arxiv.org/abs/2303.16058")
 
 
@@ -137,15 +156,26 @@ def test_fetch_metadata_github_deep_link_uses_repository(thirdparty_settings, ur
     assert metadata.extra["stars"] == 71234
 
 
+def test_fetch_metadata_github_link_asks_api_for_the_repository_canonical_knows(
+    thirdparty_settings,
+):
+    url = "https://github.com/GGerganov/llama.cpp"
+
+    metadata = fetch_metadata(url)
+
+    assert canonical_key(url) == f"github:{metadata.extra['full_name']}"
+    assert thirdparty_settings.targets() == ["/github/repos/GGerganov/llama.cpp"]
+
+
 def test_fetch_metadata_github_unknown_repo_raises_not_found(thirdparty_settings):
-    with pytest.raises(NotFound, match="GitHub has no public repository nobody/nothing."):
+    with pytest.raises(FetchFailed, match="GitHub has no public repository nobody/nothing."):
         fetch_metadata("https://github.com/nobody/nothing")
 
 
 def test_fetch_metadata_github_rate_limit_is_temporary(thirdparty_settings):
     thirdparty_settings.github_rate_limited = True
 
-    with pytest.raises(RateLimited) as excinfo:
+    with pytest.raises(FetchFailed) as excinfo:
         fetch_metadata("https://github.com/ggerganov/llama.cpp")
 
     assert excinfo.value.temporary is True
@@ -230,17 +260,17 @@ def test_fetch_metadata_page_long_title_and_summary_are_truncated(thirdparty_set
 
 
 def test_fetch_metadata_pdf_link_raises_unsupported_content(thirdparty_settings):
-    with pytest.raises(UnsupportedContent, match="application/pdf"):
+    with pytest.raises(UnusableResponse, match="application/pdf"):
         fetch_metadata(thirdparty_settings.url_for("/pages/paper.pdf"))
 
 
 def test_fetch_metadata_missing_page_raises_not_found(thirdparty_settings):
-    with pytest.raises(NotFound, match=r"The page was not found \(HTTP 404\)\."):
+    with pytest.raises(FetchFailed, match=r"The page was not found \(HTTP 404\)\."):
         fetch_metadata(thirdparty_settings.url_for("/pages/nothing-here.html"))
 
 
 def test_fetch_metadata_server_error_is_temporary(thirdparty_settings):
-    with pytest.raises(BadStatus) as excinfo:
+    with pytest.raises(FetchFailed) as excinfo:
         fetch_metadata(thirdparty_settings.url_for("/status/503"))
 
     assert excinfo.value.temporary is True
@@ -269,7 +299,7 @@ def test_safe_get_follows_three_redirects(thirdparty_settings):
 
 
 def test_safe_get_four_redirects_raise_too_many_redirects(thirdparty_settings):
-    with pytest.raises(TooManyRedirects, match="Too many redirects."):
+    with pytest.raises(FetchFailed, match="Too many redirects."):
         safe_get(thirdparty_settings.url_for("/redirect/4"))
 
     assert "/pages/og.html" not in thirdparty_settings.targets()
@@ -307,7 +337,7 @@ def test_safe_get_cross_origin_redirect_drops_extra_headers(settings, thirdparty
 def test_safe_get_loopback_refused_when_not_allowed(settings, thirdparty_server):
     settings.FETCH_ALLOWED_HOSTS = []
 
-    with pytest.raises(PrivateAddress, match="Links to private network addresses are not allowed."):
+    with pytest.raises(DisallowedURL, match="Links to private network addresses are not allowed."):
         safe_get(thirdparty_server.url_for("/pages/og.html"))
 
     assert thirdparty_server.requests == []
@@ -337,7 +367,34 @@ def test_safe_get_loopback_refused_when_not_allowed(settings, thirdparty_server)
 def test_safe_get_private_address_refused(settings, url):
     settings.FETCH_ALLOWED_HOSTS = ["127.0.0.1"]  # the allow-list names hosts, not addresses
 
-    with pytest.raises(PrivateAddress, match="Links to private network addresses are not allowed."):
+    with pytest.raises(DisallowedURL, match="Links to private network addresses are not allowed."):
+        safe_get(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Refused by requests-hardened itself.
+        "http://100.127.255.254/",  # carrier-grade NAT, last address
+        "http://[64:ff9b::a00:1]/",  # NAT64 of 10.0.0.1
+        "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+        "http://[2002:a00:1::1]/",  # 6to4 of 10.0.0.1
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254
+        "http://[::ffff:a00:5]/",  # IPv4-mapped 10.0.0.5
+        "http://[::ffff:100.64.0.1]/",  # IPv4-mapped carrier-grade NAT
+        # Let through by requests-hardened, refused by our own check.
+        "http://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
+        "http://[::a9fe:a9fe]/",  # IPv4-compatible 169.254.169.254
+        "http://[::ffff:0:7f00:1]/",  # IPv4-translated 127.0.0.1
+        "http://[fec0::1]/",  # site-local (deprecated, still routed on old networks)
+        "http://[4000::1]/",  # unallocated IPv6
+        "http://[100:0:0:1::1]/",  # reserved IPv6 beyond the discard prefix
+    ],
+)
+def test_safe_get_embedded_or_special_address_refused(settings, url):
+    settings.FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
+
+    with pytest.raises(DisallowedURL, match="Links to private network addresses are not allowed."):
         safe_get(url)
 
 
@@ -351,14 +408,14 @@ def test_safe_get_private_address_refused(settings, url):
     ],
 )
 def test_safe_get_redirect_to_private_address_refused(thirdparty_settings, target):
-    with pytest.raises(PrivateAddress):
+    with pytest.raises(DisallowedURL):
         safe_get(thirdparty_settings.url_for(f"/redirect-to?url={quote(target, safe='')}"))
 
 
 def test_fetch_metadata_redirect_to_private_address_refused(thirdparty_settings):
     target = quote("http://169.254.169.254/latest/meta-data/", safe="")
 
-    with pytest.raises(PrivateAddress):
+    with pytest.raises(DisallowedURL):
         fetch_metadata(thirdparty_settings.url_for(f"/redirect-to?url={target}&status=301"))
 
 
@@ -375,18 +432,18 @@ def test_fetch_metadata_redirect_to_private_address_refused(thirdparty_settings)
     ],
 )
 def test_safe_get_non_http_scheme_refused(url):
-    with pytest.raises(UnsupportedScheme, match=r"Only http:// and https:// links can be fetched."):
+    with pytest.raises(DisallowedURL, match=r"Only http:// and https:// links can be fetched."):
         safe_get(url)
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "ftp://x/"])
 def test_fetch_metadata_non_http_scheme_refused(url):
-    with pytest.raises(UnsupportedScheme):
+    with pytest.raises(DisallowedURL):
         fetch_metadata(url)
 
 
 def test_safe_get_redirect_to_file_scheme_refused(thirdparty_settings):
-    with pytest.raises(UnsupportedScheme):
+    with pytest.raises(DisallowedURL):
         safe_get(thirdparty_settings.url_for("/redirect-to?url=file:///etc/passwd"))
 
 
@@ -394,12 +451,12 @@ def test_safe_get_redirect_to_file_scheme_refused(thirdparty_settings):
 
 
 def test_safe_get_streamed_body_over_limit_raises_too_large(thirdparty_settings):
-    with pytest.raises(TooLarge, match="The page is larger than 1 MB."):
+    with pytest.raises(FetchFailed, match="The page is larger than 1 MB."):
         safe_get(thirdparty_settings.url_for("/pages/big"))
 
 
 def test_safe_get_declared_length_over_limit_raises_too_large(thirdparty_settings):
-    with pytest.raises(TooLarge):
+    with pytest.raises(FetchFailed):
         safe_get(thirdparty_settings.url_for("/pages/big?bytes=5000000&declare=1"))
 
 
@@ -410,7 +467,7 @@ def test_safe_get_body_just_under_limit_is_read(thirdparty_settings):
 
 
 def test_safe_get_gzip_bomb_raises_too_large(thirdparty_settings):
-    with pytest.raises(TooLarge):
+    with pytest.raises(FetchFailed):
         safe_get(thirdparty_settings.url_for("/pages/gzip-bomb"))
 
 
@@ -418,7 +475,7 @@ def test_safe_get_slow_page_times_out(thirdparty_settings, settings):
     settings.FETCH_TIMEOUT = 1
     started = time.monotonic()
 
-    with pytest.raises(FetchTimeout, match="The page took too long to answer."):
+    with pytest.raises(FetchFailed, match="The page took too long to answer."):
         safe_get(thirdparty_settings.url_for("/pages/slow"))
 
     assert time.monotonic() - started < 2
@@ -429,10 +486,35 @@ def test_safe_get_dripping_page_stops_at_deadline(thirdparty_settings, settings)
     settings.FETCH_TIMEOUT = 1
     started = time.monotonic()
 
-    with pytest.raises(FetchTimeout):
+    with pytest.raises(FetchFailed):
         safe_get(thirdparty_settings.url_for("/pages/drip?interval=0.2"))
 
     assert time.monotonic() - started < 2
+
+
+def test_safe_get_dripping_headers_stop_at_deadline(thirdparty_settings, settings):
+    # Headers that never end defeat a per-read timeout as a dripping body does.
+    settings.FETCH_TIMEOUT = 1
+    started = time.monotonic()
+
+    with pytest.raises(FetchFailed, match="The page took too long to answer.") as excinfo:
+        safe_get(thirdparty_settings.url_for("/pages/drip-headers?interval=0.2"))
+
+    assert time.monotonic() - started < 2
+    assert excinfo.value.temporary is True
+
+
+def test_safe_get_ignores_proxy_settings_from_the_environment(thirdparty_settings, monkeypatch):
+    # A proxy would connect on our behalf to an address requests-hardened never checked.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed_port}")
+
+    result = safe_get(thirdparty_settings.url_for("/pages/og.html"))
+
+    assert result.status == 200
 
 
 def test_safe_get_closed_port_raises_connection_failed(settings):
@@ -441,7 +523,7 @@ def test_safe_get_closed_port_raises_connection_failed(settings):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens once the socket is closed
 
-    with pytest.raises(ConnectionFailed, match="The site could not be reached."):
+    with pytest.raises(FetchFailed, match="The site could not be reached."):
         safe_get(f"http://127.0.0.1:{port}/")
 
 
