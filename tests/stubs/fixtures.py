@@ -1,7 +1,7 @@
 """Pytest fixtures for the third-party stand-ins; tests/conftest.py imports them.
 
 `loopback_only` is a safety net for tests about refusing private addresses: if
-the guard in newsletter/fetch.py ever broke, those tests would otherwise send
+the guard in newsletter/links/fetch.py ever broke, those tests would otherwise send
 real packets to 10.x or 169.254.169.254. It fails the test instead.
 """
 
