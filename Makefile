@@ -38,8 +38,15 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: benchmarks on PostgreSQL and Redis; figures printed and saved under bench/results/
+## bench: benchmarks on PostgreSQL and Redis, loaded by wrk; figures printed and saved under bench/results/
 bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing wrk"; \
+	    apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }; \
+	  else \
+	    echo "wrk is not installed: apt-get install wrk"; exit 1; \
+	  fi; }
 	$(PY) -m bench $(BENCH_ARGS)
 
 ## worker / beat: the Celery processes production runs next to gunicorn

@@ -1,4 +1,10 @@
-"""Run the benchmarks: `python -m bench` (all, then a summary), `python -m bench NAME [options]`."""
+"""`python -m bench` runs every benchmark, each in a process of its own, then prints a summary;
+`python -m bench NAME [options]` runs one (`python -m bench NAME --help` lists its options).
+
+A benchmark is a module here with `run(argv) -> dict` (its results, with "ok" and "seconds") and
+`print_table(result)`; its results are saved as bench/results/NAME-<time>.json and
+NAME-latest.json, and the exit status is 0 when its targets are met.
+"""
 
 from __future__ import annotations
 
@@ -8,58 +14,38 @@ import subprocess
 import sys
 import time
 
-from bench import BENCHMARKS
-from bench.common import RESULTS, ROOT
+from bench.common import RESULTS, ROOT, finish
 
-
-def run_one(name: str, argv: list[str]) -> int:
-    module = importlib.import_module(BENCHMARKS[name][0])
-    return module.main(argv)
-
-
-def summary(outcomes: dict[str, tuple[int, float, float]]) -> None:
-    print()
-    header = f"{'benchmark':<12} {'seconds':>8}  {'targets':<8} result file"
-    print(header)
-    print("-" * len(header))
-    for name, (code, seconds, started_at) in outcomes.items():
-        latest = RESULTS / f"{name}-latest.json"
-        fresh = latest.exists() and latest.stat().st_mtime >= started_at
-        saved = latest.relative_to(ROOT) if fresh else "—"
-        if fresh:
-            seconds = json.loads(latest.read_text()).get("seconds", seconds)
-        verdict = "met" if code == 0 else ("missed" if code == 1 else f"error {code}")
-        print(f"{name:<12} {seconds:8.0f}  {verdict:<8} {saved}")
+BENCHMARKS = ["pages", "delivery", "soak"]
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in BENCHMARKS:
+        benchmark = importlib.import_module(f"bench.{argv[0]}")
+        return finish(argv[0], benchmark.run(argv[1:]), benchmark.print_table)
     if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        for name, (_, what) in BENCHMARKS.items():
-            print(f"  {name:<10} {what}")
+        print(__doc__, f"Benchmarks: {', '.join(BENCHMARKS)}.", sep="\n")
         return 0
-    if argv and not argv[0].startswith("-"):
-        name, rest = argv[0], argv[1:]
-        if name not in BENCHMARKS:
-            print(f"Unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}.", file=sys.stderr)
-            return 2
-        return run_one(name, rest)
-    if argv:  # each benchmark has its own options: `--minutes` means nothing to `pages`
-        print(
-            "Options go with a benchmark's name: python -m bench NAME [options] "
-            '(make bench BENCH_ARGS="NAME [options]").',
-            file=sys.stderr,
-        )
+    if argv:  # options go after a benchmark's name: `--minutes` means nothing to `pages`
+        known = f"known: {', '.join(BENCHMARKS)}; python -m bench NAME [options]"
+        print(f"Unknown benchmark {argv[0]!r} ({known}).", file=sys.stderr)
         return 2
-    outcomes: dict[str, tuple[int, float, float]] = {}
+    outcomes = {}
     for name in BENCHMARKS:
-        started, started_at = time.perf_counter(), time.time()
-        # Each in its own process: a benchmark sets Django up for its own database and
-        # settings, and Django is set up once per process.
+        started = time.time()
+        # A process each: a benchmark sets Django up for its own database and settings.
         code = subprocess.run([sys.executable, "-m", "bench", name], check=False).returncode
-        outcomes[name] = (code, time.perf_counter() - started, started_at)
-    summary(outcomes)
-    return max((code for code, _, _ in outcomes.values()), default=0)
+        outcomes[name] = (code, time.time() - started, started)
+    print(f"\n{'benchmark':<12} {'seconds':>8}  {'targets':<8} result file\n{'-' * 50}")
+    for name, (code, seconds, started) in outcomes.items():
+        latest = RESULTS / f"{name}-latest.json"
+        fresh = latest.exists() and latest.stat().st_mtime >= started
+        seconds = json.loads(latest.read_text())["seconds"] if fresh else seconds
+        verdict = {0: "met", 1: "missed"}.get(code, f"error {code}")
+        print(
+            f"{name:<12} {seconds:8.0f}  {verdict:<8} {latest.relative_to(ROOT) if fresh else '—'}"
+        )
+    return max(code for code, _, _ in outcomes.values())
 
 
 if __name__ == "__main__":

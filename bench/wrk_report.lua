@@ -1,13 +1,11 @@
--- wrk prints its figures for people; this adds one JSON line for bench/pages.py to read
+-- wrk prints its figures for people; this adds one JSON line for the benchmarks to read
 -- (latencies in microseconds). With BENCH_PATHS naming a file of paths, one per line, each
 -- request takes the next path, each thread starting at its own place in the list.
 local file = os.getenv("BENCH_PATHS")
 if file then
   local paths = {}
   for line in io.lines(file) do
-    if line ~= "" then
-      paths[#paths + 1] = line
-    end
+    paths[#paths + 1] = line
   end
   local threads = 0
   function setup(thread)

@@ -1,10 +1,12 @@
-"""The benchmark's seeded archive: realistic, and rendered exactly as publishing renders."""
+"""`manage.py seed_bench`: the benchmarks' archive, realistic and rendered as publishing renders."""
 
+import io
+import json
 import re
 
 import pytest
+from django.core.management import CommandError, call_command
 
-from bench.seed import seed
 from events.models import RSVP, Event
 from newsletter import rendering, search
 from newsletter.models import Issue, IssueItem, Submission
@@ -16,14 +18,20 @@ pytestmark = [
 ]
 
 
+def seed_bench(**sizes) -> dict:
+    out = io.StringIO()
+    call_command("seed_bench", verbosity=0, stdout=out, **sizes)
+    return json.loads(out.getvalue())
+
+
 @pytest.fixture
 def seeded():
-    return seed(
+    return seed_bench(
         issues=3, items=5, big_issue=7, submissions=40, members=12, events=4, rsvps=5, processes=1
     )
 
 
-def test_seed_counts_match_the_request(seeded):
+def test_seed_bench_counts_match_the_options(seeded):
     assert seeded["counts"] == {
         "members": 12,
         "submissions": 40,
@@ -37,7 +45,7 @@ def test_seed_counts_match_the_request(seeded):
     assert RSVP.objects.count() == Event.objects.count() * 5
 
 
-def test_seed_stores_what_publishing_would_render(seeded):
+def test_seed_bench_stores_what_publishing_would_render(seeded):
     for issue in Issue.objects.all():
         rendered = rendering.render_issue(issue)
         assert issue.body_html == rendered.body_html
@@ -46,14 +54,14 @@ def test_seed_stores_what_publishing_would_render(seeded):
             assert item.html == rendered.item_html[item.pk]
 
 
-def test_seed_newest_issue_page_shows_its_items(client, seeded):
+def test_seed_bench_newest_issue_page_shows_its_items(client, seeded):
     page = client.get(seeded["paths"]["issue"])
 
     assert page.status_code == 200
     assert len(re.findall(r'<article class="issue-item', page.content.decode())) == 7
 
 
-def test_seed_items_are_searchable(seeded):
+def test_seed_bench_items_are_searchable(seeded):
     item = IssueItem.objects.filter(submission__isnull=False).select_related("submission").first()
     word = item.submission.title.split()[0]
 
@@ -62,13 +70,18 @@ def test_seed_items_are_searchable(seeded):
     assert any(hit.url.endswith(f"#{item.anchor}") for hit in hits)
 
 
-def test_seed_event_page_is_upcoming(client, seeded):
+def test_seed_bench_event_page_is_upcoming(client, seeded):
     page = client.get(seeded["paths"]["event"])
 
     assert page.status_code == 200
     assert "going of 40" in page.content.decode()
 
 
-def test_seed_refuses_a_database_with_content(seeded):
-    with pytest.raises(SystemExit, match="already holds"):
-        seed(issues=1, items=3, big_issue=3, submissions=5, members=3, events=1, rsvps=1)
+def test_seed_bench_members_log_in_and_editors_reach_the_admin(client, seeded):
+    assert client.login(username="member0", password="bench-password")
+    assert client.get("/admin/newsletter/submission/").status_code == 200
+
+
+def test_seed_bench_refuses_a_database_with_content(seeded):
+    with pytest.raises(CommandError, match="already holds"):
+        seed_bench(issues=1, items=3, big_issue=3, submissions=5, members=3, events=1, rsvps=1)
