@@ -28,6 +28,12 @@ from portal import ratelimit
 FETCHES_PER_MINUTE = 20
 
 
+def _submitted(data: dict, formset) -> dict:
+    """What the submission form hands the service, for a new submission or an edit."""
+    fields = ("url", "kind", "title", "summary", "note_to_editors")
+    return {**{name: data[name] for name in fields}, "extra_links": extra_links_from(formset)}
+
+
 def _fetch_allowed(user) -> bool:
     """A small per-member budget: each fetch makes this server call someone else's."""
     return ratelimit.allow("fetch", user.pk, limit=FETCHES_PER_MINUTE, seconds=60)
@@ -93,13 +99,7 @@ def submission_create(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 submission = service.submission_create(
-                    author=request.user,
-                    url=data["url"],
-                    kind=data["kind"],
-                    title=data["title"],
-                    summary=data["summary"],
-                    note_to_editors=data["note_to_editors"],
-                    extra_links=extra_links_from(formset),
+                    author=request.user, **_submitted(data, formset)
                 )
             except DuplicateSubmission as exc:
                 duplicate = service.duplicate_answer(exc.existing, viewer=request.user)
@@ -213,14 +213,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 service.submission_update(
-                    submission=submission,
-                    actor=request.user,
-                    url=data["url"],
-                    kind=data["kind"],
-                    title=data["title"],
-                    summary=data["summary"],
-                    note_to_editors=data["note_to_editors"],
-                    extra_links=extra_links_from(formset),
+                    submission=submission, actor=request.user, **_submitted(data, formset)
                 )
             except DuplicateSubmission as exc:
                 form.add_error("url", exc.messages[0])
