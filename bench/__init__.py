@@ -13,4 +13,5 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "pages": ("bench.pages", "reader pages under load: requests per second, p50/p99 latency"),
     "delivery": ("bench.delivery", "Discord delivery time against the floor of the rate limit"),
     "soak": ("bench.soak", "10 minutes of mixed traffic: no 5xx, nothing lost, sent once"),
+    "markdown": ("bench.markdown", "hostile Markdown: worst inputs at the members' limit, 100 kB"),
 }
