@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from portal.forms import COMMON_TIMEZONES
+from portal.forms import COMMON_TIMEZONES, MarkdownEditor
 
 from .models import RSVP, Event
 from .services import TRANSITIONS
@@ -81,6 +81,7 @@ class EventAdminForm(forms.ModelForm):
             "capacity",
             "rsvp_deadline",
         ]
+        widgets = {"description": MarkdownEditor}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,6 +8,7 @@ from markdownx.fields import MarkdownxFormField
 
 from newsletter.links.canonical import canonical_key
 from newsletter.models import Kind
+from portal.forms import MarkdownEditor
 from portal.text import one_line
 
 SUMMARY_MAX_LENGTH = 1500
@@ -59,6 +60,7 @@ class SubmissionForm(forms.Form):
     summary = MarkdownxFormField(
         required=False,
         max_length=SUMMARY_MAX_LENGTH,
+        widget=MarkdownEditor,
         help_text=f"A few sentences in Markdown, at most {SUMMARY_MAX_LENGTH} characters. "
         "Why should the community read it? Leave empty to use the abstract.",
     )

@@ -1,10 +1,11 @@
-"""Forms of the members' side: the profile."""
+"""Forms of the members' side: the profile, and the site's Markdown editor."""
 
 import re
 import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from markdownx.widgets import MarkdownxWidget
 
 from .models import User
 from .text import one_line
@@ -15,9 +16,6 @@ _ROLE_CLAIM = re.compile(
     r"|\b(editor|admin|administrator|moderator|staff|official)\s*[)\]}]",
     re.IGNORECASE,
 )
-
-SUMMARY_MAX_LENGTH = 1500
-EXTRA_LINKS = 3
 
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})
 
@@ -48,3 +46,24 @@ class ProfileForm(forms.ModelForm):
                 "A Discord handle has only letters, digits, dots and underscores."
             )
         return handle
+
+
+class MarkdownEditor(MarkdownxWidget):
+    """markdownx's editor and live preview, without its image upload.
+
+    markdownx posts every file dropped or pasted into the editor to the upload address it
+    names. The site keeps no uploads (nh3 drops <img>, nothing serves /media/), so the editor
+    names none, and js/markdown-editor.js keeps files from reaching markdownx's handlers.
+    Every Markdown field uses this widget; markdownx's own would bring the upload back.
+    """
+
+    UPLOAD_ATTRIBUTE = "data-markdownx-upload-urls-path"
+
+    @staticmethod
+    def add_markdownx_attrs(attrs):
+        attrs = MarkdownxWidget.add_markdownx_attrs(attrs)
+        attrs.pop(MarkdownEditor.UPLOAD_ATTRIBUTE, None)
+        return attrs
+
+    class Media:
+        js = ["js/markdown-editor.js"]

@@ -1,24 +1,28 @@
 """The one Markdown renderer of the site: Markdown to HTML, then sanitised by nh3.
 
 Every summary, blurb, event description and markdownx preview goes through
-`render_markdown`; nothing a member typed reaches a page any other way. Python-Markdown
-passes raw HTML through untouched, so the nh3 allow-list below is the security boundary:
-whatever Markdown produces, only these tags, attributes and URL schemes survive.
+`render_markdown`; nothing a member typed reaches a page any other way. The parser is
+markdown-it (CommonMark), which runs in linear time: Python-Markdown, before it, took seconds
+for a few kilobytes of `[` (docs/security.md). markdown-it is told to pass no raw HTML
+(`html: False`: a member's `<b>` shows as the text `<b>`), and it judges no URL itself: the nh3
+allow-list below is the security boundary, whatever the parser produces, and only these tags,
+attributes and URL schemes survive it.
 """
 
 from __future__ import annotations
 
-import threading
+import types
 
-import markdown as md
 import nh3
 from django.utils.safestring import SafeString, mark_safe
-from markdown.extensions import Extension
+from markdown_it import MarkdownIt
+from markdown_it.rules_block.table import table as markdown_it_table
+from markdown_it.rules_core import StateCore
 
 # Short link summaries need emphasis, links, code, lists, quotes and the odd table.
 # No <img>: pictures from any host would let a member track readers (and break
 # `img-src 'self'`), and the same text is posted to Discord, where they would not show.
-# h1/h2 belong to the page around the summary, so Markdown headings start at h3 (see `toc`).
+# h1/h2 belong to the page around the summary, so Markdown headings start at h3 (`_site_tags`).
 ALLOWED_TAGS = frozenset(
     {
         "p", "br", "hr",
@@ -34,7 +38,7 @@ ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "ol": {"start"},
 }
-# The tables extension writes align="left|center|right"; any other value is dropped.
+# Table cells carry align="left|center|right" (`_site_tags`); any other value is dropped.
 ALIGNED = {"align": {"left", "center", "right"}}
 ALLOWED_ATTRIBUTE_VALUES = {"th": ALIGNED, "td": ALIGNED}
 # Schemes allowed in href. Relative URLs and fragments have no scheme, so they cannot run
@@ -46,24 +50,19 @@ DROPPED_WITH_CONTENT = frozenset(
 )
 LINK_REL = "nofollow noopener"
 
-EXTENSIONS = [
-    "fenced_code",
-    "tables",
-    "sane_lists",
-    # Discord shows a single newline as a line break; the web page should agree.
-    "nl2br",
-    # Only for `baselevel`: "# Heading" becomes <h3>. The empty marker keeps "[TOC]" as text.
-    "toc",
-]
-EXTENSION_CONFIGS = {
-    "tables": {"use_align_attribute": True},
-    "toc": {"baselevel": 3, "marker": ""},
-}
-
 INLINE_TAGS = frozenset({"em", "strong", "code"})
+# "# Heading" is the page's third level.
+HEADING_SHIFT = 2
+# markdown-it pads a short table row with empty cells up to the header's width, up to 65,536
+# of them a table: a header 333 cells wide over one-letter rows turned 2,000 characters into
+# 65,000 cells and took 1.7 s. Past this many padded cells the table ends, and the rest
+# of it reads as text; a real summary's table never comes near.
+MAX_PADDED_CELLS = 64
 
 
-def _clean(html: str, *, tags: frozenset[str] = ALLOWED_TAGS) -> str:
+def sanitise(html: str, *, tags: frozenset[str] = ALLOWED_TAGS) -> str:
+    """The security boundary: any HTML in, only the allow-list out. The parser passes no raw
+    HTML, but nothing here relies on that."""
     return nh3.clean(
         html,
         tags=set(tags),
@@ -78,23 +77,57 @@ def _clean(html: str, *, tags: frozenset[str] = ALLOWED_TAGS) -> str:
     )
 
 
-_local = threading.local()
+def _every_link(url: str) -> bool:
+    """markdown-it's own URL check would leave a refused link as its raw source text
+    (`[x](javascript:…)`, URL and all); nh3 judges every URL instead and keeps the link text."""
+    return True
 
 
-def _converter() -> md.Markdown:
-    """One Markdown instance per thread, reset before each use: building one with its
-    extensions costs as much as the conversion itself."""
-    converter = getattr(_local, "converter", None)
-    if converter is None:
-        converter = _local.converter = md.Markdown(
-            extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS
-        )
-    return converter.reset()
+def _site_tags(state: StateCore) -> None:
+    """Shift headings down to h3-h6, give table cells `align` rather than a style attribute
+    (which nh3 drops), and write strikethrough as <del>, the tag the allow-list knows."""
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + HEADING_SHIFT, 6)}"
+        elif token.type in ("th_open", "td_open") and token.attrs.get("style"):
+            align = str(token.attrs.pop("style")).removeprefix("text-align:")
+            token.attrSet("align", align)
+        elif token.type == "inline":
+            for child in token.children or ():
+                if child.type in ("s_open", "s_close"):
+                    child.tag = "del"
+
+
+def _table_rule() -> types.FunctionType:
+    """markdown-it's own table rule, run with MAX_PADDED_CELLS in place of its 65,536 (the
+    rule reads MAX_AUTOCOMPLETED_CELLS from its module; this copy reads ours). A test
+    renders a padded table, so a markdown-it that renames the constant fails it."""
+    rule = markdown_it_table
+    names = {**rule.__globals__, "MAX_AUTOCOMPLETED_CELLS": MAX_PADDED_CELLS}
+    return types.FunctionType(rule.__code__, names, rule.__name__, rule.__defaults__)
+
+
+def _parser(**options: bool) -> MarkdownIt:
+    parser = MarkdownIt(
+        "commonmark",
+        {"html": False, "linkify": False, "typographer": False, "xhtmlOut": False, **options},
+    )
+    parser.validateLink = _every_link
+    return parser
+
+
+# Tables and ~~strikethrough~~ on top of CommonMark (Discord shows ~~ too). `breaks`: Discord
+# shows a single newline as a line break, and the web page should agree.
+_blocks = _parser(breaks=True).enable(["table", "strikethrough"])
+_blocks.block.ruler.at("table", _table_rule())
+_blocks.core.ruler.push("site_tags", _site_tags)
+# Titles are one line: parsed as inline text only, so "1. Intro" or "# hashtag" stays text.
+_inline = _parser(breaks=False)
 
 
 def render_markdown(text: str) -> str:
     """Member-written Markdown as HTML that is safe to put on a page as is."""
-    return _clean(_converter().convert(text))
+    return sanitise(_blocks.render(text).rstrip("\n"))
 
 
 def render_markdown_safe(text: str) -> SafeString:
@@ -111,19 +144,7 @@ def markdownify(text: str) -> str:
     return render_markdown(text)
 
 
-class _ParagraphsOnly(Extension):
-    """Titles are one line: "1. Intro" or "# hashtag" must stay text, not become a list or heading."""
-
-    BLOCK_PROCESSORS = (
-        "empty", "indent", "code", "hashheader", "setextheader", "hr", "olist", "ulist", "quote", "reference",
-    )  # fmt: skip
-
-    def extendMarkdown(self, parser: md.Markdown) -> None:  # noqa: N802  (Python-Markdown's name)
-        for name in self.BLOCK_PROCESSORS:
-            parser.parser.blockprocessors.deregister(name, strict=False)
-
-
 def render_inline_markdown(text: str) -> str:
     """A one-line title with *emphasis*, **strong** and `code` only: no blocks, no links."""
-    html = md.markdown(" ".join(text.split()), extensions=[_ParagraphsOnly()])
-    return _clean(html, tags=INLINE_TAGS).strip()
+    html = _inline.renderInline(" ".join(text.split()))
+    return sanitise(html, tags=INLINE_TAGS).strip()

@@ -258,12 +258,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static and media ------------------------------------------------------------
+# --- Static files -----------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -276,11 +274,14 @@ STORAGES = {
 }
 
 # --- Markdown (django-markdownx) -------------------------------------------------
-# Every preview goes through our sanitising renderer.
+# markdownx gives the editor and its live preview; the preview is our own view
+# (`portal.views.markdown_preview`), and should markdownx's own ever be wired, it renders
+# with our sanitising renderer all the same. Image upload is off: no URL, and the editor
+# (`portal.forms.MarkdownEditor`) neither names one nor sends dropped or pasted files.
 MARKDOWNX_MARKDOWNIFY_FUNCTION = "portal.markdown.markdownify"
-MARKDOWNX_UPLOAD_MAX_SIZE = 2 * 1024 * 1024
-MARKDOWNX_UPLOAD_CONTENT_TYPES = ["image/jpeg", "image/png"]
 MARKDOWNX_SERVER_CALL_LATENCY = 400
+# Previews a member may ask for in a minute; markdownx asks once a pause in typing.
+MARKDOWN_PREVIEWS_PER_MINUTE = 60
 
 # --- Security ---------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -1,4 +1,4 @@
-"""The members' side: home page, profile and health check."""
+"""The members' side: home page, profile, the Markdown preview and the health check."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 from redis.exceptions import RedisError
 
 from events.models import Event
+from newsletter.forms import SUMMARY_MAX_LENGTH
 from newsletter.models import Issue
 
 from .celery import queue_after_commit
 from .forms import ProfileForm
+from .markdown import markdownify
 from .pagecache import reader_page
 
 
@@ -102,3 +105,38 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your profile is saved.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
+
+
+def _preview_allowed(user) -> bool:
+    """A per-member budget of previews a minute: each one is server time spent rendering."""
+    key = f"preview-budget:{user.pk}"
+    cache.add(key, 0, timeout=60)
+    try:
+        return cache.incr(key) <= settings.MARKDOWN_PREVIEWS_PER_MINUTE
+    except ValueError:  # Redis is down: rate limits count nothing (portal/cache.py)
+        return True
+
+
+def _refusal(message: str, status: int) -> HttpResponse:
+    # markdownx shows whatever comes back in the preview pane, so the reason reads there too.
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_POST
+def markdown_preview(request: HttpRequest) -> HttpResponse:
+    """markdownx's live preview, in place of its own view: the text must be there, no longer
+    than a summary may be, and within the member's budget. The rendering is the pages' own."""
+    content = request.POST.get("content")
+    if content is None:
+        return _refusal("Nothing to preview: the text to render goes in “content”.", 400)
+    if not _preview_allowed(request.user):
+        return _refusal("Too many previews in a minute; the preview comes back shortly.", 429)
+    length = len(content.strip())
+    if length > SUMMARY_MAX_LENGTH:
+        return _refusal(
+            f"The preview shows texts of up to {SUMMARY_MAX_LENGTH} characters, the longest a "
+            f"summary may be; this one has {length}.",
+            400,
+        )
+    return HttpResponse(markdownify(content))

@@ -42,6 +42,7 @@ from newsletter.services.issues import (
     issue_unschedule,
     issue_update,
 )
+from portal.forms import MarkdownEditor
 
 from .. import rendering
 from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
@@ -109,8 +110,8 @@ class IssueForm(forms.ModelForm):
         model = Issue
         fields = ["number", "title", "slug", "introduction", "closing"]
         widgets = {
-            "introduction": forms.Textarea(attrs={"rows": 6, "cols": 80}),
-            "closing": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+            "introduction": MarkdownEditor(attrs={"rows": 6, "cols": 80}),
+            "closing": MarkdownEditor(attrs={"rows": 4, "cols": 80}),
         }
         help_texts = {
             "slug": "Part of the issue's web address; filled from the title when empty.",

@@ -100,6 +100,8 @@ def test_hostile_content_is_inert_on_every_page_that_shows_it(
     open_tab, browser_settings, loopback_only
 ):
     browser_settings.NEWSLETTER_SUBMISSIONS_PER_DAY = len(PAYLOADS) + 10
+    # Each payload is previewed in a few seconds, far quicker than a person types.
+    browser_settings.MARKDOWN_PREVIEWS_PER_MINUTE = 10 * len(PAYLOADS)
     member = UserFactory(display_name='Mallory <img src=x onerror="window.__xss=1">')
     editor = EditorFactory()
     tab = open_tab("hostile", user=member)

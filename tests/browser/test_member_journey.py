@@ -4,6 +4,7 @@ from playwright.sync_api import expect
 
 from newsletter.models import Submission
 from tests.browser.conftest import browser_test, confirmation_link
+from tests.factories import UserFactory
 
 pytestmark = browser_test
 
@@ -11,6 +12,29 @@ EMAIL = "ada@example.org"
 PASSWORD = "a long and unusual passphrase"
 PAPER = "https://arxiv.org/abs/2401.12345"
 PAPER_PDF_V2 = "https://arxiv.org/pdf/2401.12345v2.pdf"
+
+# A picture dropped onto the summary, then pasted into it, as a browser hands them to the page.
+# Answers whether the page kept the browser from opening the dropped file.
+_DROP_AND_PASTE_A_PICTURE = """
+() => {
+  const editor = document.querySelector(".markdownx-editor");
+  const picture = () => new File([new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10])],
+                                 "picture.png", {type: "image/png"});
+  const dragged = new DataTransfer();
+  dragged.items.add(picture());
+  let drop = null;
+  for (const type of ["dragenter", "dragover", "drop"]) {
+    const event = new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dragged});
+    editor.dispatchEvent(event);
+    drop = event;
+  }
+  const copied = new DataTransfer();
+  copied.items.add(picture());
+  editor.dispatchEvent(new ClipboardEvent("paste", {bubbles: true, cancelable: true,
+                                                    clipboardData: copied}));
+  return drop.defaultPrevented;
+}
+"""
 
 
 def test_member_journey_signs_up_submits_and_meets_the_duplicate_check(open_tab, loopback_only):
@@ -81,4 +105,25 @@ def test_member_journey_signs_up_submits_and_meets_the_duplicate_check(open_tab,
     expect(row.locator(".badge")).to_have_text("Waiting for review")
     tab.shot("09-my-submissions")
 
+    tab.assert_clean()
+
+
+def test_member_dropping_or_pasting_a_picture_sends_nothing(open_tab, loopback_only):
+    """The site keeps no uploads: markdownx's editor must not post a dropped or pasted file."""
+    tab = open_tab("member-picture", user=UserFactory())
+    page = tab.page
+    tab.go("/submit/")
+    summary = page.get_by_label("Summary")
+    summary.fill("Text only.")
+    expect(page.locator(".markdownx-preview")).to_contain_text("Text only.")
+
+    posts: list[str] = []
+    page.on(
+        "request", lambda request: posts.append(request.url) if request.method == "POST" else None
+    )
+    assert page.evaluate(_DROP_AND_PASTE_A_PICTURE) is True
+    page.wait_for_timeout(1_500)  # markdownx would have posted the file at once
+
+    assert posts == []
+    expect(summary).to_have_value("Text only.")
     tab.assert_clean()

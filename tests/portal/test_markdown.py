@@ -1,4 +1,5 @@
-"""The site's one Markdown renderer: what members write renders, and nothing in it can run script.
+"""The site's one Markdown renderer: what members write renders, nothing in it can run script,
+and no text, however hostile, keeps a worker busy.
 
 The XSS checks look only at the output, parsed the way a browser tokenises it, so they hold
 whatever the renderer does inside: Markdown first, nh3 second, or anything that replaces them.
@@ -7,18 +8,22 @@ whatever the renderer does inside: Markdown first, nh3 second, or anything that 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 
-import markdown
 import pytest
 from django.utils.safestring import SafeString
+from markdown_it import MarkdownIt
 
+from bench.markdown import WORST_CASES, worst_case
 from portal.markdown import (
+    MAX_PADDED_CELLS,
     markdownify,
     render_inline_markdown,
     render_markdown,
     render_markdown_safe,
+    sanitise,
 )
 
 # Written out here rather than imported, so that widening the renderer's allow-list fails a test.
@@ -128,6 +133,9 @@ RENDERERS: list[Callable[[str], str]] = [
     render_markdown_safe,
     markdownify,
     render_inline_markdown,
+    # The boundary alone, given the payloads as HTML: it must hold even for markup the
+    # parser never lets through.
+    sanitise,
 ]
 
 
@@ -199,9 +207,12 @@ def test_renderers_xss_payload_is_neutralised(render: Callable[[str], str], payl
     ],
 )
 def test_assert_harmless_unsanitised_markdown_fails(payload: str):
-    """The checker must bite: Markdown's own output, before nh3, is refused."""
+    """The checker must bite: Markdown rendered by a parser that trusts its input (raw HTML and
+    every URL kept), without nh3, is refused."""
+    trusting = MarkdownIt("commonmark", {"html": True})
+    trusting.validateLink = lambda url: True
     with pytest.raises(AssertionError):
-        assert_harmless(markdown.markdown(payload), BLOCK_TAGS)
+        assert_harmless(trusting.render(payload), BLOCK_TAGS)
 
 
 def test_payloads_are_many():
@@ -236,8 +247,14 @@ def test_render_markdown_link_gets_nofollow_noopener():
     )
 
 
-def test_render_markdown_raw_html_link_gets_rel_replaced():
+def test_render_markdown_raw_html_link_stays_text():
     assert render_markdown('<a href="https://example.org/" rel="opener" target="_blank">x</a>') == (
+        '<p>&lt;a href="https://example.org/" rel="opener" target="_blank"&gt;x&lt;/a&gt;</p>'
+    )
+
+
+def test_sanitise_raw_link_gets_rel_replaced():
+    assert sanitise('<p><a href="https://example.org/" rel="opener" target="_blank">x</a></p>') == (
         '<p><a href="https://example.org/" rel="nofollow noopener">x</a></p>'
     )
 
@@ -299,6 +316,10 @@ def test_render_markdown_headings_start_at_h3():
     )
 
 
+def test_render_markdown_deepest_headings_stay_h6():
+    assert render_markdown("##### Five\n\n###### Six") == "<h6>Five</h6>\n<h6>Six</h6>"
+
+
 def test_render_markdown_table_keeps_alignment_without_style():
     assert render_markdown("| a | b |\n|:-:|--:|\n| 1 | 2 |") == (
         '<table>\n<thead>\n<tr>\n<th align="center">a</th>\n<th align="right">b</th>\n'
@@ -307,14 +328,45 @@ def test_render_markdown_table_keeps_alignment_without_style():
     )
 
 
-def test_render_markdown_allowed_raw_html_is_kept():
+def test_render_markdown_table_short_row_is_padded():
+    assert render_markdown("| a | b |\n|---|---|\n| 1 |") == (
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n"
+        "<td>1</td>\n<td></td>\n</tr>\n</tbody>\n</table>"
+    )
+
+
+def test_render_markdown_table_padding_is_capped():
+    """A wide header over one-letter rows: each row would be padded to the header's width."""
+    html = render_markdown("|" + "a|" * 300 + "\n|" + "-|" * 300 + "\n" + "x\n" * 300)
+    assert html.count("<th>") == 300
+    assert html.count("<td>") <= MAX_PADDED_CELLS
+    assert html.count("x") == 300
+
+
+def test_render_markdown_strikethrough_becomes_del():
+    assert render_markdown("~~old~~ new, ~not~ this") == "<p><del>old</del> new, ~not~ this</p>"
+
+
+def test_render_markdown_raw_html_shows_as_text():
     assert render_markdown("H<sub>2</sub>O, E=mc<sup>2</sup>, <del>old</del>") == (
+        "<p>H&lt;sub&gt;2&lt;/sub&gt;O, E=mc&lt;sup&gt;2&lt;/sup&gt;, &lt;del&gt;old&lt;/del&gt;</p>"
+    )
+
+
+def test_sanitise_allowed_tags_are_kept():
+    assert sanitise("<p>H<sub>2</sub>O, E=mc<sup>2</sup>, <del>old</del></p>") == (
         "<p>H<sub>2</sub>O, E=mc<sup>2</sup>, <del>old</del></p>"
     )
 
 
-def test_render_markdown_style_class_and_id_are_dropped():
+def test_render_markdown_raw_html_attributes_stay_text():
     assert render_markdown('<em class="alert" id="x" style="color:red">hey</em>') == (
+        '<p>&lt;em class="alert" id="x" style="color:red"&gt;hey&lt;/em&gt;</p>'
+    )
+
+
+def test_sanitise_style_class_and_id_are_dropped():
+    assert sanitise('<p><em class="alert" id="x" style="color:red">hey</em></p>') == (
         "<p><em>hey</em></p>"
     )
 
@@ -323,8 +375,14 @@ def test_render_markdown_image_is_dropped():
     assert render_markdown("![logo](https://example.org/logo.png) text") == "<p> text</p>"
 
 
-def test_render_markdown_script_is_dropped_with_its_content():
+def test_render_markdown_script_stays_text():
     assert render_markdown("Read **this**<script>alert(1)</script>") == (
+        "<p>Read <strong>this</strong>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+    )
+
+
+def test_sanitise_script_is_dropped_with_its_content():
+    assert sanitise("<p>Read <strong>this</strong><script>alert(1)</script></p>") == (
         "<p>Read <strong>this</strong></p>"
     )
 
@@ -345,6 +403,22 @@ def test_render_markdown_safe_is_safe_string():
     html = render_markdown_safe("**hi**")
     assert isinstance(html, SafeString)
     assert html == "<p><strong>hi</strong></p>"
+
+
+# Python-Markdown took 15 s for 8,000 characters of `[` (and 40 minutes, by its quadratic
+# growth, for 100 kB). 8,000 characters is four times the longest text a member can have
+# rendered; markdown-it takes a fraction of a second for the worst of them (docs/security.md,
+# `python -m bench markdown`), so the bound is loose enough for any CI machine.
+WORST_CASE_CHARS = 8_000
+WORST_CASE_SECONDS = 2.0
+
+
+@pytest.mark.parametrize("name", WORST_CASES)
+def test_render_markdown_worst_case_is_fast(name: str):
+    text = worst_case(name, WORST_CASE_CHARS)
+    started = time.perf_counter()
+    render_markdown(text)
+    assert time.perf_counter() - started < WORST_CASE_SECONDS
 
 
 def test_markdownify_matches_render_markdown():
@@ -388,4 +462,4 @@ def test_render_inline_markdown_lines_are_joined():
 
 
 def test_render_inline_markdown_escapes_text():
-    assert render_inline_markdown("a < b & <b>c</b>") == "a &lt; b &amp; c"
+    assert render_inline_markdown("a < b & <b>c</b>") == "a &lt; b &amp; &lt;b&gt;c&lt;/b&gt;"

@@ -295,11 +295,11 @@ def test_my_submissions_query_count_does_not_grow(member_client, member, django_
 
 
 @pytest.mark.django_db
-def test_markdownx_endpoints_require_login(client, member):
-    for url in ("/markdownx/markdownify/", "/markdownx/upload/"):
-        response = client.post(url, {"content": "**hi**"})
-        assert response.status_code == 302
-        assert response["Location"].startswith(reverse("account_login"))
+def test_markdownx_preview_requires_login(client, member):
+    # The upload address is gone altogether (tests/portal/test_markdown_preview.py).
+    response = client.post("/markdownx/markdownify/", {"content": "**hi**"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 @pytest.mark.django_db
