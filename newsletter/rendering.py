@@ -164,11 +164,17 @@ def issue_document(issue: Issue, items=None) -> IssueDocument:
 # --- Markdown and Discord ------------------------------------------------------------------------
 
 
-def item_markdown(item: Item, *, compact: bool = False) -> str:
-    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras."""
+def item_head(item: Item) -> str:
+    """An item's title: "📰 [Title](url)", and an event's time."""
     head = f"{item.emoji} {markdown_link(item.title, item.url)}"
     if item.starts_at is not None:
         head += f" on {discord_timestamp(item.starts_at)}"
+    return head
+
+
+def item_markdown(item: Item, *, compact: bool = False) -> str:
+    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras."""
+    head = item_head(item)
     tail = []
     if item.extra_links:
         links = ", ".join(markdown_link(label, url) for label, url in item.extra_links)
@@ -227,7 +233,11 @@ def discord_sections(document: IssueDocument) -> list[split.Section]:
     return [
         split.Section(
             heading=section_heading(section.heading),
-            items=[item_markdown(item, compact=section.compact) for item in section.items],
+            items=[
+                # The splitter keeps the title with its summary.
+                split.Item(item_markdown(item, compact=section.compact), title=item_head(item))
+                for item in section.items
+            ],
         )
         for section in document.sections
         if section.items

@@ -1,9 +1,10 @@
 """Where the splitter may cut and where it does: the levels of breaks and what a cut at each
-costs, and the plan of cuts for a whole text (`split.py` reads the text into pieces)."""
+costs, the cuts an item forbids, and the plan of cuts for a whole text (`split.py` reads the
+text into pieces)."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -26,6 +27,37 @@ _CUT_COST = {
 }
 # One message more than the minimum is worth it only to avoid cutting between words or worse.
 _EXTRA_MESSAGE_COST = 7.0
+
+
+def keep_items(
+    pieces: Sequence, items: Sequence[tuple[int, int, int]], reopen, close, limit: int
+) -> None:
+    """Forbid the cuts inside each item that fits in one message; in an item that does not,
+    those inside its title and just after it. Never makes a run of glued pieces too long.
+
+    `items` are (start, end, end of the title) in the text.
+    """
+    starts = [piece.start for piece in pieces]
+    for item_start, item_end, title_end in items:
+        first, end = bisect_left(starts, item_start), bisect_left(starts, item_end)
+        after_title = bisect_left(starts, title_end, first, end)
+        for last in (end - 1, after_title):
+            if first < last < end and _run_fits(pieces, first, last, reopen, close, limit):
+                for piece in pieces[first + 1 : last + 1]:
+                    piece.glue = True
+                break
+
+
+def _run_fits(pieces: Sequence, first: int, last: int, reopen, close, limit: int) -> bool:
+    """Whether pieces first..last, with whatever is glued to them on either side, fit in one
+    message."""
+    start = first
+    while start and pieces[start].glue:
+        start -= 1
+    end = last + 1
+    while end < len(pieces) and pieces[end].glue:
+        end += 1
+    return pieces[end - 1].end - pieces[start].start + reopen[start] + close[end] <= limit
 
 
 def plan(pieces: Sequence, reopen: Sequence[int], close: Sequence[int], limit: int):

@@ -20,6 +20,7 @@ from .cuts import (
     SECTION,
     SENTENCE,
     WORD,
+    keep_items,
     plan,
 )
 
@@ -44,6 +45,9 @@ from .cuts import (
 #   added text counts against the limit;
 # - never leaves a heading line (or a list/quote marker) at the bottom of a message: it moves to
 #   the next message together with its first content;
+# - keeps each item of a section in one message when it fits in one (with its heading, for the
+#   first item of a section); an item too long for that is cut, but its title still goes with
+#   the start of its summary;
 # - drops the whitespace at each cut, so every message is stripped and never empty.
 #
 # Count guarantee: the number of messages is at most one more than the least possible for the
@@ -67,14 +71,23 @@ def default_limit() -> int:
 
 
 @dataclass(frozen=True)
+class Item:
+    """An item and its title, the start of `text` that never ends a message on its own."""
+
+    text: str
+    title: str = ""  # a prefix of `text`; empty: the first line
+
+
+@dataclass(frozen=True)
 class Section:
     """One section of an issue: a heading line such as "## Tool spotlight" and its items.
 
-    Each item is Markdown, possibly several paragraphs or a fenced code block.
+    Each item is Markdown, possibly several paragraphs or a fenced code block; a plain string's
+    title is its first line ("📰 [Title](url)", the summary below).
     """
 
     heading: str
-    items: Sequence[str] = ()
+    items: Sequence[str | Item] = ()
 
 
 def document_text(sections: Sequence[Section], *, preamble: str = "", closing: str = "") -> str:
@@ -150,6 +163,7 @@ class _Block:
     end: int
     level: int  # break level before the block
     heading: bool  # a section heading given by the structure
+    title_end: int = -1  # an item: where its title ends; -1 for anything else
 
 
 @dataclass(frozen=True)
@@ -174,35 +188,45 @@ class _Piece:
 
 
 def _layout(sections: Sequence[Section], preamble: str, closing: str) -> tuple[str, list[_Block]]:
-    chunks: list[tuple[str, int, bool]] = []
+    chunks: list[tuple[str, int, bool, int]] = []  # text, level, heading, title length
     preamble, closing = _newlines(preamble).strip(), _newlines(closing).strip()
     if preamble:
-        chunks.append((preamble, SECTION, False))
+        chunks.append((preamble, SECTION, False, -1))
     for section in sections:
         heading = _newlines(section.heading).strip()
         if heading:
-            chunks.append((heading, SECTION, True))
-        items = [_newlines(item).strip() for item in section.items]
-        items = [item for item in items if item]
-        for index, item in enumerate(items):
+            chunks.append((heading, SECTION, True, -1))
+        items = [_item(item) for item in section.items]
+        items = [item for item in items if item[0]]
+        for index, (item, title) in enumerate(items):
             # The first item stays on the line after its heading.
             level = ITEM if index else (LINE if heading else SECTION)
-            chunks.append((item, level, False))
+            chunks.append((item, level, False, title))
     if closing:
-        chunks.append((closing, SECTION, False))
+        chunks.append((closing, SECTION, False, -1))
 
     parts: list[str] = []
     blocks: list[_Block] = []
     position = 0
-    for index, (chunk, level, heading) in enumerate(chunks):
+    for index, (chunk, level, heading, title) in enumerate(chunks):
         if index:
             separator = "\n" if level == LINE else "\n\n"
             parts.append(separator)
             position += len(separator)
-        blocks.append(_Block(position, position + len(chunk), level, heading))
+        title_end = position + title if title >= 0 else -1
+        blocks.append(_Block(position, position + len(chunk), level, heading, title_end))
         parts.append(chunk)
         position += len(chunk)
     return "".join(parts), blocks
+
+
+def _item(item: str | Item) -> tuple[str, int]:
+    """An item's text, stripped, and the length of its title."""
+    if isinstance(item, str):
+        item = Item(item)
+    text = _newlines(item.text).strip()
+    title = _newlines(item.title).strip() or text.split("\n", 1)[0]
+    return text, min(len(title), len(text))
 
 
 def _newlines(text: str) -> str:
@@ -223,6 +247,8 @@ def _split(text: str, blocks: Sequence[_Block], limit: int) -> list[str]:
     pieces = _break_oversized(text, pieces, fences, limit)
 
     reopen, close = _lengths(pieces, fences)
+    items = [(block.start, block.end, block.title_end) for block in blocks if block.title_end >= 0]
+    keep_items(pieces, items, reopen, close, limit)
     messages = []
     for a, b in plan(pieces, reopen, close, limit):
         first, last = pieces[a], pieces[b - 1]
