@@ -7,7 +7,8 @@ from markdownx.fields import MarkdownxFormField
 from newsletter.links.canonical import canonical_key
 from newsletter.models import Kind
 
-SUMMARY_MAX_LENGTH = 1500
+# Long enough for a real abstract; the Discord splitter cuts a long item between messages.
+SUMMARY_MAX_LENGTH = 4000
 EXTRA_LINKS = 3
 
 
@@ -24,6 +25,14 @@ def validate_http_url(value: str) -> str:
             code="invalid",
         ) from exc
     return value
+
+
+class SummaryField(MarkdownxFormField):
+    """Markdown, its length counted as the member sees it and the page's counter counts it:
+    browsers send each line break as CRLF, stored and counted as one newline."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n")
 
 
 class SubmissionForm(forms.Form):
@@ -48,7 +57,7 @@ class SubmissionForm(forms.Form):
         required=False,
         help_text="Leave empty and we will fetch it from the page.",
     )
-    summary = MarkdownxFormField(
+    summary = SummaryField(
         required=False,
         max_length=SUMMARY_MAX_LENGTH,
         help_text=f"A few sentences in Markdown, at most {SUMMARY_MAX_LENGTH} characters. "

@@ -7,9 +7,6 @@ from django.core.exceptions import ValidationError
 
 from .models import User
 
-SUMMARY_MAX_LENGTH = 1500
-EXTRA_LINKS = 3
-
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})
 
 
