@@ -11,7 +11,8 @@ from django.utils import timezone
 from newsletter.discord.client import DiscordClient, DiscordError, Webhook, WebhookGone
 from newsletter.models import Delivery, DiscordChannel
 
-from .delivery import _delivery_create, channel_deactivate, delivery_send
+from .delivery import _delivery_create, channel_deactivate
+from .delivery_run import delivery_send
 
 
 def channel_send_test(*, channel: DiscordChannel, actor=None) -> Delivery:

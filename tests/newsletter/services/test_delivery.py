@@ -22,9 +22,9 @@ from newsletter.services.delivery import (
     deliveries_with_progress,
     delivery_create,
     delivery_retry,
-    delivery_send,
     delivery_sweep,
 )
+from newsletter.services.delivery_run import delivery_send
 from newsletter.services.issues import issue_create
 from newsletter.tasks.delivery import deliver, sweep_deliveries
 from tests.factories import EditorFactory, PublishedIssueFactory, SubmissionFactory
