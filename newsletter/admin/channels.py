@@ -290,6 +290,11 @@ class DeliveryMessageInline(admin.TabularInline):
             notes.append(
                 "Posted again after an attempt that got no answer: the channel may show it twice."
             )
+        if message.reposted_at:
+            notes.append(
+                "Deleted in Discord, so posted again as a new message: it now comes after the "
+                "messages that followed it."
+            )
         if message.last_error:
             notes.append(message.last_error)
         return " ".join(notes) or "—"
@@ -435,8 +440,13 @@ class DeliveryAdmin(admin.ModelAdmin):
                 messages.warning(request, str(exc))
                 continue
             if correction.changed:
+                # Without a broker the run is over already: say what it found.
+                delivery.refresh_from_db(fields=["state", "last_error"])
+                done = delivery.state == Delivery.State.SENT and delivery.last_error
                 messages.success(
-                    request, f"“{delivery.channel}”: {correction}; queued for Discord."
+                    request,
+                    f"“{delivery.channel}”: {correction}; queued for Discord."
+                    + (f" {delivery.last_error}" if done else ""),
                 )
             else:
                 messages.info(request, f"“{delivery.channel}”: already up to date.")

@@ -100,6 +100,9 @@ class DeliveryMessage(models.Model):
     awaiting_answer = models.BooleanField(default=False, editable=False)
     # Posted again after an unanswered attempt: the channel may show this message twice.
     maybe_duplicate = models.BooleanField(default=False, editable=False)
+    # When a correction found it deleted in Discord and posted it again (as a new message, so
+    # it now follows the messages that came after it); cleared by the next correction.
+    reposted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["position"]

@@ -202,8 +202,15 @@ class _Run:
 
     def _finish(self) -> None:
         now = timezone.now()
+        reposted = self.delivery.messages.filter(reposted_at__isnull=False).values_list(
+            "position", flat=True
+        )
+        note = " ".join(
+            f"Message {position + 1} was deleted in Discord and was posted again."
+            for position in reposted
+        )
         Delivery.objects.filter(pk=self.delivery.pk, lease_token=self.lease).update(
-            state=Delivery.State.SENT, last_error="", finished_at=now, updated_at=now
+            state=Delivery.State.SENT, last_error=note, finished_at=now, updated_at=now
         )
 
     def _position(self, message: DeliveryMessage) -> str:
@@ -286,6 +293,16 @@ class _Run:
         if isinstance(exc, UnknownMessage) and state == Message.DELETE:
             self._done(message, state, {}, unanswered_before)
             return _NEXT
+        if isinstance(exc, UnknownMessage) and state == Message.EDIT:
+            # Deleted in Discord: what cannot be edited is posted again, as a new message.
+            DeliveryMessage.objects.filter(pk=message.pk, state=Message.EDIT).update(
+                state=Message.PENDING,
+                discord_message_id="",
+                awaiting_answer=False,
+                last_error="",
+                reposted_at=timezone.now(),
+            )
+            return _REREAD
         if isinstance(exc, WebhookGone):
             self._answered(message, str(exc))
             channel_deactivate(channel=self.delivery.channel, reason=str(exc))

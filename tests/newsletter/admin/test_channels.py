@@ -345,6 +345,39 @@ def test_update_on_discord_action_edits_a_corrected_issue(
     assert [r.method for r in discord_server.requests][-1] == "PATCH"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_update_on_discord_says_which_message_was_deleted_in_discord_and_posted_again(
+    editor_client,
+    discord_server,  # noqa: F811
+):
+    from newsletter.services.delivery import deliveries_create_for_issue
+
+    issue = PublishedIssueFactory(introduction="Typo here.")
+    make_channel(discord_server, name="news")
+    [delivery] = deliveries_create_for_issue(issue=issue)  # sent at once: no transaction
+    first = delivery.messages.get(position=0)
+    [posted] = [m for m in discord_server.messages if m.id == first.discord_message_id]
+    posted.deleted = True  # someone deleted it in Discord
+    issue.introduction = "Fixed here."
+    issue.save()
+
+    response = editor_client.post(
+        reverse("admin:newsletter_delivery_changelist"),
+        {"action": "update_on_discord", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+
+    said = "Message 1 was deleted in Discord and was posted again."
+    assert f"“news”: 1 to edit; queued for Discord. {said}" in response.content.decode()
+    first.refresh_from_db()
+    assert first.discord_message_id == discord_server.messages[-1].id
+    assert "Fixed here." in discord_server.messages[-1].content
+    listing = editor_client.get(reverse("admin:newsletter_delivery_changelist"))
+    assert said in listing.content.decode()
+    page = editor_client.get(reverse("admin:newsletter_delivery_change", args=[delivery.pk]))
+    assert "Deleted in Discord, so posted again as a new message" in page.content.decode()
+
+
 @pytest.mark.django_db
 def test_a_test_message_makes_one_attempt_while_the_editor_waits(
     editor_client,

@@ -562,23 +562,38 @@ def test_update_on_discord_for_a_corrected_issue(
 
 
 @pytest.mark.django_db
-def test_editing_a_message_deleted_in_discord_fails_with_a_reason(
+def test_a_correction_posts_again_a_message_deleted_in_discord_and_says_so(
     discord_server,  # noqa: F811
     django_capture_on_commit_callbacks,
 ):
     channel = make_channel(discord_server)
-    delivery = create(channel, ["one"], capture=django_capture_on_commit_callbacks)
-    discord_server.messages[0].deleted = True
+    hook = hook_of(discord_server, channel)
+    delivery = create(channel, ["one", "two", "three"], capture=django_capture_on_commit_callbacks)
+    deleted_id = delivery.messages.get(position=1).discord_message_id
+    discord_server.messages[1].deleted = True  # someone deleted it in Discord
 
     with django_capture_on_commit_callbacks(execute=True):
-        delivery_correct(delivery=delivery, contents=["uno"])
+        delivery_correct(delivery=delivery, contents=["one", "two, corrected", "three, corrected"])
 
+    # It cannot be edited, so it is posted again: after the messages that followed it.
+    assert discord_server.visible(hook) == ["one", "three, corrected", "two, corrected"]
     delivery.refresh_from_db()
-    assert delivery.state == Delivery.State.FAILED
-    assert (
-        delivery.last_error
-        == "Message 1 of 1: The message is no longer in Discord (deleted there)."
-    )
+    assert delivery.state == Delivery.State.SENT
+    assert delivery.last_error == "Message 2 was deleted in Discord and was posted again."
+    second = delivery.messages.get(position=1)
+    assert second.state == Message.SENT
+    assert second.reposted_at is not None
+    assert second.discord_message_id == discord_server.posted(hook)[-1].id != deleted_id
+    assert second.maybe_duplicate is False
+
+    # Corrected once more, the new message is edited in place like any other.
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_correct(delivery=delivery, contents=["one", "two, again", "three, corrected"])
+
+    assert discord_server.visible(hook) == ["one", "three, corrected", "two, again"]
+    delivery.refresh_from_db()
+    assert delivery.last_error == ""
+    assert delivery.messages.get(position=1).reposted_at is None
 
 
 # --- sweeper and tasks ---------------------------------------------------------------------------
