@@ -28,8 +28,11 @@ How "exactly once" holds:
   answers are not ambiguous: Discord did not post, and the retry is exact.
 
 Failures: temporary ones (timeouts, connection errors, 5xx, 429) are retried with exponential
-backoff, up to DISCORD_RETRY_LIMIT per run; then the delivery waits for the sweeper, and a
-message that reaches DISCORD_MAX_ATTEMPTS fails. Permanent ones: an unknown webhook or a bad
+backoff (1, 2, 4 … times DISCORD_RETRY_BACKOFF, at most a minute). In a worker the backoff is
+no sleep: the run ends and queues its continuation for then, as for a rate-limit wait, and the
+delivery says which attempt failed and when the next one is. Run inline, a run sleeps through
+it, up to DISCORD_RETRY_LIMIT failures, then leaves the rest to the sweeper. A message that
+reaches DISCORD_MAX_ATTEMPTS fails. Permanent ones: an unknown webhook or a bad
 token switches the channel off, fails its delivery and emails the editors; any other 4xx fails
 that message with Discord's explanation and stops the delivery (later messages would come out
 of order). Editors see all of it in the admin and can "retry failed".

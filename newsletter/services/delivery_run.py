@@ -80,9 +80,10 @@ def delivery_send(
     """Make every request the delivery still needs, in order. Safe to call any number of times.
 
     With `yield_to_others` (a worker's run), a rate-limit wait of more than a moment ends the
-    run and queues the next one for when the window reopens: the worker process is free for
-    other channels meanwhile, so five channels take about as long as one even with a worker
-    of two processes. Without it (tasks run inline), the run waits.
+    run and queues the next one for when the window reopens, and so does the backoff after a
+    temporary failure: the worker process is free for other channels meanwhile, so five
+    channels take about as long as one even with a worker of two processes. Without it (tasks
+    run inline), the run waits.
 
     `retry_limit`: failed attempts before the run leaves the rest to the sweeper (default
     DISCORD_RETRY_LIMIT); an editor waiting on a page wants 1.
@@ -159,6 +160,7 @@ class _Run:
         self.lease_renewed = time.monotonic()
         self.following: DeliveryMessage | None = None
         self.premarked: tuple[int, bool] | None = None  # (pk, awaiting_answer before)
+        self.showing = bool(self.delivery.last_error)  # a note of an earlier run's retry
         while True:
             # Read the rows still to do once; a row changed meanwhile makes us read again.
             todo = list(
@@ -219,7 +221,7 @@ class _Run:
 
     def _message(self, message: DeliveryMessage) -> str:
         """Make the request this row needs, retrying what is temporary."""
-        failures = rate_limits = 0
+        self.failures = self.rate_limits = 0
         premarked, self.premarked = self.premarked, None
         while True:
             if premarked and premarked[0] == message.pk:
@@ -234,26 +236,50 @@ class _Run:
             try:
                 answer = self._request(message, state)
             except DiscordTemporaryError as exc:
-                self._note_temporary(message, exc, unanswered_before)
-                if message.attempts >= settings.DISCORD_MAX_ATTEMPTS:
-                    self._message_fail(
-                        message, f"Gave up after {message.attempts} attempts. Last answer: {exc}"
-                    )
-                    return _STOP
-                if isinstance(exc, DiscordRateLimited):
-                    rate_limits += 1
-                    if rate_limits <= 3 * self.retry_limit:
-                        continue  # the client waits out retry_after before the next request
-                failures += 1
-                if failures >= self.retry_limit:
-                    self._postpone(message, exc)
-                    return _STOP
-                time.sleep(_backoff(failures))
+                outcome = self._temporary(message, exc, unanswered_before)
+                if outcome is not None:
+                    return outcome
                 continue
             except DiscordError as exc:
                 return self._refused(message, state, exc, unanswered_before)
             self._done(message, state, answer, unanswered_before)
             return _NEXT
+
+    def _temporary(self, message, exc: DiscordTemporaryError, unanswered_before: bool):
+        """After a temporary failure: None to try again now, or _STOP when a later run (or the
+        sweeper) goes on."""
+        self._note_temporary(message, exc, unanswered_before)
+        if message.attempts >= settings.DISCORD_MAX_ATTEMPTS:
+            self._message_fail(
+                message, f"Gave up after {message.attempts} attempts. Last answer: {exc}"
+            )
+            return _STOP
+        if isinstance(exc, DiscordRateLimited):
+            self.rate_limits += 1
+            if self.rate_limits <= 3 * self.retry_limit:
+                return None  # the client waits out retry_after (a worker's run yields)
+        self.failures += 1
+        if self.yield_to_others:
+            # In a worker, the backoff is no sleep: the run ends and its continuation is
+            # queued for then, so the process serves other channels meanwhile.
+            self.resume_in = _backoff(message.attempts)
+            self._show(
+                f"{self._position(message)}{exc} Attempt {message.attempts} failed; "
+                f"trying again in {self.resume_in:g} s."
+            )
+            return _STOP
+        if self.failures >= self.retry_limit:
+            self._postpone(message, exc)
+            return _STOP
+        time.sleep(_backoff(self.failures))
+        return None
+
+    def _show(self, text: str) -> None:
+        """What editors read on the delivery while it waits to try again."""
+        Delivery.objects.filter(pk=self.delivery.pk, lease_token=self.lease).update(
+            last_error=text[:2000], updated_at=timezone.now()
+        )
+        self.showing = True
 
     def _before_request(self, message: DeliveryMessage) -> str | None:
         """Wait for the rate limit, keep the lease and record the attempt; or say why not."""
@@ -337,6 +363,11 @@ class _Run:
         )
         with transaction.atomic():
             self._store(message, state, answer, unanswered_before)
+            if self.showing:  # the note of a retry: going again now
+                Delivery.objects.filter(pk=self.delivery.pk, lease_token=self.lease).update(
+                    last_error=""
+                )
+                self.showing = False
             if ready:
                 awaiting_before = following.awaiting_answer
                 if self._mark(following):

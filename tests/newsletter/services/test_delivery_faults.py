@@ -53,11 +53,12 @@ def fast_settings(settings):
 
 
 @contextlib.contextmanager
-def running_worker(server, **env):
-    """A real worker (concurrency 2) that posts to the stand-in; tasks go to it through Redis."""
+def running_worker(server, *, concurrency: int = 2, **env):
+    """A real worker that posts to the stand-in; tasks go to it through Redis."""
     celery_app.conf.task_always_eager = False
     worker = WorkerProcess(
-        concurrency=2, extra_env={**WORKER_ENV, "DISCORD_API_BASE": server.api_base, **env}
+        concurrency=concurrency,
+        extra_env={**WORKER_ENV, "DISCORD_API_BASE": server.api_base, **env},
     )
     worker.start()
     try:
@@ -296,6 +297,41 @@ def test_redis_down_while_an_issue_is_published_loses_nothing(discord_server, se
 
 
 # --- Discord failing: a third of the answers, or the webhook deleted half-way -------------------
+
+
+def test_a_backoff_frees_the_worker_process_for_other_channels(discord_server):  # noqa: F811
+    """Waiting 1 + 2 + 4 s between attempts to a failing webhook holds no worker process."""
+    failing = make_channel(discord_server, name="failing")
+    healthy = make_channel(discord_server, name="healthy")
+    discord_server.hooks[failing.webhook_id].failing = 3
+    contents = texts(3)
+    try:
+        with running_worker(discord_server, concurrency=1, DISCORD_RETRY_BACKOFF="1"):
+            slow = delivery_create(channel=failing, key="k", contents=contents)
+            fine = delivery_create(channel=healthy, key="k", contents=contents)
+            wait_until(
+                lambda: Delivery.objects.filter(pk=fine.pk, state=Delivery.State.SENT).exists(),
+                timeout=30,
+            )
+            fine.refresh_from_db()
+            slow.refresh_from_db()
+            # The healthy channel did not wait for the failing one's backoff.
+            assert (fine.finished_at - fine.created_at).total_seconds() < 3
+            assert slow.state != Delivery.State.SENT
+            assert "Discord had an error (503" in slow.last_error
+            assert "trying again in" in slow.last_error
+            wait_until(
+                lambda: Delivery.objects.filter(pk=slow.pk, state=Delivery.State.SENT).exists(),
+                timeout=30,
+            )
+    finally:
+        purge_queue()
+
+    assert_once_in_order(discord_server, healthy, contents)
+    assert_once_in_order(discord_server, failing, contents)
+    assert discord_server.count(503) == 3
+    slow.refresh_from_db()
+    assert slow.last_error == ""
 
 
 def test_a_third_of_answers_5xx_still_posts_each_message_once(discord_server):  # noqa: F811
