@@ -234,6 +234,12 @@ class DiscordChannelAdmin(admin.ModelAdmin):
         result = channel_send_test(channel=channel, actor=request.user)
         if result.state == Delivery.State.SENT:
             messages.success(request, f"“{channel}”: test message posted. Look in the channel.")
+        elif result.state == Delivery.State.PENDING and not result.last_error:
+            messages.info(
+                request,
+                f"“{channel}” is receiving another delivery right now: the test message "
+                "follows it.",
+            )
         else:
             messages.error(request, f"“{channel}”: the test message failed. {result.last_error}")
 
@@ -397,6 +403,11 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="errors")
     def errors(self, delivery: Delivery) -> str:
         parts = []
+        if getattr(delivery, "waiting", False) and delivery.state in (
+            Delivery.State.PENDING,
+            Delivery.State.SENDING,
+        ):
+            parts.append("Waiting for the delivery before it to this channel.")
         duplicates = getattr(delivery, "duplicate_count", 0)
         if duplicates:
             parts.append(f"{duplicates} may appear twice.")

@@ -17,6 +17,10 @@ How "exactly once" holds:
   UPDATE, so it works the same on SQLite and PostgreSQL) and renews it, between requests, before
   half of it is used. A duplicate task run finds the lease taken and returns. A killed run's
   lease expires, and the sweeper (`delivery_sweep`, every two minutes) queues it again.
+- One channel, one delivery at a time, in the order they were made (two issues published a
+  minute apart must not interleave): a run takes its lease only when no earlier delivery to the
+  channel is unfinished and no other one holds a lease, checked with the channel's row locked;
+  otherwise it returns, and the run that finishes a delivery queues the channel's next one.
 - In a worker, a run that must wait for the rate-limit window ends and queues its continuation
   for when the window reopens, so one worker process serves several channels in parallel.
 - The one case no client can settle: a POST that went out and got no answer (a read timeout, a
@@ -47,7 +51,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -124,6 +128,22 @@ def _delivery_create(
             for position, text in enumerate(contents)
         )
     return delivery
+
+
+def deliveries_ahead(delivery: Delivery | None = None):
+    """The deliveries to the same channel that go before `delivery` (unfinished and older),
+    or, without one, a subquery of those ahead of the outer row (for `Exists`).
+
+    One channel receives its deliveries one after the other, in the order they were made
+    (publication order): a delivery waits while one of these exists.
+    """
+    if delivery is None:
+        channel, created_at, pk = OuterRef("channel_id"), OuterRef("created_at"), OuterRef("pk")
+    else:
+        channel, created_at, pk = delivery.channel_id, delivery.created_at, delivery.pk
+    return Delivery.objects.filter(channel_id=channel, state__in=_ACTIVE).filter(
+        Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+    )
 
 
 def _queue(delivery_id: int) -> None:
@@ -225,6 +245,8 @@ def delivery_sweep() -> int:
             state__in=_ACTIVE, updated_at__lt=now - timedelta(seconds=settings.DISCORD_SWEEP_AFTER)
         )
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        # One waiting for an earlier delivery to its channel is queued when that one is done.
+        .exclude(Exists(deliveries_ahead()))
         .values_list("pk", flat=True)
     )
     queued = 0
@@ -242,9 +264,11 @@ def delivery_sweep() -> int:
 
 
 def deliveries_with_progress(queryset=None):
-    """Deliveries annotated with `sent_count`, `total_count`, `failed_count`, `duplicate_count`."""
+    """Deliveries annotated with `sent_count`, `total_count`, `failed_count`, `duplicate_count`,
+    and `waiting` (an earlier delivery to the channel goes first)."""
     queryset = Delivery.objects.all() if queryset is None else queryset
     return queryset.annotate(
+        waiting=Exists(deliveries_ahead()),
         total_count=Count("messages", filter=~Q(messages__state=Message.DELETED), distinct=True),
         sent_count=Count("messages", filter=Q(messages__state=Message.SENT), distinct=True),
         failed_count=Count("messages", filter=Q(messages__state=Message.FAILED), distinct=True),

@@ -29,10 +29,18 @@ from newsletter.discord.client import (
     Webhook,
     WebhookGone,
 )
-from newsletter.models import Delivery, DeliveryMessage
+from newsletter.models import Delivery, DeliveryMessage, DiscordChannel
 from portal.celery import app as celery_app
 
-from .delivery import _ACTIVE, _TODO, Message, _delivery_fail, channel_deactivate
+from .delivery import (
+    _ACTIVE,
+    _TODO,
+    Message,
+    _delivery_fail,
+    _queue,
+    channel_deactivate,
+    deliveries_ahead,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +52,29 @@ def _lease_seconds() -> float:
 
 
 def _lease_take(delivery_id: int) -> str | None:
+    """The lease, unless the delivery is done, being sent, or must wait for its channel."""
     token = uuid.uuid4().hex
     now = timezone.now()
-    taken = (
-        Delivery.objects.filter(pk=delivery_id, state__in=_ACTIVE)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(
-            lease_token=token,
-            lease_expires_at=now + timedelta(seconds=_lease_seconds()),
-            state=Delivery.State.SENDING,
-            updated_at=now,
+    with transaction.atomic():
+        delivery = Delivery.objects.filter(pk=delivery_id, state__in=_ACTIVE).first()
+        if delivery is None:
+            return None
+        # Two runs for one channel take turns here (the channel's row is locked), so that only
+        # the earliest unfinished delivery to a channel is ever sent.
+        list(DiscordChannel.objects.select_for_update().filter(pk=delivery.channel_id))
+        others = Delivery.objects.filter(channel_id=delivery.channel_id).exclude(pk=delivery_id)
+        if deliveries_ahead(delivery).exists() or others.filter(lease_expires_at__gte=now).exists():
+            return None
+        taken = (
+            Delivery.objects.filter(pk=delivery_id, state__in=_ACTIVE)
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .update(
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=_lease_seconds()),
+                state=Delivery.State.SENDING,
+                updated_at=now,
+            )
         )
-    )
     return token if taken else None
 
 
@@ -89,7 +108,8 @@ def delivery_send(
     DISCORD_RETRY_LIMIT); an editor waiting on a page wants 1.
 
     Returns the delivery as it ended, or None when there was nothing to do (gone, finished,
-    or another run is sending it).
+    another run is sending it, or an earlier delivery to its channel goes first: the run that
+    finishes that one queues this one).
     """
 
     token = _lease_take(delivery_id)
@@ -122,6 +142,23 @@ def delivery_send(
         _lease_release(delivery_id, token)
         if run is not None and run.resume_in is not None:
             _queue_later(delivery_id, run.resume_in)
+        else:
+            _queue_following(delivery_id)
+
+
+def _queue_following(delivery_id: int) -> None:
+    """Once a delivery is done (sent or failed), queue the next one waiting for its channel."""
+    done = Delivery.objects.filter(pk=delivery_id).exclude(state__in=_ACTIVE).first()
+    if done is None:
+        return  # still to finish (the sweeper resumes it): the next one keeps waiting
+    following = (
+        Delivery.objects.filter(channel_id=done.channel_id, state__in=_ACTIVE)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None:
+        _queue(following)
 
 
 def _queue_later(delivery_id: int, seconds: float) -> None:

@@ -248,6 +248,17 @@ def test_delivery_list_shows_progress_and_errors(editor_client, discord_server):
     assert "Message 3 of 3: Discord refused the message: 400 Invalid Form Body." in html
 
 
+@pytest.mark.django_db
+def test_delivery_list_says_a_delivery_waits_for_the_one_before_it(editor_client, discord_server):  # noqa: F811
+    channel = make_channel(discord_server, name="news")
+    delivery_with(channel, [Message.SENT, Message.PENDING], key="issue:1")
+    delivery_with(channel, [Message.PENDING], key="issue:2")
+
+    html = editor_client.get(reverse("admin:newsletter_delivery_changelist")).content.decode()
+
+    assert html.count("Waiting for the delivery before it to this channel.") == 1
+
+
 @pytest.mark.parametrize("count", [1, 30])
 @pytest.mark.django_db
 def test_delivery_list_queries_do_not_grow_with_rows(

@@ -215,6 +215,37 @@ def test_delivery_send_resumes_after_the_last_message_with_an_id(discord_server)
 
 
 @pytest.mark.django_db
+def test_a_delivery_waits_for_an_earlier_one_to_its_channel_then_follows_it(
+    discord_server,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.DISCORD_SWEEP_AFTER = 0
+    channel = make_channel(discord_server)
+    other_channel = make_channel(discord_server)
+    older = pending_delivery(channel, texts(2, "Older"), key="issue:1")
+    newer = pending_delivery(channel, texts(2, "Newer"), key="issue:2")
+    elsewhere = pending_delivery(other_channel, texts(1, "Elsewhere"), key="issue:2")
+
+    assert delivery_send(delivery_id=newer.pk) is None
+    assert discord_server.contents() == []
+    assert deliveries_with_progress().get(pk=newer.pk).waiting is True
+    assert deliveries_with_progress().get(pk=elsewhere.pk).waiting is False
+    # The sweeper leaves the waiting one to the run that finishes the one before it.
+    with django_capture_on_commit_callbacks() as queued:
+        assert delivery_sweep() == 2
+    assert len(queued) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_send(delivery_id=older.pk)
+
+    assert discord_server.contents(hook_of(discord_server, channel)) == (
+        texts(2, "Older") + texts(2, "Newer")
+    )
+    assert Delivery.objects.get(pk=newer.pk).state == Delivery.State.SENT
+
+
+@pytest.mark.django_db
 def test_a_message_with_an_id_is_never_posted_even_if_marked_pending(discord_server):  # noqa: F811
     channel = make_channel(discord_server)
     delivery = pending_delivery(channel, texts(2))
@@ -606,12 +637,12 @@ def test_sweep_requeues_only_stalled_deliveries(
     django_capture_on_commit_callbacks,
 ):
     settings.DISCORD_SWEEP_AFTER = 300
-    channel = make_channel(discord_server)
+    # A channel each: deliveries to one channel go one after the other (tested elsewhere).
+    stalled, fresh, leased, done = (
+        pending_delivery(make_channel(discord_server), [key], key=key)
+        for key in ("stalled", "fresh", "leased", "done")
+    )
     old = timezone.now() - timedelta(minutes=10)
-    stalled = pending_delivery(channel, ["stalled"], key="a")
-    fresh = pending_delivery(channel, ["fresh"], key="b")
-    leased = pending_delivery(channel, ["leased"], key="c")
-    done = pending_delivery(channel, ["done"], key="d")
     Delivery.objects.filter(pk__in=[stalled.pk, leased.pk, done.pk]).update(updated_at=old)
     Delivery.objects.filter(pk=leased.pk).update(
         state=Delivery.State.SENDING,

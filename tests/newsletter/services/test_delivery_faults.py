@@ -296,6 +296,62 @@ def test_redis_down_while_an_issue_is_published_loses_nothing(discord_server, se
     assert_once_in_order(discord_server, second, expected)
 
 
+# --- one channel, several deliveries; one webhook, several processes ---------------------------
+
+
+def test_two_issues_to_one_channel_go_out_one_after_the_other(discord_server):  # noqa: F811
+    """Two worker processes, two issues published a moment apart to the same channel: the
+    second waits for the first, then follows it; no message of one lands among the other's."""
+    channel = make_channel(discord_server)
+    first, second = texts(8), [text.replace("Message", "Second issue") for text in texts(8)]
+    try:
+        with running_worker(discord_server, concurrency=2):
+            older = delivery_create(channel=channel, key="issue:1", contents=first)
+            newer = delivery_create(channel=channel, key="issue:2", contents=second)
+            wait_until(
+                lambda: Delivery.objects.filter(state=Delivery.State.SENT).count() == 2,
+                timeout=60,
+                message="the two deliveries did not both finish",
+            )
+    finally:
+        purge_queue()
+
+    assert discord_server.contents(discord_server.hooks[channel.webhook_id]) == first + second
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.finished_at < newer.finished_at
+    assert discord_server.count(429) == 0
+
+
+def test_two_processes_posting_to_one_webhook_share_its_rate_limit(discord_server):  # noqa: F811
+    """Two channels in two threads of one webhook share Discord's bucket (5 per 2 s); two
+    worker processes sending both at once cause no 429 of their own."""
+    hook = discord_server.create_webhook()
+    channels = [
+        make_channel(
+            discord_server, hook, name=f"thread {n}", thread_id=discord_server.create_thread(hook)
+        )
+        for n in range(2)
+    ]
+    contents = texts(10)
+    try:
+        with running_worker(discord_server, concurrency=2):
+            for channel in channels:
+                delivery_create(channel=channel, key="k", contents=contents)
+            wait_until(
+                lambda: Delivery.objects.filter(state=Delivery.State.SENT).count() == 2,
+                timeout=60,
+                message="the two deliveries did not both finish",
+            )
+    finally:
+        purge_queue()
+
+    assert discord_server.count(429) == 0
+    for channel in channels:
+        posted = [m for m in discord_server.messages if m.thread_id == channel.thread_id]
+        assert [m.content for m in posted] == contents
+
+
 # --- Discord failing: a third of the answers, or the webhook deleted half-way -------------------
 
 
