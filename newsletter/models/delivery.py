@@ -63,6 +63,12 @@ class Delivery(models.Model):
     # dies leaves a lease that expires, after which the sweeper queues the delivery again.
     lease_token = models.CharField(max_length=32, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A run ended to let the rate-limit window reopen or a backoff pass, and queued the next
+    # one for this time; the sweeper leaves the delivery alone until it is well past.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Its run could not be queued (the broker was unreachable): the sweeper queues it as soon
+    # as it can, and the admin says it waits for the task queue.
+    queue_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "id"]

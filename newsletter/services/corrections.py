@@ -92,7 +92,17 @@ def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
             delivery.state = Delivery.State.PENDING
             delivery.last_error = ""
             delivery.finished_at = None
-            delivery.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+            delivery.next_attempt_at = delivery.queue_failed_at = None
+            delivery.save(
+                update_fields=[
+                    "state",
+                    "last_error",
+                    "finished_at",
+                    "next_attempt_at",
+                    "queue_failed_at",
+                    "updated_at",
+                ]
+            )
             _queue(delivery.pk)
     return correction
 

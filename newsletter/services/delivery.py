@@ -14,9 +14,14 @@ How "exactly once" holds:
   a short transaction of its own or together with the previous message's answer; no transaction
   is ever open across an HTTP call.
 - One sending run per delivery at a time: a run takes a lease on the delivery row (a conditional
-  UPDATE, so it works the same on SQLite and PostgreSQL) and renews it, between requests, before
-  half of it is used. A duplicate task run finds the lease taken and returns. A killed run's
-  lease expires, and the sweeper (`delivery_sweep`, every two minutes) queues it again.
+  UPDATE, so it works the same on SQLite and PostgreSQL) and renews it between requests, so that
+  it always outlasts the next request. A duplicate task run finds the lease taken and returns.
+  A killed run's lease expires (DISCORD_DELIVERY_LEASE, 20 s), and the sweeper
+  (`delivery_sweep`, every 5 s) queues it again: a killed worker's delivery goes on within
+  half a minute.
+- A run that could not be queued (the broker unreachable at publishing time) is recorded on the
+  delivery (`queue_failed_at`): the admin says it waits for the task queue, publishing says
+  that Discord will follow, and the sweeper queues it as soon as the broker is back.
 - One channel, one delivery at a time, in the order they were made (two issues published a
   minute apart must not interleave): a run takes its lease only when no earlier delivery to the
   channel is unfinished and no other one holds a lease, checked with the channel's row locked;
@@ -46,12 +51,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -130,29 +136,57 @@ def _delivery_create(
     return delivery
 
 
+# The key of an editor's test message ("test:…"). A test message stands alone: it neither
+# waits for the channel's unfinished deliveries nor holds them back (it still never goes out
+# while another delivery to the channel is being sent).
+TEST_KEY_PREFIX = "test:"
+
+
 def deliveries_ahead(delivery: Delivery | None = None):
     """The deliveries to the same channel that go before `delivery` (unfinished and older),
-    or, without one, a subquery of those ahead of the outer row (for `Exists`).
+    or, without one, a subquery of those ahead of the outer row (for `Exists`; see `waiting`).
 
     One channel receives its deliveries one after the other, in the order they were made
     (publication order): a delivery waits while one of these exists.
     """
     if delivery is None:
         channel, created_at, pk = OuterRef("channel_id"), OuterRef("created_at"), OuterRef("pk")
+    elif delivery.key.startswith(TEST_KEY_PREFIX):
+        return Delivery.objects.none()
     else:
         channel, created_at, pk = delivery.channel_id, delivery.created_at, delivery.pk
-    return Delivery.objects.filter(channel_id=channel, state__in=_ACTIVE).filter(
-        Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+    return (
+        Delivery.objects.filter(channel_id=channel, state__in=_ACTIVE)
+        .filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        .exclude(key__startswith=TEST_KEY_PREFIX)
     )
+
+
+def waiting() -> Q:
+    """Deliveries waiting for an earlier one to their channel (see `deliveries_ahead`)."""
+    return Q(Exists(deliveries_ahead())) & ~Q(key__startswith=TEST_KEY_PREFIX)
 
 
 def _queue(delivery_id: int) -> None:
     """Queue a sending run once the current transaction commits.
 
-    A broker that is down fails nothing: the delivery stays pending and the sweeper queues
-    it again once the broker is back.
+    A broker that is down fails nothing: the delivery stays pending, says it waits for the task
+    queue, and the sweeper queues it again once the broker is back.
     """
-    queue_after_commit("newsletter.deliver", delivery_id=delivery_id)
+    queue_after_commit(
+        "newsletter.deliver",
+        delivery_id=delivery_id,
+        on_failure=partial(_queue_failed, delivery_id),
+    )
+
+
+def _queue_failed(delivery_id: int) -> None:
+    Delivery.objects.filter(pk=delivery_id).update(queue_failed_at=timezone.now())
+
+
+def deliveries_waiting_for_queue(*, issues) -> bool:
+    """Whether a delivery of these issues could not be queued (the broker is unreachable)."""
+    return Delivery.objects.filter(issue__in=issues, queue_failed_at__isnull=False).exists()
 
 
 def _delivery_fail(delivery: Delivery, reason: str, *, lease: str | None = None) -> None:
@@ -228,31 +262,52 @@ def delivery_retry(*, delivery: Delivery) -> bool:
         delivery.state = Delivery.State.PENDING
         delivery.last_error = ""
         delivery.finished_at = None
-        delivery.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+        delivery.next_attempt_at = delivery.queue_failed_at = None
+        delivery.save(
+            update_fields=[
+                "state",
+                "last_error",
+                "finished_at",
+                "next_attempt_at",
+                "queue_failed_at",
+                "updated_at",
+            ]
+        )
         _queue(delivery.pk)
     return True
 
 
 def delivery_sweep() -> int:
-    """Queue again deliveries left pending or half-sent for longer than DISCORD_SWEEP_AFTER.
+    """Queue again what a killed worker or an unreachable broker left undone (beat, every 5 s).
 
-    Catches what a killed worker or a broker that was down at publishing time left behind.
-    A queued run that finds the delivery busy or done returns at once, so this is safe.
+    - a delivery whose run could not be queued: at once (once its next attempt is due);
+    - one left pending or half-sent, with no live lease, for DISCORD_SWEEP_AFTER seconds after
+      its last sign of life (or after the time its continuation was queued for).
+    Not one that waits for an earlier delivery to its channel: the run that finishes that one
+    queues it. A queued run that finds the delivery busy or done returns at once, so this is
+    safe.
     """
     now = timezone.now()
+    quiet_since = now - timedelta(seconds=settings.DISCORD_SWEEP_AFTER)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     stale = (
-        Delivery.objects.filter(
-            state__in=_ACTIVE, updated_at__lt=now - timedelta(seconds=settings.DISCORD_SWEEP_AFTER)
-        )
+        Delivery.objects.filter(state__in=_ACTIVE)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        # One waiting for an earlier delivery to its channel is queued when that one is done.
-        .exclude(Exists(deliveries_ahead()))
+        .filter(
+            (Q(queue_failed_at__isnull=False) & due)
+            | Q(next_attempt_at__isnull=True, updated_at__lt=quiet_since)
+            | Q(next_attempt_at__lt=quiet_since)
+        )
+        .exclude(waiting())
         .values_list("pk", flat=True)
     )
     queued = 0
     for delivery_id in list(stale):
-        # Touch it so the next sweep leaves it alone while this run is queued.
-        Delivery.objects.filter(pk=delivery_id).update(updated_at=now)
+        # Touch it so the next sweep leaves it alone while this run is queued (queueing that
+        # fails marks it again).
+        Delivery.objects.filter(pk=delivery_id).update(
+            updated_at=now, next_attempt_at=None, queue_failed_at=None
+        )
         _queue(delivery_id)
         queued += 1
     if queued:
@@ -268,7 +323,7 @@ def deliveries_with_progress(queryset=None):
     and `waiting` (an earlier delivery to the channel goes first)."""
     queryset = Delivery.objects.all() if queryset is None else queryset
     return queryset.annotate(
-        waiting=Exists(deliveries_ahead()),
+        waiting=ExpressionWrapper(waiting(), output_field=BooleanField()),
         total_count=Count("messages", filter=~Q(messages__state=Message.DELETED), distinct=True),
         sent_count=Count("messages", filter=Q(messages__state=Message.SENT), distinct=True),
         failed_count=Count("messages", filter=Q(messages__state=Message.FAILED), distinct=True),

@@ -35,9 +35,11 @@ from portal.celery import app as celery_app
 from .delivery import (
     _ACTIVE,
     _TODO,
+    TEST_KEY_PREFIX,
     Message,
     _delivery_fail,
     _queue,
+    _queue_failed,
     channel_deactivate,
     deliveries_ahead,
 )
@@ -45,10 +47,21 @@ from .delivery import (
 logger = logging.getLogger(__name__)
 
 
+def _request_seconds() -> float:
+    """The longest one request may take: connecting (at most 5 s), then waiting for the answer."""
+    timeout = settings.DISCORD_HTTP_TIMEOUT
+    return min(5.0, timeout) + timeout
+
+
 def _lease_seconds() -> float:
-    # Renewed before every request, so it must outlast one request: connecting and answering
-    # may each take up to the timeout.
-    return max(float(settings.DISCORD_DELIVERY_LEASE), 2 * settings.DISCORD_HTTP_TIMEOUT + 1)
+    """How long a lease lasts: short, so that a killed run's delivery is taken over soon, but
+    longer than one request, as it is renewed between requests only."""
+    return max(float(settings.DISCORD_DELIVERY_LEASE), _request_seconds() + 1)
+
+
+def _renew_after() -> float:
+    """Seconds after a renewal when the next request could outlast the lease: renew then."""
+    return _lease_seconds() - _request_seconds() - 1
 
 
 def _lease_take(delivery_id: int) -> str | None:
@@ -72,6 +85,8 @@ def _lease_take(delivery_id: int) -> str | None:
                 lease_token=token,
                 lease_expires_at=now + timedelta(seconds=_lease_seconds()),
                 state=Delivery.State.SENDING,
+                next_attempt_at=None,
+                queue_failed_at=None,
                 updated_at=now,
             )
         )
@@ -87,9 +102,11 @@ def _lease_renew(delivery_id: int, token: str) -> bool:
     )
 
 
-def _lease_release(delivery_id: int, token: str) -> None:
+def _lease_release(delivery_id: int, token: str, *, resume_in: float | None = None) -> None:
+    """Let the delivery go; `resume_in`: its continuation is queued for that many seconds on."""
+    next_attempt = timezone.now() + timedelta(seconds=resume_in) if resume_in is not None else None
     Delivery.objects.filter(pk=delivery_id, lease_token=token).update(
-        lease_token="", lease_expires_at=None
+        lease_token="", lease_expires_at=None, next_attempt_at=next_attempt
     )
 
 
@@ -139,26 +156,28 @@ def delivery_send(
         delivery.refresh_from_db()
         return delivery
     finally:
-        _lease_release(delivery_id, token)
         if run is not None and run.resume_in is not None:
+            _lease_release(delivery_id, token, resume_in=run.resume_in)
             _queue_later(delivery_id, run.resume_in)
         else:
+            _lease_release(delivery_id, token)
             _queue_following(delivery_id)
 
 
 def _queue_following(delivery_id: int) -> None:
-    """Once a delivery is done (sent or failed), queue the next one waiting for its channel."""
+    """Once a delivery is done (sent or failed), queue the next one waiting for its channel,
+    and any test message that waited for the channel to be free."""
     done = Delivery.objects.filter(pk=delivery_id).exclude(state__in=_ACTIVE).first()
     if done is None:
         return  # still to finish (the sweeper resumes it): the next one keeps waiting
-    following = (
-        Delivery.objects.filter(channel_id=done.channel_id, state__in=_ACTIVE)
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if following is not None:
-        _queue(following)
+    unfinished = Delivery.objects.filter(channel_id=done.channel_id, state__in=_ACTIVE)
+    tests = Q(key__startswith=TEST_KEY_PREFIX)
+    following = [
+        *unfinished.exclude(tests).order_by("created_at", "pk").values_list("pk", flat=True)[:1],
+        *unfinished.filter(tests).values_list("pk", flat=True),
+    ]
+    for pk in following:
+        _queue(pk)
 
 
 def _queue_later(delivery_id: int, seconds: float) -> None:
@@ -173,6 +192,7 @@ def _queue_later(delivery_id: int, seconds: float) -> None:
             )
     except Exception as exc:  # a broker that is down: the sweeper queues it again
         logger.warning("Could not queue delivery %s (%s).", delivery_id, type(exc).__name__)
+        _queue_failed(delivery_id)
 
 
 # A rate-limit wait longer than this ends a worker's run (see `delivery_send`); shorter ones
@@ -231,13 +251,17 @@ class _Run:
                 return
 
     def _keep_lease(self) -> bool:
-        """Renew the lease once half of it is used: it must never run out during a request."""
-        if time.monotonic() - self.lease_renewed < _lease_seconds() / 2:
+        """Renew the lease when the next request could outlast it: it must never run out
+        during a request."""
+        if self._lease_fresh():
             return True
         if not _lease_renew(self.delivery.pk, self.lease):
             return False
         self.lease_renewed = time.monotonic()
         return True
+
+    def _lease_fresh(self) -> bool:
+        return time.monotonic() - self.lease_renewed < _renew_after()
 
     def _finish(self) -> None:
         now = timezone.now()
@@ -396,7 +420,7 @@ class _Run:
             and following.state in _TODO
             and not (following.state == Message.PENDING and following.discord_message_id)
             and self.client.would_wait(self.webhook) == 0
-            and time.monotonic() - self.lease_renewed < _lease_seconds() / 2
+            and self._lease_fresh()
         )
         with transaction.atomic():
             self._store(message, state, answer, unanswered_before)
@@ -435,13 +459,11 @@ class _Run:
         _delivery_fail(self.delivery, self._position(message) + error, lease=self.lease)
 
     def _postpone(self, message, exc) -> None:
-        minutes = max(1, round(settings.DISCORD_SWEEP_AFTER / 60))
+        seconds = settings.DISCORD_SWEEP_AFTER
+        later = f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
         Delivery.objects.filter(pk=self.delivery.pk, lease_token=self.lease).update(
             state=Delivery.State.PENDING,
-            last_error=(
-                f"{self._position(message)}{exc} Trying again in about {minutes} minute"
-                f"{'s' if minutes != 1 else ''}."
-            )[:2000],
+            last_error=f"{self._position(message)}{exc} Trying again in about {later}."[:2000],
             updated_at=timezone.now(),
         )
 

@@ -21,5 +21,5 @@ def deliver(self, *, delivery_id: int) -> None:
 
 @shared_task(name="newsletter.sweep_deliveries")
 def sweep_deliveries() -> int:
-    """Queue again deliveries a killed worker or a down broker left behind (beat, every 2 min)."""
+    """Queue again deliveries a killed worker or a down broker left behind (beat, every 5 s)."""
     return delivery.delivery_sweep()

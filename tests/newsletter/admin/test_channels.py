@@ -259,6 +259,35 @@ def test_delivery_list_says_a_delivery_waits_for_the_one_before_it(editor_client
     assert html.count("Waiting for the delivery before it to this channel.") == 1
 
 
+@pytest.mark.django_db
+def test_delivery_list_says_what_an_unfinished_delivery_waits_for(editor_client, discord_server):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    unqueued = delivery_with(make_channel(discord_server), [Message.PENDING], key="a")
+    retrying = delivery_with(
+        make_channel(discord_server),
+        [Message.SENT, Message.PENDING],
+        key="b",
+        error="Message 2 of 2: Discord had an error (503). Attempt 3 failed; trying again in 4 s.",
+    )
+    stopped = delivery_with(make_channel(discord_server), [Message.SENT, Message.PENDING], key="c")
+    Delivery.objects.filter(pk=unqueued.pk).update(queue_failed_at=now)
+    Delivery.objects.filter(pk=retrying.pk).update(
+        state=Delivery.State.SENDING, next_attempt_at=now + timedelta(seconds=4)
+    )
+    Delivery.objects.filter(pk=stopped.pk).update(state=Delivery.State.SENDING)
+
+    html = editor_client.get(reverse("admin:newsletter_delivery_changelist")).content.decode()
+
+    assert "Pending. Waiting for the task queue, unreachable since " in html
+    assert "Sending. Next attempt (retry) at " in html
+    assert "Attempt 3 failed; trying again in 4 s." in html
+    assert "Sending. Interrupted (its worker stopped): the sweeper resumes it." in html
+
+
 @pytest.mark.parametrize("count", [1, 30])
 @pytest.mark.django_db
 def test_delivery_list_queries_do_not_grow_with_rows(

@@ -68,6 +68,22 @@ def running_worker(server, *, concurrency: int = 2, **env):
         celery_app.conf.task_always_eager = True
 
 
+@contextlib.contextmanager
+def production_worker(server, **env):
+    """A worker with the production settings for leases, retries and sweeping, and beat inside
+    it: what a killed worker or a broker outage costs in real time."""
+    celery_app.conf.task_always_eager = False
+    worker = WorkerProcess(
+        concurrency=2, beat=True, extra_env={"DISCORD_API_BASE": server.api_base, **env}
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        celery_app.conf.task_always_eager = True
+
+
 def purge_queue():
     with contextlib.suppress(Exception), celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge(django_settings.CELERY_TASK_DEFAULT_QUEUE)
@@ -157,6 +173,48 @@ def test_worker_killed_while_waiting_for_discord_flags_exactly_that_message(
     )
     assert flagged == [2]
     assert set(DeliveryMessage.objects.values_list("state", flat=True)) == {Message.SENT}
+
+
+def test_a_killed_workers_delivery_goes_on_within_half_a_minute_of_its_return(
+    discord_server,  # noqa: F811
+):
+    """Production settings, beat included: killed mid-delivery and started again at once, the
+    worker goes on with the delivery within 30 s (the lease expires, the sweeper queues it)."""
+    channel = make_channel(discord_server)
+    contents = texts(20)
+    try:
+        with production_worker(discord_server) as worker:
+            delivery = delivery_create(channel=channel, key="k", contents=contents)
+            wait_until(
+                lambda: (
+                    len(discord_server.contents()) >= 7
+                    and DeliveryMessage.objects.filter(state=Message.SENT).count()
+                    == len(discord_server.contents())
+                ),
+                timeout=30,
+            )
+            worker.kill()
+            posted = len(discord_server.contents())
+            worker.start()
+            back = time.monotonic()
+            wait_until(
+                lambda: len(discord_server.contents()) > posted,
+                timeout=30,
+                message=lambda: (
+                    "nothing was posted within 30 s of the worker's return: "
+                    + repr(Delivery.objects.values().get(pk=delivery.pk))
+                    + "".join(worker.log[-30:])
+                ),
+            )
+            waited = time.monotonic() - back
+            wait_until(
+                lambda: Delivery.objects.filter(pk=delivery.pk, state="sent").exists(), timeout=60
+            )
+    finally:
+        purge_queue()
+
+    assert waited < 30
+    assert_once_in_order(discord_server, channel, contents)
 
 
 # --- Redis stopped while an issue is published -------------------------------------------------
@@ -350,6 +408,65 @@ def test_two_processes_posting_to_one_webhook_share_its_rate_limit(discord_serve
     for channel in channels:
         posted = [m for m in discord_server.messages if m.thread_id == channel.thread_id]
         assert [m.content for m in posted] == contents
+
+
+@needs_redis_server
+def test_published_while_redis_is_down_the_editor_is_told_and_discord_follows_within_30_s(
+    discord_server,  # noqa: F811
+    settings,
+    client,
+):
+    """Production settings, beat in the worker: publishing says Discord will follow, the
+    deliveries list says the delivery waits for the task queue, and once Redis is back the
+    first message is posted within 30 s."""
+    from tests.newsletter.issue_data import draft_issue
+
+    editor = EditorFactory(is_superuser=True)
+    channel = make_channel(discord_server, name="news")
+    issue = draft_issue(items=2, editor=editor)
+    client.force_login(editor)
+    redis = OwnRedis()
+    redis.start()
+    settings.REDIS_URL = redis.url
+    try:
+        with broker(redis.url), production_worker(discord_server, REDIS_URL=redis.url):
+            redis.stop()
+
+            response = client.post(
+                reverse("admin:newsletter_issue_publishing", args=[issue.pk]),
+                {"action": "publish"},
+                follow=True,
+            )
+
+            page = response.content.decode()
+            assert (
+                f"Issue #{issue.number} is published. Delivery to Discord will follow when the "
+                "task queue is reachable again."
+            ) in page
+            delivery = Delivery.objects.get(issue=issue)
+            assert delivery.queue_failed_at is not None
+            listing = client.get(reverse("admin:newsletter_delivery_changelist"))
+            assert "Waiting for the task queue, unreachable since" in listing.content.decode()
+
+            redis.start()
+            back = time.monotonic()
+            wait_until(
+                lambda: discord_server.contents(),
+                timeout=30,
+                message="nothing was posted within 30 s of Redis coming back",
+            )
+            waited = time.monotonic() - back
+            wait_until(
+                lambda: Delivery.objects.filter(pk=delivery.pk, state="sent").exists(), timeout=60
+            )
+    finally:
+        redis.stop()
+
+    assert waited < 30
+    assert_once_in_order(
+        discord_server, channel, list(delivery.messages.values_list("content", flat=True))
+    )
+    assert Delivery.objects.get(pk=delivery.pk).queue_failed_at is None
 
 
 # --- Discord failing: a third of the answers, or the webhook deleted half-way -------------------
