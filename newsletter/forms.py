@@ -11,7 +11,8 @@ from newsletter.models import Kind
 from portal.forms import MarkdownEditor
 from portal.text import one_line
 
-SUMMARY_MAX_LENGTH = 1500
+# Long enough for a real abstract; the Discord splitter cuts a long item between messages.
+SUMMARY_MAX_LENGTH = 4000
 EXTRA_LINKS = 3
 
 
@@ -33,6 +34,14 @@ def validate_http_url(value: str) -> str:
             code="invalid",
         ) from exc
     return value
+
+
+class SummaryField(MarkdownxFormField):
+    """Markdown, its length counted as the member sees it and the page's counter counts it:
+    browsers send each line break as CRLF, stored and counted as one newline."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n")
 
 
 class SubmissionForm(forms.Form):
@@ -57,7 +66,7 @@ class SubmissionForm(forms.Form):
         required=False,
         help_text="Leave empty and we will fetch it from the page.",
     )
-    summary = MarkdownxFormField(
+    summary = SummaryField(
         required=False,
         max_length=SUMMARY_MAX_LENGTH,
         widget=MarkdownEditor,

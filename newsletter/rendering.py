@@ -164,23 +164,60 @@ def issue_document(issue: Issue, items=None) -> IssueDocument:
 # --- Markdown and Discord ------------------------------------------------------------------------
 
 
-def item_markdown(item: Item, *, compact: bool = False) -> str:
-    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras."""
+def item_head(item: Item) -> str:
+    """An item's title: "📰 [Title](url)", and an event's time."""
     head = f"{item.emoji} {markdown_link(item.title, item.url)}"
     if item.starts_at is not None:
         head += f" on {discord_timestamp(item.starts_at)}"
+    return head
+
+
+def item_markdown(item: Item, *, compact: bool = False) -> str:
+    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras."""
+    head = item_head(item)
     tail = []
     if item.extra_links:
         links = ", ".join(markdown_link(label, url) for label, url in item.extra_links)
         tail.append(f"{item.links_label}: {links}")
     if item.credit:
         tail.append(f"— shared by {markdown_text(item.credit)}")
-    body = item.blurb.replace("\r\n", "\n").strip()
+    body, ends_in_block = _close_blocks(item.blurb.replace("\r\n", "\n").strip())
     if tail:
-        body = f"{body} {' '.join(tail)}" if body else " ".join(tail)
+        # After a block (code, quote, list...) the extras start a paragraph of their own:
+        # glued onto a closing fence they would leave the code block open.
+        separator = "\n\n" if ends_in_block else " "
+        body = f"{body}{separator}{' '.join(tail)}" if body else " ".join(tail)
     if not body:
         return head
-    return f"{head}: {body}" if compact else f"{head}\n{body}"
+    if compact and not _BLOCK_START.match(body):
+        return f"{head}: {body}"
+    return f"{head}\n{body}"
+
+
+# A line that starts a block other than a paragraph: a fence, a quote, a heading, a list item,
+# a table row, indented code.
+_BLOCK_START = re.compile(
+    r" {0,3}(?:`{3}|~{3}|>|#{1,6}(?:\s|$)|[-*+](?:\s|$)|\d{1,9}[.)](?:\s|$)|\|)| {4}|\t"
+)
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+def _close_blocks(body: str) -> tuple[str, bool]:
+    """The blurb, with a code fence it leaves open closed, and whether it ends with a block
+    after which more text needs a paragraph of its own."""
+    fence = ""
+    closed_last = False
+    for line in body.split("\n"):
+        match = _FENCE.match(line)
+        rest = line[match.end() :] if match else ""
+        closed_last = False
+        if match and not fence and not (match.group(1)[0] == "`" and "`" in rest):
+            fence = match.group(1)  # opens (a backtick fence's info string has no backtick)
+        elif match and fence and match.group(1).startswith(fence) and not rest.strip():
+            fence, closed_last = "", True
+    if fence:
+        return f"{body}\n{fence}", True
+    return body, closed_last or bool(_BLOCK_START.match(body.rsplit("\n\n", 1)[-1]))
 
 
 def section_heading(heading: str) -> str:
@@ -196,7 +233,11 @@ def discord_sections(document: IssueDocument) -> list[split.Section]:
     return [
         split.Section(
             heading=section_heading(section.heading),
-            items=[item_markdown(item, compact=section.compact) for item in section.items],
+            items=[
+                # The splitter keeps the title with its summary.
+                split.Item(item_markdown(item, compact=section.compact), title=item_head(item))
+                for item in section.items
+            ],
         )
         for section in document.sections
         if section.items

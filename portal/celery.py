@@ -2,6 +2,7 @@
 
 import logging
 import os
+from collections.abc import Callable
 
 from celery import Celery
 from django.db import transaction
@@ -28,9 +29,11 @@ def task_named(name: str):
     return app.tasks[name]
 
 
-def queue_after_commit(name: str, **kwargs) -> None:
+def queue_after_commit(
+    name: str, *, on_failure: Callable[[], None] | None = None, **kwargs
+) -> None:
     """Queue the task `name` once the current transaction commits; a broker that is down
-    fails nothing.
+    fails nothing, and `on_failure` (if given) is called so that the caller can record it.
 
     The member's submission or the editor's publication is already stored when this runs, so
     an unreachable broker must not turn it into an error page. The work is not lost: its row
@@ -55,6 +58,8 @@ def queue_after_commit(name: str, **kwargs) -> None:
                 arguments,
                 type(exc).__name__,
             )
+            if on_failure is not None:
+                on_failure()
         except Exception:
             if not app.conf.task_always_eager:
                 raise

@@ -177,10 +177,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletter.publish_due_issues",
         "schedule": timedelta(minutes=1),
     },
-    # Re-queue Discord deliveries a killed worker or a down broker left pending.
+    # Re-queue Discord deliveries a killed worker or a down broker left pending. Often, so that
+    # delivery goes on within half a minute of the worker or the broker coming back (a killed
+    # run's lease lasts DISCORD_DELIVERY_LEASE); a sweep with nothing to do is one query.
     "sweep-stalled-deliveries": {
         "task": "newsletter.sweep_deliveries",
-        "schedule": timedelta(minutes=2),
+        "schedule": timedelta(seconds=5),
     },
     # Queue again submitters' emails and metadata fetches that a down broker left behind.
     "sweep-submission-followups": {
@@ -358,13 +360,16 @@ NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
 NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)
 DISCORD_MESSAGE_LIMIT = env.int("DISCORD_MESSAGE_LIMIT", default=2000)
 # Discord delivery: seconds to wait for an answer; temporary failures (timeouts, 5xx, 429)
-# retried per message in one run, with waits of BACKOFF × 2^n seconds; a message that has
-# had MAX_ATTEMPTS requests fails for good. Deliveries left pending or half-sent for SWEEP_AFTER
-# seconds are queued again; a sending run holds its delivery for LEASE seconds at a time.
-DISCORD_HTTP_TIMEOUT = env.float("DISCORD_HTTP_TIMEOUT", default=15.0)
+# retried with waits of BACKOFF × 2^n seconds (inline: RETRY_LIMIT per run, then the sweeper);
+# a message that has had MAX_ATTEMPTS requests fails for good. A sending run holds its delivery
+# for LEASE seconds at a time, renewed between requests (at least one request long: connecting
+# takes up to 5 s, the answer HTTP_TIMEOUT); deliveries left pending or half-sent, with no live
+# lease, for SWEEP_AFTER seconds are queued again by the sweeper (every 5 s, see above). So a
+# killed worker's delivery goes on within LEASE + 5 s.
+DISCORD_HTTP_TIMEOUT = env.float("DISCORD_HTTP_TIMEOUT", default=10.0)
 DISCORD_RETRY_LIMIT = env.int("DISCORD_RETRY_LIMIT", default=5)
 DISCORD_RETRY_BACKOFF = env.float("DISCORD_RETRY_BACKOFF", default=1.0)
 DISCORD_MAX_ATTEMPTS = env.int("DISCORD_MAX_ATTEMPTS", default=20)
-DISCORD_SWEEP_AFTER = env.int("DISCORD_SWEEP_AFTER", default=300)
-DISCORD_DELIVERY_LEASE = env.int("DISCORD_DELIVERY_LEASE", default=120)
+DISCORD_SWEEP_AFTER = env.int("DISCORD_SWEEP_AFTER", default=15)
+DISCORD_DELIVERY_LEASE = env.int("DISCORD_DELIVERY_LEASE", default=20)
 EVENT_REMINDER_LEADS = env.list("EVENT_REMINDER_LEADS", cast=int, default=[24 * 60, 60])

@@ -291,12 +291,18 @@ def test_redis_down_while_editor_publishes_then_emails_and_discord_follow(
     )
 
     assert response.status_code == 200
-    assert f"Issue #{issue.number} is published." in response.content.decode()
+    assert (
+        f"Issue #{issue.number} is published. Delivery to Discord will follow when the task "
+        "queue is reachable again."
+    ) in response.content.decode()
     issue.refresh_from_db()
     assert issue.state == Issue.State.PUBLISHED
     assert Notification.objects.filter(sent_at__isnull=True).count() == 2
     delivery = Delivery.objects.get(issue=issue)
     assert delivery.state == Delivery.State.PENDING
+    assert delivery.queue_failed_at is not None
+    listing = client.get(reverse("admin:newsletter_delivery_changelist"), secure=True)
+    assert "Waiting for the task queue, unreachable since" in listing.content.decode()
     assert mail.outbox == []
     assert discord.contents(hook) == []
     # Readers see the issue at once: the archive does not need Redis either.
@@ -329,6 +335,32 @@ def test_redis_down_while_editor_publishes_then_emails_and_discord_follow(
     # Each submitter was emailed, once.
     emailed = Activity.objects.filter(action=Activity.Action.EMAILED)
     assert sorted(emailed.values_list("submission__author__email", flat=True)) == sorted(authors)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_now_with_the_broker_unreachable_publishes_and_says_discord_will_follow(
+    discord, settings
+):
+    editor = EditorFactory(is_superuser=True)
+    make_channel(discord)
+    issue = draft_issue(items=1, editor=editor)
+    client = Client()
+    client.force_login(editor)
+    reset_broker(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    celery_app.conf.task_always_eager = False
+
+    response = client.post(
+        reverse("admin:newsletter_issue_changelist"),
+        {"action": "publish_now", "_selected_action": [issue.pk]},
+        secure=True,
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "1 issue published." in page
+    assert "Delivery to Discord will follow when the task queue is reachable again." in page
+    assert Issue.objects.get(pk=issue.pk).state == Issue.State.PUBLISHED
+    assert Delivery.objects.get(issue=issue).queue_failed_at is not None
 
 
 @pytest.mark.redis

@@ -4,7 +4,8 @@ Use the `celery_worker` fixture in a test marked `@pytest.mark.worker` with
 `@pytest.mark.django_db(transaction=True)` (the worker must see committed rows).
 While the fixture is active, tasks queued by the test process go to Redis
 instead of running inline, and the worker runs them against the same test
-database. `worker.kill()` and `worker.start()` let fault tests stop it hard.
+database. `worker.kill()` and `worker.start()` let fault tests stop it hard. With `beat=True` the worker
+runs Celery beat too (`-B`), with the schedule of the settings, as production's beat would.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,9 +42,17 @@ def database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, *, concurrency: int = 2, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        concurrency: int = 2,
+        extra_env: dict[str, str] | None = None,
+        beat: bool = False,
+    ):
         self.concurrency = concurrency
         self.extra_env = extra_env or {}
+        # Beat keeps its schedule in a file: one of its own, outside the project.
+        self.beat_dir = tempfile.TemporaryDirectory(prefix="beat-") if beat else None
         self.proc: subprocess.Popen | None = None
         self.log: list[str] = []
         self._ready = threading.Event()
@@ -75,6 +85,11 @@ class WorkerProcess:
                 settings.CELERY_TASK_DEFAULT_QUEUE,
                 "-n",
                 f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                *(
+                    ["-B", "--schedule", str(Path(self.beat_dir.name) / "schedule")]
+                    if self.beat_dir
+                    else []
+                ),
             ],
             cwd=ROOT,
             env=env,
@@ -110,6 +125,8 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._close()
+        if self.beat_dir:
+            self.beat_dir.cleanup()
 
     def _close(self) -> None:
         if self.proc and self.proc.stdout and not self.proc.stdout.closed:
@@ -132,14 +149,19 @@ def reset_broker(url: str | None = None) -> None:
     kombu_pools.reset()
 
 
-def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message: str = ""):
-    """Poll until predicate() is truthy; bounded, so a broken test fails instead of hanging."""
+def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message=""):
+    """Poll until predicate() is truthy; bounded, so a broken test fails instead of hanging.
+
+    `message`: what the failure says, or a function that works it out when it fails.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
         if result:
             return result
         time.sleep(interval)
+    if callable(message):  # worth working out only when it fails
+        message = message()
     raise AssertionError(message or f"condition not met within {timeout} s")
 
 

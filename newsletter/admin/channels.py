@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -21,6 +22,7 @@ from newsletter.discord.urls import WebhookURLError, parse_webhook_url
 from newsletter.services.channels import channel_check, channel_send_test
 from newsletter.services.corrections import delivery_correct
 from newsletter.services.delivery import (
+    TEST_KEY_PREFIX,
     DeliveryBusy,
     deliveries_with_progress,
     delivery_retry,
@@ -234,6 +236,12 @@ class DiscordChannelAdmin(admin.ModelAdmin):
         result = channel_send_test(channel=channel, actor=request.user)
         if result.state == Delivery.State.SENT:
             messages.success(request, f"“{channel}”: test message posted. Look in the channel.")
+        elif result.state == Delivery.State.PENDING and not result.last_error:
+            messages.info(
+                request,
+                f"“{channel}” is receiving another delivery right now: the test message "
+                "follows it.",
+            )
         else:
             messages.error(request, f"“{channel}”: the test message failed. {result.last_error}")
 
@@ -290,6 +298,11 @@ class DeliveryMessageInline(admin.TabularInline):
             notes.append(
                 "Posted again after an attempt that got no answer: the channel may show it twice."
             )
+        if message.reposted_at:
+            notes.append(
+                "Deleted in Discord, so posted again as a new message: it now comes after the "
+                "messages that followed it."
+            )
         if message.last_error:
             notes.append(message.last_error)
         return " ".join(notes) or "—"
@@ -314,7 +327,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
         "subject",
         "channel",
-        "state",
+        "status",
         "progress",
         "errors",
         "created_at",
@@ -329,7 +342,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     fields = [
         "subject",
         "channel",
-        "state",
+        "status",
         "progress",
         "last_error",
         "created_at",
@@ -365,7 +378,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                 else ""
             )
             return f"Issue #{delivery.issue.number} {delivery.issue.title}{note}"
-        if delivery.key.startswith("test:"):
+        if delivery.key.startswith(TEST_KEY_PREFIX):
             return "Test message"
         return delivery.key
 
@@ -388,6 +401,31 @@ class DeliveryAdmin(admin.ModelAdmin):
             sent,
             total,
         )
+
+    @admin.display(description="state", ordering="state")
+    def status(self, delivery: Delivery) -> str:
+        """The state; for a delivery not done yet, also what it waits for."""
+        state = f"{delivery.get_state_display()}."
+        if delivery.state not in (Delivery.State.PENDING, Delivery.State.SENDING):
+            return state
+        now = timezone.now()
+        if delivery.queue_failed_at:
+            since = timezone.localtime(delivery.queue_failed_at)
+            return (
+                f"{state} Waiting for the task queue, unreachable since {since:%H:%M}: "
+                "queued as soon as it is back."
+            )
+        if getattr(delivery, "waiting", False):
+            return f"{state} Waiting for the delivery before it to this channel."
+        if delivery.next_attempt_at and delivery.next_attempt_at > now:
+            when = timezone.localtime(delivery.next_attempt_at)
+            why = "retry" if delivery.last_error else "after Discord's rate limit"
+            return f"{state} Next attempt ({why}) at {when:%H:%M:%S}."
+        if delivery.lease_expires_at and delivery.lease_expires_at > now:
+            return state
+        if delivery.state == Delivery.State.SENDING:
+            return f"{state} Interrupted (its worker stopped): the sweeper resumes it."
+        return state
 
     @admin.display(description="errors")
     def errors(self, delivery: Delivery) -> str:
@@ -435,8 +473,13 @@ class DeliveryAdmin(admin.ModelAdmin):
                 messages.warning(request, str(exc))
                 continue
             if correction.changed:
+                # Without a broker the run is over already: say what it found.
+                delivery.refresh_from_db(fields=["state", "last_error"])
+                done = delivery.state == Delivery.State.SENT and delivery.last_error
                 messages.success(
-                    request, f"“{delivery.channel}”: {correction}; queued for Discord."
+                    request,
+                    f"“{delivery.channel}”: {correction}; queued for Discord."
+                    + (f" {delivery.last_error}" if done else ""),
                 )
             else:
                 messages.info(request, f"“{delivery.channel}”: already up to date.")

@@ -32,7 +32,7 @@ from newsletter.services.compose import (
     issue_pool,
     section_for_kind,
 )
-from newsletter.services.delivery import issue_delivery_key
+from newsletter.services.delivery import deliveries_waiting_for_queue, issue_delivery_key
 from newsletter.services.issues import (
     issue_correct,
     issue_create,
@@ -103,6 +103,10 @@ class SectionAdmin(admin.ModelAdmin):
 
 
 # --- Issues --------------------------------------------------------------------------------------
+
+# Publishing while the task queue (the broker) is unreachable: the issue is published all the
+# same, and its Discord deliveries are queued once the broker is back.
+DELIVERY_FOLLOWS = "Delivery to Discord will follow when the task queue is reachable again."
 
 
 class IssueForm(forms.ModelForm):
@@ -252,6 +256,8 @@ class IssueAdmin(admin.ModelAdmin):
     @admin.action(description="Publish now", permissions=["change"])
     def publish_now(self, request, queryset):
         self._run(request, queryset, issue_publish, "published")
+        if deliveries_waiting_for_queue(issues=queryset):
+            messages.warning(request, DELIVERY_FOLLOWS)
 
     @admin.action(description="Unschedule (back to draft)", permissions=["change"])
     def unschedule(self, request, queryset):
@@ -457,6 +463,8 @@ class IssueAdmin(admin.ModelAdmin):
     def _publishing_action(request, issue: Issue, action: str) -> str:
         if action == "publish":
             issue_publish(issue=issue, actor=request.user)
+            if deliveries_waiting_for_queue(issues=[issue]):
+                return f"Issue #{issue.number} is published. {DELIVERY_FOLLOWS}"
             return f"Issue #{issue.number} is published."
         if action == "schedule":
             form = ScheduleForm(request.POST)

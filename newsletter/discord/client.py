@@ -1,14 +1,24 @@
-"""The Discord webhook HTTP client and its per-webhook rate-limit bucket."""
+"""The Discord webhook HTTP client and its per-webhook rate-limit bucket (in Redis, shared by
+every process, when REDIS_URL is set)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import logging
+import math
 import threading
 import time
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
+from redis.exceptions import LockError, RedisError
 
 from .urls import redact
+
+logger = logging.getLogger(__name__)
 
 # Added to every wait for a rate-limit window, so that a rounded Reset-After never makes us
 # knock a moment too early.
@@ -80,7 +90,7 @@ class Webhook:
 class _Bucket:
     """What Discord last said about one webhook's rate limit, shared by the threads of a process.
 
-    The lock is held for a whole request, so threads posting to the same webhook take turns
+    `turn()` is held for a whole request, so threads posting to the same webhook take turns
     instead of racing for the last request of a window.
     """
 
@@ -89,14 +99,20 @@ class _Bucket:
         self.remaining: int | None = None
         self.resets_at = 0.0  # time.monotonic() when the window opens again
 
-    def wait(self) -> float:
-        """Sleep until a request is allowed; returns the seconds slept."""
+    def turn(self):
+        return self.lock
+
+    def delay(self) -> float:
+        """Seconds until a request is allowed (0: now)."""
         if self.remaining is None or self.remaining > 0:
             return 0.0
-        delay = self.resets_at - time.monotonic()
-        if delay <= 0:
-            return 0.0
-        time.sleep(delay)
+        return max(0.0, self.resets_at - time.monotonic())
+
+    def wait(self) -> float:
+        """Sleep until a request is allowed; returns the seconds slept."""
+        delay = self.delay()
+        if delay > 0:
+            time.sleep(delay)
         return delay
 
     def update(self, headers, *, now: float) -> None:
@@ -112,13 +128,116 @@ class _Bucket:
         self.resets_at = max(self.resets_at, now + seconds + _RATE_LIMIT_MARGIN)
 
 
+class _SharedBucket:
+    """The same bucket kept in Redis, for every worker process (and host) posting to a webhook.
+
+    With a bucket per process, two processes posting to one webhook (two threads of a channel,
+    or a run continued in another process) each believed they had the whole window, and
+    Discord answered 429 in every window. Here a Redis lock makes every request to the webhook
+    take its turn, and a key that expires when the window reopens says how long to wait; its
+    time-to-live is Redis's own clock, so hosts need not agree on the time. While Redis cannot
+    be reached, the process's own bucket stands in (it is kept up to date all along).
+    """
+
+    def __init__(self, redis, key: str, local: _Bucket, *, hold: float):
+        self.redis = redis
+        self.key = key
+        self.local = local
+        self.hold = hold  # seconds a turn may last: one request, connecting and answering
+
+    @contextmanager
+    def turn(self):
+        with self.local.lock:
+            lock = self.redis.lock(
+                f"{self.key}:turn", timeout=self.hold, sleep=0.01, blocking_timeout=self.hold
+            )
+            try:
+                # Not ours after `hold`: its holder died, or Redis is down. Go anyway.
+                held = lock.acquire()
+            except RedisError as exc:
+                _redis_unavailable(exc)
+                held = False
+            try:
+                yield
+            finally:
+                if held:
+                    with suppress(RedisError, LockError):
+                        lock.release()
+
+    def delay(self) -> float:
+        try:
+            milliseconds = self.redis.pttl(f"{self.key}:closed")
+        except RedisError as exc:
+            _redis_unavailable(exc)
+            return self.local.delay()
+        return max(milliseconds, 0) / 1000
+
+    def wait(self) -> float:
+        delay = self.delay()
+        if delay > 0:
+            time.sleep(delay)
+        return delay
+
+    def update(self, headers, *, now: float) -> None:
+        self.local.update(headers, now=now)
+        remaining = _header_float(headers, "X-RateLimit-Remaining")
+        reset_after = _header_float(headers, "X-RateLimit-Reset-After")
+        if remaining is not None and reset_after is not None and remaining < 1:
+            self._close_for(reset_after)
+
+    def block(self, seconds: float, *, now: float) -> None:
+        self.local.block(seconds, now=now)
+        self._close_for(seconds)
+
+    def _close_for(self, seconds: float) -> None:
+        """No request before `seconds` from now (or later, if so already). Called in a turn."""
+        milliseconds = math.ceil((seconds + _RATE_LIMIT_MARGIN) * 1000)
+        key = f"{self.key}:closed"
+        try:
+            if self.redis.pttl(key) < milliseconds:
+                self.redis.set(key, "1", px=milliseconds)
+        except RedisError as exc:
+            _redis_unavailable(exc)
+
+
 _buckets: dict[tuple[str, str], _Bucket] = {}
 _buckets_lock = threading.Lock()
 
 
-def _bucket(api_base: str, webhook_id: str) -> _Bucket:
+def _bucket(api_base: str, webhook_id: str, *, hold: float) -> _Bucket | _SharedBucket:
+    """The webhook's bucket: in Redis when REDIS_URL is set, else this process's own."""
     with _buckets_lock:
-        return _buckets.setdefault((api_base, webhook_id), _Bucket())
+        local = _buckets.setdefault((api_base, webhook_id), _Bucket())
+    if not settings.REDIS_URL or time.monotonic() < _redis_down[0] + _REDIS_RETRY_AFTER:
+        return local
+    where = hashlib.sha256(api_base.encode()).hexdigest()[:12]
+    return _SharedBucket(
+        _redis(settings.REDIS_URL), f"discord-bucket:{where}:{webhook_id}", local, hold=hold
+    )
+
+
+@functools.cache
+def _redis(url: str):
+    """One client (and connection pool) per process; a Redis that hangs costs a second."""
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+# After Redis failed, this process keeps the rate limits itself for a few seconds before it
+# asks Redis again, instead of waiting for a Redis that hangs at every request.
+_REDIS_RETRY_AFTER = 10.0
+_redis_down = [-_REDIS_RETRY_AFTER]
+_last_warning = [-60.0]
+
+
+def _redis_unavailable(exc: Exception) -> None:
+    """Note that Redis failed; log it once a minute at most."""
+    now = time.monotonic()
+    _redis_down[0] = now
+    if now - _last_warning[0] >= 60:
+        _last_warning[0] = now
+        logger.warning(
+            "Redis unavailable (%s): Discord rate limits are kept per process.", type(exc).__name__
+        )
 
 
 def _header_float(headers, name: str) -> float | None:
@@ -197,19 +316,20 @@ class DiscordClient:
 
     def would_wait(self, webhook: Webhook) -> float:
         """Seconds the next request to this webhook would have to wait (0: it may go now)."""
-        bucket = _bucket(self.api_base, webhook.webhook_id)
-        if bucket.remaining is None or bucket.remaining > 0:
-            return 0.0
-        return max(0.0, bucket.resets_at - time.monotonic())
+        return self._bucket(webhook).delay()
 
     def pause_for_rate_limit(self, webhook: Webhook) -> float:
         """Wait, if need be, until the webhook's rate-limit window allows a request."""
-        bucket = _bucket(self.api_base, webhook.webhook_id)
-        waited = bucket.wait()
+        waited = self._bucket(webhook).wait()
         self.rate_limit_waits += waited
         return waited
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _bucket(self, webhook: Webhook):
+        # A turn lasts one request at most: connecting, then waiting for the answer.
+        hold = min(5.0, self.timeout) + self.timeout + 1
+        return _bucket(self.api_base, webhook.webhook_id, hold=hold)
 
     @staticmethod
     def _message_body(webhook: Webhook, content: str) -> dict:
@@ -231,11 +351,11 @@ class DiscordClient:
         import requests
 
         url = f"{self.api_base}/webhooks/{webhook.webhook_id}/{webhook.token}{suffix}"
-        bucket = _bucket(self.api_base, webhook.webhook_id)
+        bucket = self._bucket(webhook)
         what = {"POST": "posting", "PATCH": "editing", "DELETE": "deleting", "GET": "checking"}[
             method
         ]
-        with bucket.lock:
+        with bucket.turn():
             if rate_limited:
                 self.rate_limit_waits += bucket.wait()
             try:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 import regex
 from django.conf import settings
+
+from .cuts import (
+    CODE_LINE,
+    FORCED,
+    GRAPHEME,
+    ITEM,
+    LINE,
+    PARAGRAPH,
+    SECTION,
+    SENTENCE,
+    WORD,
+    keep_items,
+    plan,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Splitting an issue into messages
@@ -32,10 +45,13 @@ from django.conf import settings
 #   added text counts against the limit;
 # - never leaves a heading line (or a list/quote marker) at the bottom of a message: it moves to
 #   the next message together with its first content;
+# - keeps each item of a section in one message when it fits in one (with its heading, for the
+#   first item of a section); an item too long for that is cut, but its title still goes with
+#   the start of its summary;
 # - drops the whitespace at each cut, so every message is stripped and never empty.
 #
 # Count guarantee: the number of messages is at most one more than the least possible for the
-# same cut points (`_plan` proves it with a look-ahead, see there).
+# same cut points (`cuts.plan` proves it with a look-ahead, see there).
 #
 # Last resort (pathological input only): when a protected span, a heading with its first word,
 # or a fence with its first line cannot fit in one message at all, it is cut anyway, between
@@ -55,14 +71,23 @@ def default_limit() -> int:
 
 
 @dataclass(frozen=True)
+class Item:
+    """An item and its title, the start of `text` that never ends a message on its own."""
+
+    text: str
+    title: str = ""  # a prefix of `text`; empty: the first line
+
+
+@dataclass(frozen=True)
 class Section:
     """One section of an issue: a heading line such as "## Tool spotlight" and its items.
 
-    Each item is Markdown, possibly several paragraphs or a fenced code block.
+    Each item is Markdown, possibly several paragraphs or a fenced code block; a plain string's
+    title is its first line ("📰 [Title](url)", the summary below).
     """
 
     heading: str
-    items: Sequence[str] = ()
+    items: Sequence[str | Item] = ()
 
 
 def document_text(sections: Sequence[Section], *, preamble: str = "", closing: str = "") -> str:
@@ -105,30 +130,8 @@ def split_text(text: str, *, limit: int) -> list[str]:
     end = len(text.rstrip())
     if start >= end:
         return []
-    return _split(text, [_Block(start, end, _SECTION, False)], limit)
+    return _split(text, [_Block(start, end, SECTION, False)], limit)
 
-
-# Break levels, from worst to best. `_END` is the end of the text.
-_FORCED, _GRAPHEME, _WORD, _CODE_LINE, _SENTENCE, _LINE, _PARAGRAPH, _ITEM, _SECTION, _END = range(
-    10
-)
-# What a cut at each level costs; the planner minimises the total with `_fill_cost`. So a cut at
-# a better level wins as long as it leaves its message about two thirds full; below that a
-# fuller message cut at a worse level wins (the rule of thumb editors use by hand).
-_CUT_COST = {
-    _FORCED: 100.0,
-    _GRAPHEME: 20.0,
-    _WORD: 8.0,
-    _CODE_LINE: 6.0,
-    _SENTENCE: 5.0,
-    _LINE: 3.0,
-    _PARAGRAPH: 2.0,
-    _ITEM: 1.0,
-    _SECTION: 0.0,
-    _END: 0.0,
-}
-# One message more than the minimum is worth it only to avoid cutting between words or worse.
-_EXTRA_MESSAGE_COST = 7.0
 
 _PROTECTED = re.compile(
     r"""
@@ -160,6 +163,7 @@ class _Block:
     end: int
     level: int  # break level before the block
     heading: bool  # a section heading given by the structure
+    title_end: int = -1  # an item: where its title ends; -1 for anything else
 
 
 @dataclass(frozen=True)
@@ -177,42 +181,52 @@ class _Piece:
     kind: str = "text"  # "text", or "open" / "code" / "close" for the lines of a fence
     fence: int = -1
     protected: tuple[tuple[int, int], ...] = ()  # protected spans inside a "text" piece
-    level: int = _WORD  # level of the break before this piece
+    level: int = WORD  # level of the break before this piece
     glue: bool = False  # True: never cut before this piece
     heading: bool = False
     marker: bool = False
 
 
 def _layout(sections: Sequence[Section], preamble: str, closing: str) -> tuple[str, list[_Block]]:
-    chunks: list[tuple[str, int, bool]] = []
+    chunks: list[tuple[str, int, bool, int]] = []  # text, level, heading, title length
     preamble, closing = _newlines(preamble).strip(), _newlines(closing).strip()
     if preamble:
-        chunks.append((preamble, _SECTION, False))
+        chunks.append((preamble, SECTION, False, -1))
     for section in sections:
         heading = _newlines(section.heading).strip()
         if heading:
-            chunks.append((heading, _SECTION, True))
-        items = [_newlines(item).strip() for item in section.items]
-        items = [item for item in items if item]
-        for index, item in enumerate(items):
+            chunks.append((heading, SECTION, True, -1))
+        items = [_item(item) for item in section.items]
+        items = [item for item in items if item[0]]
+        for index, (item, title) in enumerate(items):
             # The first item stays on the line after its heading.
-            level = _ITEM if index else (_LINE if heading else _SECTION)
-            chunks.append((item, level, False))
+            level = ITEM if index else (LINE if heading else SECTION)
+            chunks.append((item, level, False, title))
     if closing:
-        chunks.append((closing, _SECTION, False))
+        chunks.append((closing, SECTION, False, -1))
 
     parts: list[str] = []
     blocks: list[_Block] = []
     position = 0
-    for index, (chunk, level, heading) in enumerate(chunks):
+    for index, (chunk, level, heading, title) in enumerate(chunks):
         if index:
-            separator = "\n" if level == _LINE else "\n\n"
+            separator = "\n" if level == LINE else "\n\n"
             parts.append(separator)
             position += len(separator)
-        blocks.append(_Block(position, position + len(chunk), level, heading))
+        title_end = position + title if title >= 0 else -1
+        blocks.append(_Block(position, position + len(chunk), level, heading, title_end))
         parts.append(chunk)
         position += len(chunk)
     return "".join(parts), blocks
+
+
+def _item(item: str | Item) -> tuple[str, int]:
+    """An item's text, stripped, and the length of its title."""
+    if isinstance(item, str):
+        item = Item(item)
+    text = _newlines(item.text).strip()
+    title = _newlines(item.title).strip() or text.split("\n", 1)[0]
+    return text, min(len(title), len(text))
 
 
 def _newlines(text: str) -> str:
@@ -232,8 +246,11 @@ def _split(text: str, blocks: Sequence[_Block], limit: int) -> list[str]:
     pieces = _mark_lines(text, pieces)
     pieces = _break_oversized(text, pieces, fences, limit)
 
+    reopen, close = _lengths(pieces, fences)
+    items = [(block.start, block.end, block.title_end) for block in blocks if block.title_end >= 0]
+    keep_items(pieces, items, reopen, close, limit)
     messages = []
-    for a, b in _plan(pieces, fences, limit):
+    for a, b in plan(pieces, reopen, close, limit):
         first, last = pieces[a], pieces[b - 1]
         body = text[first.start : last.end]
         if _reopen_length(first, fences):
@@ -345,18 +362,18 @@ def _prose_pieces(text: str, start: int, end: int) -> list[_Piece]:
 def _classify(text: str, previous: _Piece, piece: _Piece) -> tuple[int, bool]:
     """Level of the break between two pieces of one block, and whether it is forbidden."""
     if previous.kind == "open" or piece.kind == "close":
-        return _LINE, True
+        return LINE, True
     if previous.kind == "code" and piece.kind == "code":
-        return _CODE_LINE, False
+        return CODE_LINE, False
     separator = text[previous.end : piece.start]
     newlines = separator.count("\n")
     if newlines >= 2:
-        return _PARAGRAPH, False
+        return PARAGRAPH, False
     if newlines == 1:
-        return _LINE, False
+        return LINE, False
     if _SENTENCE_END.search(text[previous.start : previous.end]):
-        return _SENTENCE, False
-    return _WORD, False
+        return SENTENCE, False
+    return WORD, False
 
 
 def _mark_lines(text: str, pieces: list[_Piece]) -> list[_Piece]:
@@ -374,7 +391,7 @@ def _mark_lines(text: str, pieces: list[_Piece]) -> list[_Piece]:
 
     for previous, piece in pairwise(pieces):
         if piece.heading and not previous.heading:
-            piece.level = max(piece.level, _SECTION)
+            piece.level = max(piece.level, SECTION)
         marker_before = previous.marker and "\n" not in text[previous.end : piece.start]
         if previous.heading or marker_before:
             piece.glue = True
@@ -425,7 +442,7 @@ def _break_oversized(
             continue
         for index in range(a, b):
             piece = pieces[index]
-            level = piece.level if index == a else _FORCED
+            level = piece.level if index == a else FORCED
             room = limit
             if piece.kind == "code":
                 fence = fences[piece.fence]
@@ -446,19 +463,19 @@ def _cut_piece(text: str, piece: _Piece, level: int, room: int) -> list[_Piece]:
         if chunks:
             chunks[-1] = (chunks[-1][0], piece.end)  # trailing blanks stay with the last chunk
         for start, end in chunks:
-            units.extend(_cluster_units(text, start, end, _WORD, _GRAPHEME, room))
+            units.extend(_cluster_units(text, start, end, WORD, GRAPHEME, room))
     elif piece.kind == "text":
         position = piece.start
         for start, end in piece.protected:
-            units.extend(_cluster_units(text, position, start, _GRAPHEME, _GRAPHEME, room))
+            units.extend(_cluster_units(text, position, start, GRAPHEME, GRAPHEME, room))
             if end - start <= room:
-                units.append((start, end, _GRAPHEME))
+                units.append((start, end, GRAPHEME))
             else:
-                units.extend(_cluster_units(text, start, end, _GRAPHEME, _FORCED, room))
+                units.extend(_cluster_units(text, start, end, GRAPHEME, FORCED, room))
             position = end
-        units.extend(_cluster_units(text, position, piece.end, _GRAPHEME, _GRAPHEME, room))
+        units.extend(_cluster_units(text, position, piece.end, GRAPHEME, GRAPHEME, room))
     else:
-        units.extend(_cluster_units(text, piece.start, piece.end, _FORCED, _FORCED, room))
+        units.extend(_cluster_units(text, piece.start, piece.end, FORCED, FORCED, room))
 
     return [
         _Piece(
@@ -489,84 +506,5 @@ def _cluster_units(text: str, start: int, end: int, first: int, inner: int, room
         if room < 1:
             raise ValueError("message limit too small for a fenced code block")
         for position in range(cluster_start, cluster_end):
-            units.append((position, position + 1, _FORCED if units else level))
+            units.append((position, position + 1, FORCED if units else level))
     return units
-
-
-# --- Choosing the cuts ------------------------------------------------------------------------
-
-
-def _plan(pieces: Sequence[_Piece], fences: Sequence[_Fence], limit: int):
-    """The cuts, as (first piece, end piece) per message.
-
-    `reach[i]` is the furthest cut a message starting at cut i can end at. Packing greedily
-    (always to `reach`) gives the fewest messages, because a message that fits still fits
-    when it starts later or ends earlier (the fence lines added at a cut are never longer than
-    the fence lines of the original text they replace). `needed[i]`, the greedy count from cut
-    i, is therefore the minimum from i.
-
-    A dynamic programme then chooses, for each message, among the furthest reachable cut of
-    each level, minimising the cut costs plus a cost for unfilled room, and only takes a cut j
-    when `needed[j]` still lets the total stay within the minimum plus one.
-    """
-    n = len(pieces)
-    reopen, close = _lengths(pieces, fences)
-    cuts = [0, *(index for index in range(1, n) if not pieces[index].glue), n]
-    last = len(cuts) - 1
-    # Length of a message from cut i to cut j: ends[j] - starts[i].
-    starts = [pieces[cut].start - reopen[cut] for cut in cuts[:-1]]
-    ends = [0, *(pieces[cut - 1].end + close[cut] for cut in cuts[1:])]
-
-    reach = [0] * last
-    j = 1
-    for i in range(last):
-        j = max(j, i + 1)
-        while j < last and ends[j + 1] - starts[i] <= limit:
-            j += 1
-        reach[i] = j
-    needed = [0] * (last + 1)
-    for i in range(last - 1, -1, -1):
-        needed[i] = 1 + needed[reach[i]]
-    fewest = needed[0]
-    budget = fewest + 1
-
-    # The cuts of each level, in order, to find the furthest one within reach.
-    by_level: dict[int, list[int]] = {_END: [last]}
-    for index in range(1, last):
-        by_level.setdefault(pieces[cuts[index]].level, []).append(index)
-
-    # best[i][k]: (cost, previous cut, previous k) for reaching cut i with k messages.
-    best: list[dict[int, tuple[float, int, int]]] = [{} for _ in range(last + 1)]
-    best[0][0] = (0.0, -1, -1)
-    for i in range(last):
-        for used, (cost, _, _) in best[i].items():
-            for level, level_cuts in by_level.items():
-                position = bisect_right(level_cuts, reach[i]) - 1
-                if position < 0:
-                    continue
-                j = level_cuts[position]
-                if j <= i or used + 1 + needed[j] > budget:
-                    continue
-                step = _CUT_COST[level]
-                if j == last:
-                    step += _EXTRA_MESSAGE_COST * (used + 1 - fewest)
-                else:
-                    step += _fill_cost(ends[j] - starts[i], limit)
-                known = best[j].get(used + 1)
-                if known is None or cost + step < known[0]:
-                    best[j][used + 1] = (cost + step, i, used)
-
-    used = min(best[last], key=lambda k: best[last][k][0])
-    chosen = [last]
-    i = last
-    while i:
-        _, i, used = best[i][used]
-        chosen.append(i)
-    chosen.reverse()
-    return [(cuts[i], cuts[j]) for i, j in pairwise(chosen)]
-
-
-def _fill_cost(length: int, limit: int) -> float:
-    """A little for any unfilled room, a lot once a message is less than two thirds full."""
-    empty = 1 - length / limit
-    return 0.5 * empty + 30 * max(0.0, empty - 1 / 3)

@@ -63,6 +63,12 @@ class Delivery(models.Model):
     # dies leaves a lease that expires, after which the sweeper queues the delivery again.
     lease_token = models.CharField(max_length=32, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A run ended to let the rate-limit window reopen or a backoff pass, and queued the next
+    # one for this time; the sweeper leaves the delivery alone until it is well past.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Its run could not be queued (the broker was unreachable): the sweeper queues it as soon
+    # as it can, and the admin says it waits for the task queue.
+    queue_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -100,6 +106,9 @@ class DeliveryMessage(models.Model):
     awaiting_answer = models.BooleanField(default=False, editable=False)
     # Posted again after an unanswered attempt: the channel may show this message twice.
     maybe_duplicate = models.BooleanField(default=False, editable=False)
+    # When a correction found it deleted in Discord and posted it again (as a new message, so
+    # it now follows the messages that came after it); cleared by the next correction.
+    reposted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["position"]

@@ -11,7 +11,8 @@ from django.utils import timezone
 from newsletter.discord.client import DiscordClient, DiscordError, Webhook, WebhookGone
 from newsletter.models import Delivery, DiscordChannel
 
-from .delivery import _delivery_create, channel_deactivate, delivery_send
+from .delivery import TEST_KEY_PREFIX, _delivery_create, channel_deactivate
+from .delivery_run import delivery_send
 
 
 def channel_send_test(*, channel: DiscordChannel, actor=None) -> Delivery:
@@ -21,7 +22,7 @@ def channel_send_test(*, channel: DiscordChannel, actor=None) -> Delivery:
         f"Test message from {settings.SITE_NAME}, sent by {name}: "
         "this channel will receive the newsletter here."
     )
-    key = f"test:{timezone.now():%Y%m%d%H%M%S}:{uuid.uuid4().hex[:8]}"
+    key = f"{TEST_KEY_PREFIX}{timezone.now():%Y%m%d%H%M%S}:{uuid.uuid4().hex[:8]}"
     delivery = _delivery_create(channel=channel, key=key, contents=[content], issue=None)
     # One attempt: the editor is waiting on the page (backing off 1 + 2 + 4 + 8 s between
     # five attempts outlasted gunicorn's timeout); a failure is retried by the sweeper.

@@ -1,7 +1,9 @@
 """Correcting what Discord shows after a published issue changed ("Update on Discord").
 
 Messages already posted are edited in place; new ones are posted at the end, and messages
-beyond the new end are deleted.
+beyond the new end are deleted. A message someone deleted in Discord cannot be edited: the
+sending run posts it again as a new message and the delivery says so ("Message 2 was deleted
+in Discord and was posted again.").
 """
 
 from __future__ import annotations
@@ -72,18 +74,10 @@ def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
                 correction.posts += 1
             elif message.discord_message_id:
                 if message.content != text or message.state in (Message.FAILED, Message.DELETE):
-                    message.content = text
-                    message.state = Message.EDIT
-                    message.attempts = 0
-                    message.last_error = ""
-                    message.save(update_fields=["content", "state", "attempts", "last_error"])
+                    _to_send(message, text, Message.EDIT)
                     correction.edits += 1
             elif message.content != text or message.state != Message.PENDING:
-                message.content = text
-                message.state = Message.PENDING
-                message.attempts = 0
-                message.last_error = ""
-                message.save(update_fields=["content", "state", "attempts", "last_error"])
+                _to_send(message, text, Message.PENDING)
                 correction.posts += 1
         for message in messages.values():  # beyond the new end
             if message.discord_message_id:
@@ -98,9 +92,29 @@ def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
             delivery.state = Delivery.State.PENDING
             delivery.last_error = ""
             delivery.finished_at = None
-            delivery.save(update_fields=["state", "last_error", "finished_at", "updated_at"])
+            delivery.next_attempt_at = delivery.queue_failed_at = None
+            delivery.save(
+                update_fields=[
+                    "state",
+                    "last_error",
+                    "finished_at",
+                    "next_attempt_at",
+                    "queue_failed_at",
+                    "updated_at",
+                ]
+            )
             _queue(delivery.pk)
     return correction
+
+
+def _to_send(message: DeliveryMessage, text: str, state: str) -> None:
+    """Mark a message to edit or post with new text; a new round of attempts and notes."""
+    message.content = text
+    message.state = state
+    message.attempts = 0
+    message.last_error = ""
+    message.reposted_at = None
+    message.save(update_fields=["content", "state", "attempts", "last_error", "reposted_at"])
 
 
 def deliveries_correct_for_issue(*, issue: Issue) -> list[tuple[Delivery, Correction]]:

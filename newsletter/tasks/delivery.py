@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from newsletter.services import delivery
+from newsletter.services import delivery, delivery_run
 
 
 def _in_a_worker(task) -> bool:
@@ -16,10 +16,10 @@ def _in_a_worker(task) -> bool:
 @shared_task(name="newsletter.deliver", acks_late=True, bind=True)
 def deliver(self, *, delivery_id: int) -> None:
     """Post, edit or delete a delivery's messages in order; safe to run twice or after a crash."""
-    delivery.delivery_send(delivery_id=delivery_id, yield_to_others=_in_a_worker(self))
+    delivery_run.delivery_send(delivery_id=delivery_id, yield_to_others=_in_a_worker(self))
 
 
 @shared_task(name="newsletter.sweep_deliveries")
 def sweep_deliveries() -> int:
-    """Queue again deliveries a killed worker or a down broker left behind (beat, every 2 min)."""
+    """Queue again deliveries a killed worker or a down broker left behind (beat, every 5 s)."""
     return delivery.delivery_sweep()

@@ -1,10 +1,28 @@
 // Progressive enhancement of the submission form: the duplicate check as the
-// member types the link, and "Fetch details" without a page reload. The form
-// works the same without this file.
+// member types the link, "Fetch details" without a page reload, and a live
+// count of the summary's characters. The form works the same without this file.
 (function () {
   "use strict";
   var form = document.querySelector("form.submission-form");
   if (!form) return;
+
+  // "N / 4000" under the summary, counted as the server counts: in characters
+  // (code points, so an emoji is one), a line break as one.
+  var summaryField = form.querySelector("[name=summary]");
+  var counter = document.getElementById("summary-count");
+  if (summaryField && counter) {
+    var max = parseInt(counter.dataset.max, 10);
+    var count = function () {
+      var length = Array.from(summaryField.value).length;
+      counter.textContent = length + " / " + max;
+      counter.classList.toggle("over", length > max);
+    };
+    var described = summaryField.getAttribute("aria-describedby") || "";
+    summaryField.setAttribute("aria-describedby", (described + " summary-count").trim());
+    summaryField.addEventListener("input", count);
+    count();
+    counter.hidden = false;
+  }
   var urlInput = form.querySelector("[name=url]");
   var status = document.getElementById("url-status");
   var fetchButton = document.getElementById("fetch-button");

@@ -126,4 +126,36 @@ def test_member_dropping_or_pasting_a_picture_sends_nothing(open_tab, loopback_o
 
     assert posts == []
     expect(summary).to_have_value("Text only.")
+
+
+def test_summary_counter_counts_as_the_server_does_and_the_server_still_checks(open_tab):
+    from tests.factories import UserFactory
+
+    tab = open_tab("summary-counter", user=UserFactory())
+    page = tab.page
+    tab.go("/submit/")
+    counter = page.locator("#summary-count")
+    expect(counter).to_be_visible()
+    expect(counter).to_have_text("0 / 4000")
+    expect(counter).to_have_attribute("aria-live", "polite")
+    summary = page.get_by_label("Summary")
+    assert "summary-count" in summary.get_attribute("aria-describedby")
+
+    # An emoji and a line break are one character each, as the server counts them.
+    summary.fill("Fast 🚀\nand small.")
+    expect(counter).to_have_text("17 / 4000")
+    summary.fill("x" * 4001)
+    expect(counter).to_have_text("4001 / 4000")
+    expect(counter).to_have_class("helptext char-count over")
+    tab.shot("01-over-the-limit")
+
+    page.get_by_label("Link").first.fill("https://example.org/too-long")
+    page.get_by_label("Kind").select_option("blog")
+    page.get_by_label("Title").fill("Too long a summary")
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.locator("#field-summary .errorlist")).to_contain_text(
+        "at most 4000 characters (it has 4001)"
+    )
+    expect(page.locator("#summary-count")).to_have_text("4001 / 4000")
+    assert Submission.objects.count() == 0
     tab.assert_clean()

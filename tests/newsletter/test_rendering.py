@@ -176,3 +176,69 @@ def test_markdown_helpers_keep_links_whole():
     assert rendering.markdown_link("a_b [c]", "https://x.org/a b(c)") == (
         "[a\\_b \\[c\\]](https://x.org/a%20b%28c%29)"
     )
+
+
+CODE_SUMMARY = "Load it like this:\n\n```python\nmodel = load('tiny')\n```"
+
+
+def fence_lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.lstrip().startswith("```")]
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_item_markdown_summary_ending_in_code_puts_extras_and_credit_on_their_own_line(compact):
+    item = rendering.Item(
+        pk=1,
+        kind=Kind.TOOL,
+        emoji="🌼",
+        title="Tiny",
+        url="https://example.org/tiny",
+        blurb=CODE_SUMMARY,
+        extra_links=(("Code", "https://example.org/code"),),
+        credit="Ada",
+    )
+
+    text = rendering.item_markdown(item, compact=compact)
+
+    # Every fence line is a bare fence: the block opens and closes, nothing is glued on.
+    assert fence_lines(text) == ["```python", "```"]
+    assert text.endswith("```\n\nBonus: [Code](https://example.org/code) — shared by Ada")
+
+
+@pytest.mark.parametrize(
+    "summary, ending",
+    [
+        ("Run:\n\n```sh\npip install tiny", "```sh\npip install tiny\n```\n\n— shared by Ada"),
+        ("Code:\n\n```py\na = 1\n\nb = 2\n```", "b = 2\n```\n\n— shared by Ada"),
+        ("Why:\n\n> a quote", "> a quote\n\n— shared by Ada"),
+        ("Steps:\n\n- one\n- two", "- two\n\n— shared by Ada"),
+        ("Plain words.", "Plain words. — shared by Ada"),
+    ],
+)
+def test_item_markdown_credit_after_a_block_starts_its_own_paragraph(summary, ending):
+    item = rendering.Item(
+        pk=1,
+        kind=Kind.BLOG,
+        emoji="📝",
+        title="T",
+        url="https://e.org/",
+        blurb=summary,
+        credit="Ada",
+    )
+
+    assert rendering.item_markdown(item).endswith(ending)
+
+
+def test_summary_ending_in_code_keeps_its_fence_closed_in_markdown_and_discord():
+    author = UserFactory(display_name="Ada", credit_me=True)
+    submission = accepted(author=author, title="Tiny", summary=CODE_SUMMARY)
+    ExtraLink.objects.create(submission=submission, label="Code", url="https://example.org/code")
+    issue = draft_issue()
+    issue_item_add(issue=issue, submission=submission)
+    issue.refresh_from_db()
+
+    for text in (issue.body_markdown, *rendering.issue_discord_messages(issue)):
+        lines = fence_lines(text)
+        assert len(lines) % 2 == 0
+        assert all(line.strip() in ("```", "```python") for line in lines), lines
+    assert "```\n\nBonus: [Code](https://example.org/code) — shared by Ada" in issue.body_markdown

@@ -22,8 +22,9 @@ Knobs (plain attributes, change them at any time): ``fail_every`` (every n-th me
 answers ``fail_status``), ``fail_next`` (the next n do), ``delay`` (every answer waits that many
 seconds after the message is stored), ``slow_next`` with ``slow_seconds`` (the next n do),
 ``html_429`` (429s come as a proxy's HTML page with only a Retry-After header), ``force_429_next``
-(the next n message requests get a 429 whatever the bucket says), and
-``delete_webhook_after(hook, n)`` (the webhook disappears once n messages are posted to it).
+(the next n message requests get a 429 whatever the bucket says),
+``delete_webhook_after(hook, n)`` (the webhook disappears once n messages are posted to it), and
+``hook.failing`` (the next n message requests to that webhook alone answer ``fail_status``).
 
 In tests: the ``discord_server`` fixture gives a fresh server and points DISCORD_API_BASE at it
 (also for a worker started afterwards); ``make_channel(server, **fields)`` adds a DiscordChannel
@@ -80,6 +81,7 @@ class Hook:
     deleted: bool = False
     delete_after: int | None = None  # messages posted before it disappears
     posted: int = 0
+    failing: int = 0  # the next n message requests to this webhook answer fail_status
 
 
 @dataclass
@@ -303,10 +305,13 @@ class DiscordServer:
     def _message_request(self, hook, method, message_id, query, body) -> _Answer:
         """POST, PATCH and DELETE of messages: injected failures, the rate limit, the work."""
         self._message_requests += 1
-        if self.fail_next > 0 or (
-            self.fail_every and self._message_requests % self.fail_every == 0
+        if (
+            self.fail_next > 0
+            or hook.failing > 0
+            or (self.fail_every and self._message_requests % self.fail_every == 0)
         ):
             self.fail_next = max(0, self.fail_next - 1)
+            hook.failing = max(0, hook.failing - 1)
             return _Answer(
                 self.fail_status, {"message": f"{self.fail_status}: Server Error", "code": 0}
             )

@@ -248,6 +248,46 @@ def test_delivery_list_shows_progress_and_errors(editor_client, discord_server):
     assert "Message 3 of 3: Discord refused the message: 400 Invalid Form Body." in html
 
 
+@pytest.mark.django_db
+def test_delivery_list_says_a_delivery_waits_for_the_one_before_it(editor_client, discord_server):  # noqa: F811
+    channel = make_channel(discord_server, name="news")
+    delivery_with(channel, [Message.SENT, Message.PENDING], key="issue:1")
+    delivery_with(channel, [Message.PENDING], key="issue:2")
+
+    html = editor_client.get(reverse("admin:newsletter_delivery_changelist")).content.decode()
+
+    assert html.count("Waiting for the delivery before it to this channel.") == 1
+
+
+@pytest.mark.django_db
+def test_delivery_list_says_what_an_unfinished_delivery_waits_for(editor_client, discord_server):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    unqueued = delivery_with(make_channel(discord_server), [Message.PENDING], key="a")
+    retrying = delivery_with(
+        make_channel(discord_server),
+        [Message.SENT, Message.PENDING],
+        key="b",
+        error="Message 2 of 2: Discord had an error (503). Attempt 3 failed; trying again in 4 s.",
+    )
+    stopped = delivery_with(make_channel(discord_server), [Message.SENT, Message.PENDING], key="c")
+    Delivery.objects.filter(pk=unqueued.pk).update(queue_failed_at=now)
+    Delivery.objects.filter(pk=retrying.pk).update(
+        state=Delivery.State.SENDING, next_attempt_at=now + timedelta(seconds=4)
+    )
+    Delivery.objects.filter(pk=stopped.pk).update(state=Delivery.State.SENDING)
+
+    html = editor_client.get(reverse("admin:newsletter_delivery_changelist")).content.decode()
+
+    assert "Pending. Waiting for the task queue, unreachable since " in html
+    assert "Sending. Next attempt (retry) at " in html
+    assert "Attempt 3 failed; trying again in 4 s." in html
+    assert "Sending. Interrupted (its worker stopped): the sweeper resumes it." in html
+
+
 @pytest.mark.parametrize("count", [1, 30])
 @pytest.mark.django_db
 def test_delivery_list_queries_do_not_grow_with_rows(
@@ -343,6 +383,39 @@ def test_update_on_discord_action_edits_a_corrected_issue(
     hook = discord_server.hooks[channel.webhook_id]
     assert discord_server.visible(hook) == issue_discord_messages(issue)
     assert [r.method for r in discord_server.requests][-1] == "PATCH"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_on_discord_says_which_message_was_deleted_in_discord_and_posted_again(
+    editor_client,
+    discord_server,  # noqa: F811
+):
+    from newsletter.services.delivery import deliveries_create_for_issue
+
+    issue = PublishedIssueFactory(introduction="Typo here.")
+    make_channel(discord_server, name="news")
+    [delivery] = deliveries_create_for_issue(issue=issue)  # sent at once: no transaction
+    first = delivery.messages.get(position=0)
+    [posted] = [m for m in discord_server.messages if m.id == first.discord_message_id]
+    posted.deleted = True  # someone deleted it in Discord
+    issue.introduction = "Fixed here."
+    issue.save()
+
+    response = editor_client.post(
+        reverse("admin:newsletter_delivery_changelist"),
+        {"action": "update_on_discord", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+
+    said = "Message 1 was deleted in Discord and was posted again."
+    assert f"“news”: 1 to edit; queued for Discord. {said}" in response.content.decode()
+    first.refresh_from_db()
+    assert first.discord_message_id == discord_server.messages[-1].id
+    assert "Fixed here." in discord_server.messages[-1].content
+    listing = editor_client.get(reverse("admin:newsletter_delivery_changelist"))
+    assert said in listing.content.decode()
+    page = editor_client.get(reverse("admin:newsletter_delivery_change", args=[delivery.pk]))
+    assert "Deleted in Discord, so posted again as a new message" in page.content.decode()
 
 
 @pytest.mark.django_db

@@ -222,7 +222,23 @@ def test_5xx_is_temporary_and_not_posted(discord_server, hook, client):  # noqa:
     assert discord_server.contents(hook) == []
 
 
-def test_pacing_by_the_headers_never_runs_into_429(discord_server, hook, client):  # noqa: F811
+@pytest.mark.parametrize(
+    "redis",
+    [
+        "as configured",  # in Redis, shared by every process, when the run has REDIS_URL
+        "",  # no Redis: the process keeps it
+        "redis://127.0.0.1:9/0",  # Redis unreachable: the process keeps it meanwhile
+    ],
+)
+def test_pacing_by_the_headers_never_runs_into_429(
+    discord_server,  # noqa: F811
+    hook,
+    client,
+    settings,
+    redis,
+):
+    if redis != "as configured":
+        settings.REDIS_URL = redis
     started = time.monotonic()
     for number in range(11):
         client.execute(webhook_for(hook), f"message {number}")

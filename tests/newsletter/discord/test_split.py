@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.discord.split import (
+    Item,
     Section,
     default_limit,
     document_text,
@@ -261,6 +262,60 @@ def test_split_text_heading_moves_to_the_next_message_with_its_content():
     ]
 
 
+TITLE_LINE = re.compile(r"\S+ \[[^\]]*\]\([^)]*\):?")
+SENTENCE = "Why this paper matters to the community, in one sentence of moderate length. "
+
+
+def fourteen_items(introduction: int):
+    """An edition of 14 items with summaries of two to nine sentences, and an introduction of
+    `introduction` characters: the shape that left titles behind for 51 of these 70 lengths."""
+    summaries = [2, 3, 4, 5, 6, 7, 8, 9, 3, 4, 5, 6, 7, 8]
+    items = [
+        f"📰 [Paper {n}: a title of some length about efficient models]"
+        f"(https://arxiv.org/abs/2303.{16000 + n})\n{(SENTENCE * size).strip()}"
+        for n, size in enumerate(summaries)
+    ]
+    sections = [
+        Section("## Interesting papers and blog posts:", items[:10]),
+        Section("## Tool spotlight:", items[10:]),
+    ]
+    preamble = "# ⭐ What happened this month? ⭐\n\n" + ("Hello readers. " * 200)[:introduction]
+    return sections, preamble.strip(), items
+
+
+@pytest.mark.parametrize("introduction", range(20, 20 + 70 * 25, 25))
+def test_split_document_keeps_each_title_with_its_summary(introduction):
+    sections, preamble, items = fourteen_items(introduction)
+
+    messages = split_document(sections, limit=2000, preamble=preamble, closing="Thanks!")
+
+    check_messages(document_text(sections, preamble=preamble, closing="Thanks!"), messages, 2000)
+    for message in messages:
+        assert not TITLE_LINE.fullmatch(message.rsplit("\n", 1)[-1]), message[-200:]
+    # Each item fits in a message, so each is in one.
+    for item in items:
+        assert any(item in message for message in messages), item[:40]
+
+
+@pytest.mark.parametrize("introduction", range(100, 480, 20))
+def test_split_document_cuts_an_item_longer_than_a_message_but_not_after_its_title(
+    introduction,
+):
+    title = "📰 [A long read](https://example.org/long)"
+    summary = " ".join(f"Sentence {n} of a summary longer than one message." for n in range(60))
+    compact = Item(f"{title}: {summary}", title=title)
+    sections = [Section("## Papers:", [f"{title}\n{summary}"]), Section("## Tools:", [compact])]
+    preamble = ("Hello readers. " * 50)[:introduction].strip()
+
+    messages = split_document(sections, limit=500, preamble=preamble)
+
+    check_messages(document_text(sections, preamble=preamble), messages, 500)
+    assert any(f"## Papers:\n{title}\nSentence 0 of" in message for message in messages)
+    assert any(f"## Tools:\n{title}: Sentence 0 of" in message for message in messages)
+    for message in messages:
+        assert not message.endswith((title, f"{title}:")), message
+
+
 def test_split_text_giant_word_is_cut_between_grapheme_clusters():
     clusters = ["👨\u200d👩\u200d👧", "🇫🇷", "👍🏽", "1\ufe0f\u20e3", "e\u0301"]
     text = f"Emoji: {''.join(clusters) * 30} done"
@@ -471,12 +526,65 @@ def text_of(toks: list[Tok]) -> str:
 
 
 @st.composite
-def blocks(draw, limit) -> list[Tok]:
-    """A preamble, an item or a closing: paragraphs separated by blank lines."""
+def blocks(draw, limit, *, prose_first: bool = False) -> list[Tok]:
+    """A preamble, a summary or a closing: paragraphs separated by blank lines."""
     result = []
     for paragraph in draw(st.lists(paragraphs(limit), min_size=1, max_size=2)):
+        if prose_first and not result and paragraph[0].text.startswith("```"):
+            paragraph = [Tok("Code:"), Tok(paragraph[0].text, "\n\n"), *paragraph[1:]]
         result.extend(lead(paragraph, "\n\n", True) if result else paragraph)
     return result
+
+
+@st.composite
+def titles(draw) -> list[Tok]:
+    """An item's title line as the renderer writes it: "📰 [Title](url)", an event's time."""
+    text = " ".join(draw(st.lists(words, min_size=1, max_size=4)))
+    title = [
+        Tok(draw(st.sampled_from(["📰", "📝", "🌼", "🤝"]))),
+        Tok(f"[{text}]({draw(urls())})", " ", protected=True),
+    ]
+    if draw(st.integers(0, 3)) == 0:
+        moment = draw(st.integers(10**9, 2 * 10**9))
+        title += [Tok("on", " "), Tok(f"<t:{moment}:F>", " ", protected=True)]
+    return title
+
+
+@st.composite
+def items(draw, limit) -> tuple[list[Tok], int]:
+    """An item's tokens (its title, then its summary) and how many make its title.
+
+    Below the title as in most sections, or after it on the same line as in a compact one."""
+    title = draw(titles())
+    if draw(st.booleans()):
+        return [*title, *lead(draw(blocks(limit)), "\n", True)], len(title)
+    title[-1] = replace(title[-1], text=title[-1].text + ":")
+    return [*title, *lead(draw(blocks(limit, prose_first=True)), " ", True)], len(title)
+
+
+def keep_items(toks: list[Tok], spans: list[tuple[int, int, int]], limit: int) -> None:
+    """The rule for items, on the model: no cut inside an item that fits in one message with
+    what is glued to it (its heading); else none inside its title or just after it.
+
+    `spans` are (first token, first token after the title, end) of each item."""
+    positions_ = positions(toks)
+
+    def fits(first: int, last: int) -> bool:
+        start, end = first, last + 1
+        while start and not toks[start].cut:
+            start -= 1
+        while end < len(toks) and not toks[end].cut:
+            end += 1
+        close = toks[end].close if end < len(toks) else 0
+        return positions_[end - 1][1] - positions_[start][0] + toks[start].reopen + close <= limit
+
+    for first, body, end in spans:
+        for last in (end - 1, body):
+            if first < last < end and fits(first, last):
+                toks[first + 1 : last + 1] = [
+                    replace(t, cut=False) for t in toks[first + 1 : last + 1]
+                ]
+                break
 
 
 @st.composite
@@ -490,6 +598,7 @@ def issues(draw):
 
     preamble = add(draw(blocks(limit)), "\n\n") if draw(st.booleans()) else ""
     sections = []
+    item_spans: list[tuple[int, int, int]] = []
     for _ in range(draw(st.integers(0, 3))):
         hashes = draw(st.sampled_from(["#", "##", "###"]))
         heading = [
@@ -497,12 +606,21 @@ def issues(draw):
             *(Tok(w, " ", cut=False) for w in draw(st.lists(words, min_size=1, max_size=3))),
         ]
         add(heading, "\n\n")
-        items = []
+        section_items = []
         for n in range(draw(st.integers(1, 3))):
-            items.append(add(draw(blocks(limit)), "\n\n" if n else "\n", cut=bool(n)))
-        sections.append(Section(text_of(lead(heading, "", True)), items))
+            item, title_length = draw(items(limit))
+            first = len(toks)
+            text = add(item, "\n\n" if n else "\n", cut=bool(n))
+            item_spans.append((first, first + title_length, len(toks)))
+            # A plain string's title is its first line; a compact item's is given.
+            compact = item[title_length].sep == " "
+            title = text_of(lead(item[:title_length], "", True))
+            section_items.append(Item(text, title=title) if compact else text)
+        sections.append(Section(text_of(lead(heading, "", True)), section_items))
     closing = add(draw(blocks(limit)), "\n\n") if draw(st.booleans()) else ""
-    return limit, sections, preamble, closing, toks
+    plain = list(toks)  # free text (split_text) has no items to keep whole
+    keep_items(toks, item_spans, limit)
+    return limit, sections, preamble, closing, toks, plain
 
 
 def positions(toks: list[Tok]) -> list[tuple[int, int]]:
@@ -542,6 +660,10 @@ def check_split(source: str, toks: list[Tok], messages: list[str], limit: int) -
             index = bisect.bisect_right(starts, edge) - 1
             if index >= 0:
                 assert not token_spans[index][0] < edge < token_spans[index][1], toks[index]
+    # A message starts only where the model allows a cut.
+    for start, _ in spans[1:]:
+        index = bisect.bisect_left(starts, start)
+        assert index < len(toks) and starts[index] == start and toks[index].cut, toks[index]
     for tok in toks:
         if tok.protected:
             assert any(tok.text in message for message in messages), tok.text
@@ -551,7 +673,9 @@ def check_split(source: str, toks: list[Tok], messages: list[str], limit: int) -
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(issues())
 def test_split_document_random_issues_keep_every_rule(issue):
-    limit, sections, preamble, closing, toks = issue
+    """Every rule, and items: one that fits in a message is never cut, and a title never ends
+    a message unless the title and the start of its summary cannot fit in one together."""
+    limit, sections, preamble, closing, toks, plain = issue
     source = document_text(sections, preamble=preamble, closing=closing)
     assert source == text_of(toks)
 
@@ -561,4 +685,4 @@ def test_split_document_random_issues_keep_every_rule(issue):
         split_document(sections, limit=limit, preamble=preamble, closing=closing),
         limit,
     )
-    check_split(source, toks, split_text(source, limit=limit), limit)
+    check_split(source, plain, split_text(source, limit=limit), limit)

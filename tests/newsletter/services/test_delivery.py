@@ -22,9 +22,9 @@ from newsletter.services.delivery import (
     deliveries_with_progress,
     delivery_create,
     delivery_retry,
-    delivery_send,
     delivery_sweep,
 )
+from newsletter.services.delivery_run import delivery_send
 from newsletter.services.issues import issue_create
 from newsletter.tasks.delivery import deliver, sweep_deliveries
 from tests.factories import EditorFactory, PublishedIssueFactory, SubmissionFactory
@@ -215,6 +215,54 @@ def test_delivery_send_resumes_after_the_last_message_with_an_id(discord_server)
 
 
 @pytest.mark.django_db
+def test_a_delivery_waits_for_an_earlier_one_to_its_channel_then_follows_it(
+    discord_server,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.DISCORD_SWEEP_AFTER = 0
+    channel = make_channel(discord_server)
+    other_channel = make_channel(discord_server)
+    older = pending_delivery(channel, texts(2, "Older"), key="issue:1")
+    newer = pending_delivery(channel, texts(2, "Newer"), key="issue:2")
+    elsewhere = pending_delivery(other_channel, texts(1, "Elsewhere"), key="issue:2")
+
+    assert delivery_send(delivery_id=newer.pk) is None
+    assert discord_server.contents() == []
+    assert deliveries_with_progress().get(pk=newer.pk).waiting is True
+    assert deliveries_with_progress().get(pk=elsewhere.pk).waiting is False
+    # The sweeper leaves the waiting one to the run that finishes the one before it.
+    with django_capture_on_commit_callbacks() as queued:
+        assert delivery_sweep() == 2
+    assert len(queued) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_send(delivery_id=older.pk)
+
+    assert discord_server.contents(hook_of(discord_server, channel)) == (
+        texts(2, "Older") + texts(2, "Newer")
+    )
+    assert Delivery.objects.get(pk=newer.pk).state == Delivery.State.SENT
+
+
+@pytest.mark.django_db
+def test_a_test_message_neither_waits_for_nor_holds_back_the_channels_deliveries(
+    discord_server,  # noqa: F811
+):
+    from newsletter.services.channels import channel_send_test
+
+    channel = make_channel(discord_server)
+    unfinished = pending_delivery(channel, ["the issue"], key="issue:1")  # waits for the sweeper
+
+    test = channel_send_test(channel=channel)
+    delivery_send(delivery_id=unfinished.pk)
+
+    assert test.state == Delivery.State.SENT
+    assert discord_server.contents()[1:] == ["the issue"]
+    assert Delivery.objects.get(pk=unfinished.pk).state == Delivery.State.SENT
+
+
+@pytest.mark.django_db
 def test_a_message_with_an_id_is_never_posted_even_if_marked_pending(discord_server):  # noqa: F811
     channel = make_channel(discord_server)
     delivery = pending_delivery(channel, texts(2))
@@ -302,7 +350,7 @@ def test_a_long_outage_waits_for_the_sweeper_then_finishes(
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.PENDING
     assert "Message 1 of 2: Discord had an error (503" in delivery.last_error
-    assert "Trying again in about 5 minutes" in delivery.last_error
+    assert "Trying again in about 15 seconds" in delivery.last_error
     assert discord_server.contents() == []
 
     discord_server.fail_next = 0
@@ -562,23 +610,38 @@ def test_update_on_discord_for_a_corrected_issue(
 
 
 @pytest.mark.django_db
-def test_editing_a_message_deleted_in_discord_fails_with_a_reason(
+def test_a_correction_posts_again_a_message_deleted_in_discord_and_says_so(
     discord_server,  # noqa: F811
     django_capture_on_commit_callbacks,
 ):
     channel = make_channel(discord_server)
-    delivery = create(channel, ["one"], capture=django_capture_on_commit_callbacks)
-    discord_server.messages[0].deleted = True
+    hook = hook_of(discord_server, channel)
+    delivery = create(channel, ["one", "two", "three"], capture=django_capture_on_commit_callbacks)
+    deleted_id = delivery.messages.get(position=1).discord_message_id
+    discord_server.messages[1].deleted = True  # someone deleted it in Discord
 
     with django_capture_on_commit_callbacks(execute=True):
-        delivery_correct(delivery=delivery, contents=["uno"])
+        delivery_correct(delivery=delivery, contents=["one", "two, corrected", "three, corrected"])
 
+    # It cannot be edited, so it is posted again: after the messages that followed it.
+    assert discord_server.visible(hook) == ["one", "three, corrected", "two, corrected"]
     delivery.refresh_from_db()
-    assert delivery.state == Delivery.State.FAILED
-    assert (
-        delivery.last_error
-        == "Message 1 of 1: The message is no longer in Discord (deleted there)."
-    )
+    assert delivery.state == Delivery.State.SENT
+    assert delivery.last_error == "Message 2 was deleted in Discord and was posted again."
+    second = delivery.messages.get(position=1)
+    assert second.state == Message.SENT
+    assert second.reposted_at is not None
+    assert second.discord_message_id == discord_server.posted(hook)[-1].id != deleted_id
+    assert second.maybe_duplicate is False
+
+    # Corrected once more, the new message is edited in place like any other.
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_correct(delivery=delivery, contents=["one", "two, again", "three, corrected"])
+
+    assert discord_server.visible(hook) == ["one", "three, corrected", "two, again"]
+    delivery.refresh_from_db()
+    assert delivery.last_error == ""
+    assert delivery.messages.get(position=1).reposted_at is None
 
 
 # --- sweeper and tasks ---------------------------------------------------------------------------
@@ -591,12 +654,12 @@ def test_sweep_requeues_only_stalled_deliveries(
     django_capture_on_commit_callbacks,
 ):
     settings.DISCORD_SWEEP_AFTER = 300
-    channel = make_channel(discord_server)
+    # A channel each: deliveries to one channel go one after the other (tested elsewhere).
+    stalled, fresh, leased, done = (
+        pending_delivery(make_channel(discord_server), [key], key=key)
+        for key in ("stalled", "fresh", "leased", "done")
+    )
     old = timezone.now() - timedelta(minutes=10)
-    stalled = pending_delivery(channel, ["stalled"], key="a")
-    fresh = pending_delivery(channel, ["fresh"], key="b")
-    leased = pending_delivery(channel, ["leased"], key="c")
-    done = pending_delivery(channel, ["done"], key="d")
     Delivery.objects.filter(pk__in=[stalled.pk, leased.pk, done.pk]).update(updated_at=old)
     Delivery.objects.filter(pk=leased.pk).update(
         state=Delivery.State.SENDING,
@@ -634,6 +697,87 @@ def test_sweep_picks_up_a_run_whose_lease_expired(
         assert delivery_sweep() == 1
 
     assert discord_server.contents() == texts(2)
+
+
+@pytest.mark.django_db
+def test_sweep_queues_at_once_a_delivery_that_could_not_be_queued(
+    discord_server,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.DISCORD_SWEEP_AFTER = 300
+    channel = make_channel(discord_server)
+    lost = pending_delivery(channel, ["lost"], key="lost")
+    fresh = pending_delivery(make_channel(discord_server), ["fresh"], key="fresh")
+    Delivery.objects.filter(pk=lost.pk).update(queue_failed_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery_sweep() == 1
+
+    assert discord_server.contents() == ["lost"]
+    lost.refresh_from_db()
+    assert (lost.state, lost.queue_failed_at) == (Delivery.State.SENT, None)
+    assert Delivery.objects.get(pk=fresh.pk).state == Delivery.State.PENDING
+
+
+@pytest.mark.django_db
+def test_sweep_leaves_a_delivery_alone_until_its_next_attempt_is_well_past(
+    discord_server,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.DISCORD_SWEEP_AFTER = 20
+    delivery = pending_delivery(make_channel(discord_server), ["later"])
+    long_ago = timezone.now() - timedelta(minutes=5)
+    # Its run ended for a backoff and queued the next one for a minute from now.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=Delivery.State.SENDING,
+        updated_at=long_ago,
+        next_attempt_at=timezone.now() + timedelta(minutes=1),
+    )
+    assert delivery_sweep() == 0
+
+    # That continuation never ran (its worker died): the sweeper takes over.
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery_sweep() == 1
+    assert discord_server.contents() == ["later"]
+
+
+@pytest.mark.django_db
+def test_a_run_that_cannot_be_queued_is_recorded_on_the_delivery(
+    discord_server,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    from portal.celery import app as celery_app
+    from tests.workers import reset_broker
+
+    reset_broker("redis://127.0.0.1:9/0")  # nothing listens there: the broker is unreachable
+    celery_app.conf.task_always_eager = False
+    channel = make_channel(discord_server)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = delivery_create(channel=channel, key="k", contents=["one"])
+
+    delivery.refresh_from_db()
+    assert delivery.state == Delivery.State.PENDING
+    assert delivery.queue_failed_at is not None
+    assert discord_server.contents() == []
+
+
+def test_recovery_settings_resume_a_killed_workers_delivery_within_half_a_minute(settings):
+    """Production defaults: a lease outlasts a request, yet expires soon after its run died,
+    and the sweeper looks often enough to take over within 30 s."""
+    from newsletter.services.delivery_run import _lease_seconds, _renew_after, _request_seconds
+    from portal import settings as production
+
+    for name in ("DISCORD_HTTP_TIMEOUT", "DISCORD_DELIVERY_LEASE", "DISCORD_SWEEP_AFTER"):
+        setattr(settings, name, getattr(production, name))
+    sweep = production.CELERY_BEAT_SCHEDULE["sweep-stalled-deliveries"]["schedule"]
+    lease = production.DISCORD_DELIVERY_LEASE
+    assert _lease_seconds() == lease > _request_seconds() + 1
+    assert _renew_after() > 0
+    assert max(lease, production.DISCORD_SWEEP_AFTER) + sweep.total_seconds() <= 30
 
 
 @pytest.mark.django_db

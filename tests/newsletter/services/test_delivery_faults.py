@@ -53,11 +53,28 @@ def fast_settings(settings):
 
 
 @contextlib.contextmanager
-def running_worker(server, **env):
-    """A real worker (concurrency 2) that posts to the stand-in; tasks go to it through Redis."""
+def running_worker(server, *, concurrency: int = 2, **env):
+    """A real worker that posts to the stand-in; tasks go to it through Redis."""
     celery_app.conf.task_always_eager = False
     worker = WorkerProcess(
-        concurrency=2, extra_env={**WORKER_ENV, "DISCORD_API_BASE": server.api_base, **env}
+        concurrency=concurrency,
+        extra_env={**WORKER_ENV, "DISCORD_API_BASE": server.api_base, **env},
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        celery_app.conf.task_always_eager = True
+
+
+@contextlib.contextmanager
+def production_worker(server, **env):
+    """A worker with the production settings for leases, retries and sweeping, and beat inside
+    it: what a killed worker or a broker outage costs in real time."""
+    celery_app.conf.task_always_eager = False
+    worker = WorkerProcess(
+        concurrency=2, beat=True, extra_env={"DISCORD_API_BASE": server.api_base, **env}
     )
     worker.start()
     try:
@@ -156,6 +173,48 @@ def test_worker_killed_while_waiting_for_discord_flags_exactly_that_message(
     )
     assert flagged == [2]
     assert set(DeliveryMessage.objects.values_list("state", flat=True)) == {Message.SENT}
+
+
+def test_a_killed_workers_delivery_goes_on_within_half_a_minute_of_its_return(
+    discord_server,  # noqa: F811
+):
+    """Production settings, beat included: killed mid-delivery and started again at once, the
+    worker goes on with the delivery within 30 s (the lease expires, the sweeper queues it)."""
+    channel = make_channel(discord_server)
+    contents = texts(20)
+    try:
+        with production_worker(discord_server) as worker:
+            delivery = delivery_create(channel=channel, key="k", contents=contents)
+            wait_until(
+                lambda: (
+                    len(discord_server.contents()) >= 7
+                    and DeliveryMessage.objects.filter(state=Message.SENT).count()
+                    == len(discord_server.contents())
+                ),
+                timeout=30,
+            )
+            worker.kill()
+            posted = len(discord_server.contents())
+            worker.start()
+            back = time.monotonic()
+            wait_until(
+                lambda: len(discord_server.contents()) > posted,
+                timeout=30,
+                message=lambda: (
+                    "nothing was posted within 30 s of the worker's return: "
+                    + repr(Delivery.objects.values().get(pk=delivery.pk))
+                    + "".join(worker.log[-30:])
+                ),
+            )
+            waited = time.monotonic() - back
+            wait_until(
+                lambda: Delivery.objects.filter(pk=delivery.pk, state="sent").exists(), timeout=60
+            )
+    finally:
+        purge_queue()
+
+    assert waited < 30
+    assert_once_in_order(discord_server, channel, contents)
 
 
 # --- Redis stopped while an issue is published -------------------------------------------------
@@ -295,7 +354,157 @@ def test_redis_down_while_an_issue_is_published_loses_nothing(discord_server, se
     assert_once_in_order(discord_server, second, expected)
 
 
+# --- one channel, several deliveries; one webhook, several processes ---------------------------
+
+
+def test_two_issues_to_one_channel_go_out_one_after_the_other(discord_server):  # noqa: F811
+    """Two worker processes, two issues published a moment apart to the same channel: the
+    second waits for the first, then follows it; no message of one lands among the other's."""
+    channel = make_channel(discord_server)
+    first, second = texts(8), [text.replace("Message", "Second issue") for text in texts(8)]
+    try:
+        with running_worker(discord_server, concurrency=2):
+            older = delivery_create(channel=channel, key="issue:1", contents=first)
+            newer = delivery_create(channel=channel, key="issue:2", contents=second)
+            wait_until(
+                lambda: Delivery.objects.filter(state=Delivery.State.SENT).count() == 2,
+                timeout=60,
+                message="the two deliveries did not both finish",
+            )
+    finally:
+        purge_queue()
+
+    assert discord_server.contents(discord_server.hooks[channel.webhook_id]) == first + second
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.finished_at < newer.finished_at
+    assert discord_server.count(429) == 0
+
+
+def test_two_processes_posting_to_one_webhook_share_its_rate_limit(discord_server):  # noqa: F811
+    """Two channels in two threads of one webhook share Discord's bucket (5 per 2 s); two
+    worker processes sending both at once cause no 429 of their own."""
+    hook = discord_server.create_webhook()
+    channels = [
+        make_channel(
+            discord_server, hook, name=f"thread {n}", thread_id=discord_server.create_thread(hook)
+        )
+        for n in range(2)
+    ]
+    contents = texts(10)
+    try:
+        with running_worker(discord_server, concurrency=2):
+            for channel in channels:
+                delivery_create(channel=channel, key="k", contents=contents)
+            wait_until(
+                lambda: Delivery.objects.filter(state=Delivery.State.SENT).count() == 2,
+                timeout=60,
+                message="the two deliveries did not both finish",
+            )
+    finally:
+        purge_queue()
+
+    assert discord_server.count(429) == 0
+    for channel in channels:
+        posted = [m for m in discord_server.messages if m.thread_id == channel.thread_id]
+        assert [m.content for m in posted] == contents
+
+
+@needs_redis_server
+def test_published_while_redis_is_down_the_editor_is_told_and_discord_follows_within_30_s(
+    discord_server,  # noqa: F811
+    settings,
+    client,
+):
+    """Production settings, beat in the worker: publishing says Discord will follow, the
+    deliveries list says the delivery waits for the task queue, and once Redis is back the
+    first message is posted within 30 s."""
+    from tests.newsletter.issue_data import draft_issue
+
+    editor = EditorFactory(is_superuser=True)
+    channel = make_channel(discord_server, name="news")
+    issue = draft_issue(items=2, editor=editor)
+    client.force_login(editor)
+    redis = OwnRedis()
+    redis.start()
+    settings.REDIS_URL = redis.url
+    try:
+        with broker(redis.url), production_worker(discord_server, REDIS_URL=redis.url):
+            redis.stop()
+
+            response = client.post(
+                reverse("admin:newsletter_issue_publishing", args=[issue.pk]),
+                {"action": "publish"},
+                follow=True,
+            )
+
+            page = response.content.decode()
+            assert (
+                f"Issue #{issue.number} is published. Delivery to Discord will follow when the "
+                "task queue is reachable again."
+            ) in page
+            delivery = Delivery.objects.get(issue=issue)
+            assert delivery.queue_failed_at is not None
+            listing = client.get(reverse("admin:newsletter_delivery_changelist"))
+            assert "Waiting for the task queue, unreachable since" in listing.content.decode()
+
+            redis.start()
+            back = time.monotonic()
+            wait_until(
+                lambda: discord_server.contents(),
+                timeout=30,
+                message="nothing was posted within 30 s of Redis coming back",
+            )
+            waited = time.monotonic() - back
+            wait_until(
+                lambda: Delivery.objects.filter(pk=delivery.pk, state="sent").exists(), timeout=60
+            )
+    finally:
+        redis.stop()
+
+    assert waited < 30
+    assert_once_in_order(
+        discord_server, channel, list(delivery.messages.values_list("content", flat=True))
+    )
+    assert Delivery.objects.get(pk=delivery.pk).queue_failed_at is None
+
+
 # --- Discord failing: a third of the answers, or the webhook deleted half-way -------------------
+
+
+def test_a_backoff_frees_the_worker_process_for_other_channels(discord_server):  # noqa: F811
+    """Waiting 1 + 2 + 4 s between attempts to a failing webhook holds no worker process."""
+    failing = make_channel(discord_server, name="failing")
+    healthy = make_channel(discord_server, name="healthy")
+    discord_server.hooks[failing.webhook_id].failing = 3
+    contents = texts(3)
+    try:
+        with running_worker(discord_server, concurrency=1, DISCORD_RETRY_BACKOFF="1"):
+            slow = delivery_create(channel=failing, key="k", contents=contents)
+            fine = delivery_create(channel=healthy, key="k", contents=contents)
+            wait_until(
+                lambda: Delivery.objects.filter(pk=fine.pk, state=Delivery.State.SENT).exists(),
+                timeout=30,
+            )
+            fine.refresh_from_db()
+            slow.refresh_from_db()
+            # The healthy channel did not wait for the failing one's backoff.
+            assert (fine.finished_at - fine.created_at).total_seconds() < 3
+            assert slow.state != Delivery.State.SENT
+            assert "Discord had an error (503" in slow.last_error
+            assert "trying again in" in slow.last_error
+            wait_until(
+                lambda: Delivery.objects.filter(pk=slow.pk, state=Delivery.State.SENT).exists(),
+                timeout=30,
+            )
+    finally:
+        purge_queue()
+
+    assert_once_in_order(discord_server, healthy, contents)
+    assert_once_in_order(discord_server, failing, contents)
+    assert discord_server.count(503) == 3
+    slow.refresh_from_db()
+    assert slow.last_error == ""
 
 
 def test_a_third_of_answers_5xx_still_posts_each_message_once(discord_server):  # noqa: F811

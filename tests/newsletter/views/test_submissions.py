@@ -164,7 +164,7 @@ def test_rejected_link_can_be_submitted_again(member_client, other_member):
         ({"url": "javascript:alert(1)"}, "url", "must start with http:// or https://"),
         ({"url": ""}, "url", "Paste the link"),
         ({"kind": "poem"}, "kind", "Select a valid choice"),
-        ({"summary": "x" * 1501}, "summary", "at most 1500 characters"),
+        ({"summary": "x" * 4001}, "summary", "at most 4000 characters (it has 4001)"),
         ({"title": "", "autofill_failed": "on"}, "title", "could not find a title"),
     ],
 )
@@ -179,6 +179,42 @@ def test_bad_input_gets_a_message_next_to_the_field_and_keeps_the_rest(
     form = response.context["form"]
     assert message in " ".join(form.errors[field])
     assert "Please look at section 3." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_summary_of_1850_characters_is_accepted(member_client):
+    summary = ("Why it matters, in a sentence of forty or so characters. " * 33)[:1850]
+
+    response = member_client.post(SUBMIT, submit_data(summary=summary))
+
+    assert response.status_code == 302
+    assert Submission.objects.get().summary == summary.strip()
+
+
+@pytest.mark.django_db
+def test_summary_length_counts_a_line_break_once_as_the_page_counter_does(member_client):
+    # Browsers send a textarea's line breaks as CRLF; the member sees (and the counter counts)
+    # one character each.
+    lines = ["A line of the summary, thirty-odd characters."] * 86
+    summary = "\r\n".join(lines)
+    assert len(summary) > 4000 >= len("\n".join(lines))
+
+    response = member_client.post(SUBMIT, submit_data(summary=summary))
+
+    assert response.status_code == 302
+    assert Submission.objects.get().summary == "\n".join(lines)
+
+
+@pytest.mark.django_db
+def test_submit_form_has_a_live_counter_for_the_summary(member_client):
+    page = member_client.get(SUBMIT).content.decode()
+
+    counter = re.search(r'<p [^>]*id="summary-count"[^>]*>', page).group(0)
+    assert 'data-max="4000"' in counter
+    assert 'aria-live="polite"' in counter
+    assert " hidden" in counter  # shown by static/js/submit.js; without it, nothing to read
+    assert "at most 4000 characters" in page
+    assert "/static/js/submit.js" in page
 
 
 @pytest.mark.django_db
