@@ -13,8 +13,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import redis
+import requests
 from django.conf import settings
 from redis.exceptions import LockError, RedisError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from .urls import redact
 
@@ -260,8 +263,6 @@ class DiscordClient:
     """
 
     def __init__(self, *, api_base: str | None = None, timeout: float | None = None):
-        import requests
-        from requests.adapters import HTTPAdapter
 
         self.api_base = (api_base or settings.DISCORD_API_BASE).rstrip("/")
         self.timeout = timeout if timeout is not None else settings.DISCORD_HTTP_TIMEOUT
@@ -348,7 +349,6 @@ class DiscordClient:
         json: dict | None = None,
         rate_limited: bool = True,
     ):
-        import requests
 
         url = f"{self.api_base}/webhooks/{webhook.webhook_id}/{webhook.token}{suffix}"
         bucket = self._bucket(webhook)
@@ -500,7 +500,6 @@ def _retry_after(response) -> float:
 
 def _never_connected(exc) -> bool:
     """True when the connection could not even be opened: the request surely was not sent."""
-    from urllib3.exceptions import NewConnectionError
 
     seen: set[int] = set()
     stack = [exc]
