@@ -145,7 +145,8 @@ def wrk(url: str, seconds: float, *, connections: int, threads: int = 0, **optio
     """One run of wrk: its figures, from the JSON line bench/wrk_report.lua prints, and in
     "output" all it printed. Options: `paths` (requested in turn), `script` (another Lua script
     in bench/, which reports as wrk_report.lua does), `env` (for that script) and `timeout`
-    (seconds after which wrk counts a request as timed out, 10)."""
+    (seconds after which wrk counts a request as timed out, 10) and `headers` (sent with
+    every request: a logged-in member's cookie)."""
     if not shutil.which("wrk"):
         raise SystemExit(WRK_MISSING)
     threads = threads or max(1, min(connections, os.cpu_count() or 1))
@@ -158,6 +159,8 @@ def wrk(url: str, seconds: float, *, connections: int, threads: int = 0, **optio
         script = "bench/" + options.get("script", "wrk_report.lua")
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
                    "--timeout", f"{options.get('timeout', 10)}s", "-s", script, url]  # fmt: skip
+        for name, value in options.get("headers", {}).items():
+            command += ["-H", f"{name}: {value}"]
         done = subprocess.run(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 60
         )

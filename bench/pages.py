@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.cookies
 import json
 import os
 import random
@@ -22,6 +23,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from urllib.error import HTTPError
 from urllib.parse import urlencode, urlsplit
 
 from bench import common
@@ -43,6 +45,24 @@ PAGES = [
     ("search varied", VARIED, ("search",), None),
     ("search varied c=1", VARIED, (), 1),
 ]
+# The logged-in pass: each page with a seeded member's (or editor's) session cookie, paired with
+# the anonymous baseline, and the share of it the page must reach (None: no share target).
+# The editor's review queue is measured with one connection (one editor): p50 < 150 ms.
+LOGGED_IN = "logged in"
+LOGGED_IN_PAGES = [
+    ("healthz", "/healthz", "member", 0.8),
+    ("home", "/", "member", 0.4),
+    ("archive", "/archive/", "member", 0.4),
+    ("issue (40 items)", "{issue}", "member", 0.4),
+    ("search", "/archive/search/?q=quantization", "member", 0.4),
+    ("events", "/events/", "member", 0.4),
+    ("event", "{event}", "member", 0.4),
+    ("my submissions", "/my/submissions/", "member", 0.25),
+    ("review queue", "/admin/newsletter/submission/?state=pending", "editor", None),
+]
+# Seeded accounts (seed_bench): the first five members are editors.
+LOGINS = {"member": "member100@example.org", "editor": "member1@example.org"}
+MAX_EDITOR_P50_MS = 150.0
 GROWTH_PAGES = [("archive", "/archive/"), ("issue (40 items)", "{issue}")]
 GROWTH_ISSUES = (20, 2000)
 GROWTH_ROUNDS = 6  # pairs of runs: small then large archive, then large then small, ...
@@ -129,7 +149,9 @@ def combine(runs: list[dict]) -> dict:
         "p90_ms": statistics.median(r["p90_ms"] for r in runs),
         "p99_ms": max(r["p99_ms"] for r in runs),
         "max_ms": max(r["max_ms"] for r in runs),
-        "bytes_per_response": sum(r["bytes_per_response"] * r["requests"] for r in runs) / requests,
+        "bytes_per_response": (
+            sum(r["bytes_per_response"] * r["requests"] for r in runs) / max(1, requests)
+        ),
         "errors": sum(r["errors"] for r in runs),
         "connections": runs[0]["connections"],
     }
@@ -142,8 +164,14 @@ def paired_runs(loads: list[tuple], rounds: int, args, alternate: bool = False):
     weighs on both."""
 
     def run(load: tuple, seconds: float) -> dict:
-        base, paths, connections = load
-        return common.wrk(base + paths[0], seconds=seconds, connections=connections, paths=paths)
+        base, paths, connections, *headers = load
+        return common.wrk(
+            base + paths[0],
+            seconds=seconds,
+            connections=connections,
+            paths=paths,
+            headers=headers[0] if headers else {},
+        )
 
     if args.warmup:
         for load in loads:
@@ -186,6 +214,75 @@ def measure_pages(base: str, seeded: dict, args) -> list[dict]:
     return [{**reference, **figures, "checks": checks, "ok": checks["no errors"]}, *rows]
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _cookies(headers) -> dict[str, str]:
+    jar = http.cookies.SimpleCookie()
+    for value in headers.get_all("Set-Cookie") or ():
+        jar.load(value)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def log_in(base: str, email: str) -> dict:
+    """Log in through the site's login form, as a person would; the session and CSRF cookies
+    (the only ones a member keeps between pages) as a Cookie header."""
+    from newsletter.management.commands.seed_bench import PASSWORD
+
+    url = base + "/accounts/login/"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        cookies = _cookies(response.headers)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.read().decode())
+    form = urlencode({"login": email, "password": PASSWORD, "csrfmiddlewaretoken": token[1]})
+    request = urllib.request.Request(
+        url, form.encode(), headers={"Cookie": f"csrftoken={cookies['csrftoken']}", "Referer": url}
+    )
+    try:
+        urllib.request.build_opener(_NoRedirect).open(request, timeout=30).close()
+    except HTTPError as answer:
+        if answer.code == 302:
+            cookies.update(_cookies(answer.headers))
+    if "sessionid" not in cookies:
+        raise SystemExit(f"Could not log in as {email} through {url}")
+    return {"Cookie": f"sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}"}
+
+
+def check_logged_in(url: str, name: str, headers: dict) -> None:
+    """The page answers 200 to the member, who sees it as a member (a "Log out" button)."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as page:
+        body = page.read().decode()
+    if name != "healthz" and "Log out" not in body:
+        raise SystemExit(f"{name}: {url} is not shown as to a logged-in member")
+
+
+def measure_logged_in(base: str, seeded: dict, args) -> list[dict]:
+    """Each page with a member's (or editor's) session cookie, paired with the anonymous
+    baseline: its share of the anonymous /healthz, measured seconds apart."""
+    baseline = (base, ["/healthz"], args.connections)
+    sessions = {role: log_in(base, email) for role, email in LOGINS.items()}
+    rows = []
+    for name, path, role, share_target in LOGGED_IN_PAGES:
+        path = path.format(**seeded["paths"])
+        check_logged_in(base + path, name, sessions[role])
+        connections = args.connections if share_target else 1
+        load = (base, [path], connections, sessions[role])
+        paired, runs = paired_runs([baseline, load], PAIRED_ROUNDS, args)
+        row = {"page": name, "role": role, "path": path, **combine(runs)}
+        row["share_of_baseline"] = share = row["rps"] / combine(paired)["rps"]
+        # A page slower than a run answers no request in it: that is a miss, not a p50 of 0.
+        row["checks"] = {"no errors": row["errors"] == 0, "answered": row["requests"] > 0}
+        if share_target:
+            row["checks"][f"≥ {share_target:.0%} of anonymous baseline"] = share >= share_target
+        else:
+            row["checks"][f"p50 < {MAX_EDITOR_P50_MS:.0f} ms"] = row["p50_ms"] < MAX_EDITOR_P50_MS
+        row["ok"] = all(row["checks"].values())
+        rows.append(row)
+        common.log(f"  {name} ({role}): {row['rps']:.0f} req/s, {share:.0%} of the baseline")
+    return rows
+
+
 def measure_growth(servers: dict[int, str], seeded: dict, args) -> list[dict]:
     """Each growth page on the small and the large archive, in pairs of runs alternating which
     goes first; the ratio is the median of the pairs' throughput ratios. (Loading both at once
@@ -226,6 +323,7 @@ def print_table(result: dict) -> None:
             f"{f'{share:.0%}' if share else '—':>8} {row['p50_ms']:7.1f} {row['p99_ms']:7.1f} "
             f"{row['errors']:7d}  {'NO: ' + ', '.join(failed) if failed else verdict}"
         )
+    print_logged_in(result)
     if result.get("growth"):
         small, large = GROWTH_ISSUES
         print(
@@ -239,6 +337,30 @@ def print_table(result: dict) -> None:
             f"{small['p50_ms']:.1f} → {large['p50_ms']:.1f}  {'yes' if row['ok'] else 'NO'}"
         )
     print("\nAll targets met." if result["ok"] else "\nSome targets are missed (NO above).")
+
+
+def print_logged_in(result: dict) -> None:
+    if not result.get("logged_in"):
+        return
+    anonymous = {row["page"]: row for row in result.get("pages", [])}
+    print(
+        "\nLogged in: each page with a seeded member's (editor's) session cookie, its share of "
+        "the anonymous /healthz\nfrom the same run, next to the anonymous share of the same "
+        "page (the first table)"
+    )
+    header = (
+        f"{'page':<18} {'role':<7} conn   req/s  of base  anon  p50 ms  p99 ms  errors  targets"
+    )
+    print(f"{header}\n{'-' * len(header)}")
+    for row in result["logged_in"]:
+        failed = [check for check, ok in row["checks"].items() if not ok]
+        known = anonymous.get("baseline" if row["page"] == "healthz" else row["page"])
+        anon = f"{known['share_of_baseline']:.0%}" if known else "—"
+        print(
+            f"{row['page']:<18} {row['role']:<7} {row['connections']:4d} {row['rps']:7.0f} "
+            f"{row['share_of_baseline']:8.0%} {anon:>5} {row['p50_ms']:7.1f} {row['p99_ms']:7.1f} "
+            f"{row['errors']:7d}  {'NO: ' + ', '.join(failed) if failed else 'yes'}"
+        )
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -256,7 +378,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.duration, args.warmup = 3.0, 1.0
     args.only = {name.strip() for name in args.only.split(",") if name.strip()}
-    known = [page[0] for page in PAGES] + ["growth"]
+    known = [page[0] for page in PAGES] + ["growth", LOGGED_IN]
     if args.only - set(known):
         parser.error(f"unknown pages {sorted(args.only - set(known))}; known: {known}")
     # One process per core, four threads each: docs/performance.md compares the shapes.
@@ -305,7 +427,11 @@ def run(argv: list[str]) -> dict:
         if not args.only or args.only - {"growth"}:
             common.log(f"reader pages on {seeded['main']['counts']['issues']} issues")
             with serve(env, database_url, workers=args.workers, threads=args.threads) as base:
-                result["pages"] = measure_pages(base, seeded["main"], args)
+                if not args.only or args.only - {"growth", LOGGED_IN}:
+                    result["pages"] = measure_pages(base, seeded["main"], args)
+                if not args.only or LOGGED_IN in args.only:
+                    common.log("logged in: a member's and an editor's pages")
+                    result["logged_in"] = measure_logged_in(base, seeded["main"], args)
         if len(urls) > 1:
             common.log(f"growth, page cache off: {GROWTH_ISSUES[0]} against {GROWTH_ISSUES[1]}")
             # One process each: with several, wrk's keep-alive connections are shared out between
@@ -317,6 +443,7 @@ def run(argv: list[str]) -> dict:
                     n: stack.enter_context(serve(env, urls[n], **shape)) for n in GROWTH_ISSUES
                 }
                 result["growth"] = measure_growth(servers, seeded, args)
-    result["ok"] = all(row["ok"] for row in result.get("pages", []) + result.get("growth", []))
+    measured = result.get("pages", []) + result.get("logged_in", []) + result.get("growth", [])
+    result["ok"] = all(row["ok"] for row in measured)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result

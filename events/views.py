@@ -68,8 +68,8 @@ class EventListView(TemplateView):
         return self.render_to_response(self.get_context_data(**context), status=status)
 
 
-# A minute at most: answers close when the event starts.
-@reader_page("events", timeout=60)
+# A minute at most: answers close when the event starts. A member sees their own answer.
+@reader_page("events", timeout=60, members=False)
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     event = get_object_or_404(
         Event.objects.visible().with_counts().prefetch_related(_hosts_prefetch()), slug=slug

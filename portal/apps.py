@@ -2,7 +2,8 @@ from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_migrate
+from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 
 class PortalConfig(AppConfig):
@@ -11,7 +12,15 @@ class PortalConfig(AppConfig):
     verbose_name = "Members"
 
     def ready(self) -> None:
+        from . import auth  # after the app registry: it reaches the auth models
+
         post_migrate.connect(site_follows_settings, sender=self)
+        # The cached member (portal/auth.py) is forgotten when their row or groups change.
+        user_model = self.get_model("User")
+        post_save.connect(auth.on_user_saved, sender=user_model)
+        post_delete.connect(auth.on_user_saved, sender=user_model)
+        m2m_changed.connect(auth.on_groups_changed, sender=user_model.groups.through)
+        user_logged_in.connect(auth.on_login)
 
 
 def site_follows_settings(**kwargs) -> None:

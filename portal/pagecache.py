@@ -10,10 +10,15 @@ page is served only while the generations it was built from are current. A timeo
 what only time changes (an event starting, an "upcoming" list) and what a missed bump could
 leave behind; `READER_CACHE_SECONDS=0` turns the cache off.
 
-Members who are logged in, visitors with a flash message waiting, and URLs with query
-parameters the view does not name (or name twice, or a `page` that is not written as a plain
-number: ?page=01, ?page=1.0) are always rendered afresh, so nothing personal is ever stored
-and one page is stored once, not under every spelling of its URL. Each different search
+Members who are logged in get the same pages, shared between every member who would see the
+same bytes: a page is stored per role (member, staff, editor) and time zone, since those are
+all a member's page shows of them, with the CSRF token taken out; each request puts the
+member's own token back. A page that shows more of the member (an event page's answer) is
+marked `members=False` and rendered for each member. Visitors with a flash message waiting
+(in its cookie or the session), and URLs with query parameters the view does not name (or
+name twice, or a `page` that is not written as a plain number: ?page=01, ?page=1.0) are
+always rendered afresh, so nothing personal is ever stored and one page is stored once, not
+under every spelling of its URL. Each different search
 (`q`) is stored, for a minute at most. If Redis is unreachable, pages are
 rendered as if nothing were cached.
 
@@ -37,7 +42,9 @@ from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.middleware.csrf import _unmask_cipher_token, get_token
+from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +84,42 @@ def reader_pages_changed(*scopes: str) -> None:
             logger.warning("Could not retire cached %s pages; they expire on their own.", scope)
 
 
-def _anonymous(request: HttpRequest) -> bool:
+# Stands for the member's CSRF token in a page stored for members. Escaped text cannot hold
+# it (a NUL byte, and "<" is escaped), nor can sanitised Markdown.
+CSRF_PLACEHOLDER = b"<\x00csrf-token\x00>"
+# A masked CSRF token, as {% csrf_token %} writes it.
+_TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
+
+
+def _variant(request: HttpRequest, members: bool) -> str | None:
+    """ "" for an anonymous visitor; for a logged-in member, what their page depends on (role
+    and time zone); None when the page must be rendered afresh."""
     cookies = request.COOKIES
-    return settings.SESSION_COOKIE_NAME not in cookies and CookieStorage.cookie_name not in cookies
+    if CookieStorage.cookie_name in cookies:
+        return None
+    if settings.SESSION_COOKIE_NAME not in cookies:
+        return ""
+    if not members:
+        return None
+    user = request.user  # read first: loading the member may set their zone (portal.auth)
+    if not user.is_authenticated or "_messages" in request.session:
+        return None
+    role = "editor" if user.is_editor else "staff" if user.is_staff else "member"
+    return f"{role} {timezone.get_current_timezone_name()}"
+
+
+def _without_csrf_token(request: HttpRequest, content: bytes) -> bytes:
+    """The page with this member's CSRF token (wherever it appears) replaced by the
+    placeholder; it is the only secret of theirs a shared member page holds."""
+    secret = request.META.get("CSRF_COOKIE")
+    if not secret:
+        return content
+
+    def placeholder(match: re.Match) -> bytes:
+        token = match[0]
+        return CSRF_PLACEHOLDER if _unmask_cipher_token(token.decode()) == secret else token
+
+    return _TOKEN.sub(placeholder, content)
 
 
 _PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
@@ -95,14 +135,15 @@ def _cacheable_query(request: HttpRequest, allowed: frozenset[str]) -> bool:
     return True
 
 
-def _storable(request: HttpRequest, response: HttpResponse) -> bool:
+def _storable(request: HttpRequest, response: HttpResponse, member: bool) -> bool:
     return (
         request.method == "GET"
         and response.status_code == 200
         and not response.streaming
         and not response.cookies
-        # A page that used the CSRF token holds a per-visitor secret.
-        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        # A page that used the CSRF token holds a per-visitor secret (a member's page is
+        # stored without it).
+        and (member or not request.META.get("CSRF_COOKIE_NEEDS_UPDATE"))
         and "private" not in response.get("Cache-Control", "")
         and "no-store" not in response.get("Cache-Control", "")
     )
@@ -177,14 +218,36 @@ def _generations(keys: list[str]) -> list:
     return [found[key] for key in keys]
 
 
+def _cached_entry(page_key: str, generations: list) -> tuple | None:
+    """An entry: (generations, expiry time, content, headers), if current."""
+    now = time.time()
+    entry = _recent.get(page_key, generations, now)
+    if entry is None and None not in generations:
+        entry = cache.get(page_key)
+        if entry is not None and entry[0] == generations and entry[1] > now:
+            _recent.put(page_key, entry)
+        else:
+            entry = None
+    return entry
+
+
+def _store(page_key: str, entry: tuple, path: str) -> None:
+    try:
+        cache.set(page_key, entry, round(entry[1] - time.time()))
+        _recent.put(page_key, entry)
+    except Exception:
+        logger.warning("Could not cache %s.", path)
+
+
 def reader_page(
-    *scopes: str, query: Iterable[str] = (), timeout: int | None = None
+    *scopes: str, query: Iterable[str] = (), timeout: int | None = None, members: bool = True
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Serve the view's page to anonymous visitors from the cache.
+    """Serve the view's page to anonymous visitors and to members from the cache.
 
     `scopes`: what the page shows ("archive", "events"). `query`: the query parameters the
     page reads (e.g. "page", "q"); a URL with any other parameter is not cached. `timeout`:
-    at most this many seconds, below READER_CACHE_SECONDS.
+    at most this many seconds, below READER_CACHE_SECONDS. `members=False`: the page shows a
+    member more than their role and zone, so it is cached for anonymous visitors only.
     """
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:
@@ -201,28 +264,25 @@ def reader_page(
             if (
                 seconds <= 0
                 or request.method not in ("GET", "HEAD")
-                or not _anonymous(request)
                 or not _cacheable_query(request, allowed)
+                or (variant := _variant(request, members)) is None
             ):
                 return view(request, *args, **kwargs)
             path = request.get_full_path()
-            page_key = "reader:page:" + hashlib.sha256(path.encode()).hexdigest()
-            now = time.time()
+            page_key = "reader:page:" + hashlib.sha256(f"{variant}\n{path}".encode()).hexdigest()
+            if not variant:  # anonymous pages keep the keys they always had
+                page_key = "reader:page:" + hashlib.sha256(path.encode()).hexdigest()
             try:
                 generations = _generations(generation_keys)
-                # An entry: (generations, expiry time, content, headers).
-                entry = _recent.get(page_key, generations, now)
-                if entry is None and None not in generations:
-                    entry = cache.get(page_key)
-                    if entry is not None and entry[0] == generations and entry[1] > now:
-                        _recent.put(page_key, entry)
-                    else:
-                        entry = None
+                entry = _cached_entry(page_key, generations)
             except Exception:
                 logger.warning("The reader page cache is unreachable; rendering %s.", path)
                 return view(request, *args, **kwargs)
             if entry is not None:
-                response = _from_entry(entry[2], entry[3])
+                content = entry[2]
+                if variant and CSRF_PLACEHOLDER in content:
+                    content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
+                response = _from_entry(content, entry[3])
                 state = "hit"
             else:
                 response = view(request, *args, **kwargs)
@@ -230,16 +290,16 @@ def reader_page(
                 if hasattr(response, "render"):  # a TemplateResponse: its content is needed now
                     response.render()
                 # No generations (Redis unreachable): nothing could retire the page, keep none.
-                if _storable(request, response) and None not in generations:
+                if _storable(request, response, bool(variant)) and None not in generations:
+                    content = response.content
+                    if variant:
+                        content = _without_csrf_token(request, content)
                     headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-                    entry = (generations, now + seconds, response.content, headers)
-                    try:
-                        cache.set(page_key, entry, seconds)
-                        _recent.put(page_key, entry)
-                    except Exception:
-                        logger.warning("Could not cache %s.", path)
+                    _store(page_key, (generations, time.time() + seconds, content, headers), path)
             # The page differs for logged-in members: shared caches must keep them apart.
             patch_vary_headers(response, ["Cookie"])
+            if variant:
+                patch_cache_control(response, private=True)
             response["X-Reader-Cache"] = state
             return response
 

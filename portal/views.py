@@ -22,6 +22,7 @@ from events.models import Event
 from newsletter.forms import SUMMARY_MAX_LENGTH
 from newsletter.models import Issue
 
+from .auth import remember_zone
 from .celery import queue_after_commit
 from .forms import ProfileForm
 from .markdown import markdownify
@@ -99,6 +100,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
+        remember_zone(request, request.user)
         if {"display_name", "credit_me"} & set(form.changed_data):
             # Published issues credit members by name: show the new name (or none) at once.
             queue_after_commit("newsletter.rerender_for_author", user_id=request.user.pk)
