@@ -27,6 +27,7 @@ from urllib.error import HTTPError
 from urllib.parse import urlencode, urlsplit
 
 from bench import common
+from newsletter.management.bench_vocabulary import OPENERS, PASSWORD, TARGETS, TOPICS
 
 CONNECTIONS = 8
 PAIRED_ROUNDS = 3  # runs of each page, each right after a run of the baseline
@@ -124,7 +125,6 @@ def check_page(url: str, name: str) -> None:
 def varied_searches(count: int = 2000) -> list[str]:
     """Distinct searches in the proportions readers type them: mostly one or two words, some
     "quoted phrases", a few with `or` or an -exclusion, all in the seed's vocabulary."""
-    from newsletter.management.commands.seed_bench import OPENERS, TARGETS, TOPICS
 
     words = sorted({w.lower() for t in TOPICS + TARGETS + OPENERS for w in t.split() if len(w) > 3})
     rng = random.Random(11)
@@ -229,7 +229,6 @@ def _cookies(headers) -> dict[str, str]:
 def log_in(base: str, email: str) -> dict:
     """Log in through the site's login form, as a person would; the session and CSRF cookies
     (the only ones a member keeps between pages) as a Cookie header."""
-    from newsletter.management.commands.seed_bench import PASSWORD
 
     url = base + "/accounts/login/"
     with urllib.request.urlopen(url, timeout=10) as response:

@@ -12,8 +12,8 @@ issue has `--big-issue` items: the page the benchmark requests. Rendering runs i
 per core. Members' password is `bench-password`; the first five are editors.
 
 Prints one JSON line on stdout (the paths the benchmark requests and the row counts) and its
-progress on stderr. Models are imported where they are used, so that `bench/pages.py` can read
-the vocabulary below without setting Django up.
+progress on stderr. Its vocabulary is in `newsletter/management/bench_vocabulary.py`, which
+`bench/pages.py` reads without setting Django up.
 """
 
 from __future__ import annotations
@@ -26,7 +26,29 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
+from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections, transaction
+from django.utils.text import slugify
+
+from events.models import RSVP, Event
+from newsletter import rendering
+from newsletter.links.canonical import canonical_key
+from newsletter.management.bench_vocabulary import (
+    FIRST_NAMES,
+    OPENERS,
+    PASSWORD,
+    SENTENCES,
+    TARGETS,
+    TIME_ZONES,
+    TOPICS,
+)
+from newsletter.models import ExtraLink, Issue, IssueItem, Submission
+from newsletter.services.compose import events_section, section_for_kind
+from portal.markdown import render_markdown
+from portal.models import User
 
 # Rows written per statement.
 BATCH = 2000
@@ -34,50 +56,8 @@ SEARCH_CONFIG = "english"
 EVENTS_PER_ISSUE = 2
 EDITORS = 5
 
-# Vocabulary of the community, so titles, summaries and searches look like the real thing.
-TOPICS = [
-    "quantization", "pruning", "knowledge distillation", "sparse attention", "mixture of experts",
-    "low-rank adaptation", "speculative decoding", "KV cache compression", "FlashAttention",
-    "long-context inference", "on-device inference", "parameter-efficient fine-tuning",
-    "token merging", "early exit", "state space models", "linear attention",
-    "structured sparsity", "4-bit inference", "8-bit optimisers", "kernel fusion",
-    "continuous batching", "paged attention", "model compression", "efficient training",
-    "activation checkpointing", "pipeline parallelism", "tensor parallelism",
-    "compiler optimisation", "energy-efficient training", "small language models",
-]  # fmt: skip
-TARGETS = [
-    "large language models", "vision transformers", "diffusion models", "speech recognition",
-    "edge devices", "consumer GPUs", "CPUs", "mobile phones", "retrieval-augmented generation",
-    "code models", "recommendation systems", "multimodal models",
-]  # fmt: skip
-OPENERS = [
-    "Faster", "Cheaper", "Scaling", "Revisiting", "Understanding", "Practical", "Towards",
-    "Simple", "Memory-efficient", "Adaptive", "Dynamic", "Robust", "Rethinking", "Accurate",
-]  # fmt: skip
-SENTENCES = [
-    "The authors show that {topic} keeps accuracy within a point of the baseline on {target}.",
-    "A clear walk through **{topic}**, with code you can run on a single GPU.",
-    "Benchmarks cover {target}: up to {n}× faster at the same quality.",
-    "It combines {topic} with {other} and reports `{n}x` lower memory use.",
-    "Includes an ablation of every design choice and a [reference implementation]({url}).",
-    "Why {topic} works, explained with small experiments rather than equations.",
-    "The trick is to apply {topic} only where the activations are *well behaved*.",
-    "Compared against {other}, it needs {n} times fewer GPU hours to train.",
-    "A good companion to last month's discussion of {other}.",
-    "Production notes from a team serving {target} to millions of users.",
-]
-FIRST_NAMES = [
-    "Ada", "Alan", "Grace", "Katherine", "Linus", "Barbara", "Edsger", "Frances", "John",
-    "Margaret", "Dennis", "Radia", "Ken", "Sophie", "Tim", "Hedy", "Donald", "Karen", "Guido",
-    "Yukihiro", "Anita", "Niklaus", "Shafi", "Leslie", "Fei-Fei", "Yoshua", "Geoffrey", "Andrew",
-]  # fmt: skip
-TIME_ZONES = [
-    "UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles",
-    "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney", "Europe/Helsinki", "America/Sao_Paulo",
-]  # fmt: skip
 # Share of each kind among submissions.
 KIND_WEIGHTS = {"paper": 45, "blog": 20, "tool": 10, "repo": 15, "talk": 5, "other": 5}
-PASSWORD = "bench-password"  # noqa: S105  (seeded accounts on a benchmark database)
 
 
 def _title(rng: random.Random) -> str:
@@ -112,7 +92,6 @@ def _url(kind: str, n: int, title: str) -> str:
 
 
 def _render_many(texts: list[str]) -> list[str]:
-    from portal.markdown import render_markdown
 
     return [render_markdown(text) for text in texts]
 
@@ -123,7 +102,6 @@ def _chunks(rows: list, size: int) -> list[list]:
 
 def _parallel(function, chunks: list, processes: int) -> list:
     """Run `function` over `chunks` in one process per core (forked, after closing DB links)."""
-    from django.db import connections
 
     if processes <= 1 or len(chunks) <= 1:
         return [function(chunk) for chunk in chunks]
@@ -134,12 +112,6 @@ def _parallel(function, chunks: list, processes: int) -> list:
 
 def _members(rng: random.Random, now: datetime, count: int) -> list:
     """Members with one password and a verified address; the first EDITORS are editors."""
-    from allauth.account.models import EmailAddress
-    from django.contrib.auth.hashers import make_password
-    from django.contrib.auth.models import Group
-    from django.db import transaction
-
-    from portal.models import User
 
     password = make_password(PASSWORD)
     users = []
@@ -170,10 +142,6 @@ def _members(rng: random.Random, now: datetime, count: int) -> list:
 def _submissions(rng, now, users: list, count: int, published: int, processes: int):
     """`count` submissions, the first `published` of them in issues, the rest in every other
     state; some with extra links. Returns the rows and each summary's HTML by its text."""
-    from django.db import transaction
-
-    from newsletter.links.canonical import canonical_key
-    from newsletter.models import ExtraLink, Submission
 
     editors = users[:EDITORS]
     kinds = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()), k=count)
@@ -229,10 +197,6 @@ def _submissions(rng, now, users: list, count: int, published: int, processes: i
 def _events(rng, now, users: list, count: int, rsvps: int) -> tuple[list, int]:
     """Weekly reading groups and talks, most in the past, every other one with 40 seats, each
     with `rsvps` answers (a waiting list where seats run out). Returns them and the answers."""
-    from django.db import transaction
-    from django.utils.text import slugify
-
-    from events.models import RSVP, Event
 
     editors = users[:EDITORS]
     descriptions = [_summary(rng, n) for n in range(count)]
@@ -297,7 +261,6 @@ def _events(rng, now, users: list, count: int, rsvps: int) -> tuple[list, int]:
 
 def _item(issue, section, positions: dict[int, int], **fields):
     """An item at the end of its section, as `issue_item_add` places it."""
-    from newsletter.models import IssueItem
 
     position = positions.get(section.pk, 0)
     positions[section.pk] = position + 1
@@ -307,11 +270,6 @@ def _item(issue, section, positions: dict[int, int], **fields):
 def _issues(rng, now, editors: list, sizes: list[int], submissions: list, events: list):
     """Published issues of `sizes` items: submissions in the order given, grouped by section as
     `issue_item_add` places them, and EVENTS_PER_ISSUE events each. Returns issues and items."""
-    from django.db import transaction
-    from django.utils.text import slugify
-
-    from newsletter.models import Issue, IssueItem
-    from newsletter.services.compose import events_section, section_for_kind
 
     spacing = timedelta(days=7) if len(sizes) <= 520 else timedelta(days=1)
     issues = []
@@ -365,7 +323,6 @@ def _memoised_markdown(known: dict[str, str]):
     """`render_markdown` is a pure function: remember its answers while seeding, so a summary
     placed in an issue is not rendered a second time. The stored HTML is the same, byte for byte.
     """
-    from newsletter import rendering
 
     original = rendering.render_markdown
 
@@ -384,10 +341,6 @@ def _memoised_markdown(known: dict[str, str]):
 
 def _render_issues(issue_ids: list[int]) -> int:
     """Store each issue's renderings as `newsletter.services.issues.issue_render` does, in bulk."""
-    from django.db import connection, connections, transaction
-
-    from newsletter import rendering
-    from newsletter.models import Issue
 
     issue_rows, item_rows = [], []
     for issue in Issue.objects.filter(pk__in=issue_ids):
@@ -415,7 +368,6 @@ def _render_issues(issue_ids: list[int]) -> int:
 def _store_search_vectors() -> None:
     """Search vectors as `newsletter.services.issues` stores them at publication (titles weigh
     A, text B), then fresh statistics for the planner, as autovacuum would make soon after."""
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -456,10 +408,6 @@ class Command(BaseCommand):
         parser.add_argument("--processes", type=int, default=0, help="default: one per core")
 
     def handle(self, *args, **options):
-        from django.db import connection
-
-        from events.models import Event
-        from newsletter.models import Issue, Submission
 
         if connection.vendor != "postgresql":
             raise CommandError("seed_bench fills PostgreSQL: set DATABASE_URL=postgres://…")
