@@ -176,3 +176,20 @@ def redis_down(settings):
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         }
     }
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Each test starts with no rate-limit counters. Ids repeat across tests on SQLite, and the
+    counters (keyed by member id) outlive a test in the cache."""
+    from django.core.cache import cache
+
+    from portal.cache import _local_limits
+
+    if hasattr(cache, "delete_pattern"):  # Redis: only this run's keys (its own KEY_PREFIX)
+        cache.delete_pattern("ratelimit:*")
+        cache.delete_pattern("allauth:rl:*")
+    else:  # local memory: this process's own
+        cache.clear()
+    _local_limits.cache.clear()
+
