@@ -43,6 +43,13 @@ class SummaryField(MarkdownxFormField):
     def to_python(self, value):
         return super().to_python(value).replace("\r\n", "\n")
 
+    def widget_attrs(self, widget):
+        # No maxlength: a browser would cut a pasted summary silently. The counter shows
+        # "4001 / 4000" and the server says what to shorten.
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
 
 class SubmissionForm(forms.Form):
     url = forms.CharField(

@@ -192,4 +192,3 @@ def fresh_rate_limits():
     else:  # local memory: this process's own
         cache.clear()
     _local_limits.cache.clear()
-

@@ -147,6 +147,10 @@ def test_summary_counter_counts_as_the_server_does_and_the_server_still_checks(o
     summary.fill("x" * 4001)
     expect(counter).to_have_text("4001 / 4000")
     expect(counter).to_have_class("helptext char-count over")
+    # The live preview refuses a text over the limit (a 400 with the reason, shown in the
+    # preview pane); the browser logs that answer as a console error. Nothing else may.
+    expect(page.locator(".markdownx-preview")).to_contain_text("this one has 4001")
+    tab.errors = [error for error in tab.errors if "/markdownx/markdownify/" not in error]
     tab.shot("01-over-the-limit")
 
     page.get_by_label("Link").first.fill("https://example.org/too-long")
@@ -157,5 +161,7 @@ def test_summary_counter_counts_as_the_server_does_and_the_server_still_checks(o
         "at most 4000 characters (it has 4001)"
     )
     expect(page.locator("#summary-count")).to_have_text("4001 / 4000")
+    expect(page.locator(".markdownx-preview")).to_contain_text("this one has 4001")
+    tab.errors = [error for error in tab.errors if "/markdownx/markdownify/" not in error]
     assert Submission.objects.count() == 0
     tab.assert_clean()
