@@ -214,7 +214,19 @@ def test_a_killed_workers_delivery_goes_on_within_half_a_minute_of_its_return(
         purge_queue()
 
     assert waited < 30
-    assert_once_in_order(discord_server, channel, contents)
+    # The kill may land while a POST is in flight: Discord stored it, the answer never came.
+    # That one message may then appear twice, flagged for the editors (the one ambiguous case,
+    # see newsletter/services/delivery.py); everything else appears once, in order.
+    flagged = list(
+        DeliveryMessage.objects.filter(delivery=delivery, maybe_duplicate=True).values_list(
+            "content", flat=True
+        )
+    )
+    assert len(flagged) <= 1
+    posted = discord_server.contents(discord_server.hooks[channel.webhook_id])
+    once = [text for i, text in enumerate(posted) if not (i and text == posted[i - 1] in flagged)]
+    assert once == contents
+    assert set(DeliveryMessage.objects.values_list("state", flat=True)) == {Message.SENT}
 
 
 # --- Redis stopped while an issue is published -------------------------------------------------
