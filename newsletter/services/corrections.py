@@ -16,7 +16,7 @@ from django.utils import timezone
 from newsletter.models import Delivery, DeliveryMessage, Issue
 from newsletter.rendering import issue_discord_messages
 
-from .delivery import DeliveryBusy, Message, _queue, issue_delivery_key
+from .delivery import DeliveryBusy, Message, delivery_reopen, issue_delivery_key
 
 
 @dataclass
@@ -89,21 +89,7 @@ def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
             else:
                 message.delete()
         if correction.changed:
-            delivery.state = Delivery.State.PENDING
-            delivery.last_error = ""
-            delivery.finished_at = None
-            delivery.next_attempt_at = delivery.queue_failed_at = None
-            delivery.save(
-                update_fields=[
-                    "state",
-                    "last_error",
-                    "finished_at",
-                    "next_attempt_at",
-                    "queue_failed_at",
-                    "updated_at",
-                ]
-            )
-            _queue(delivery.pk)
+            delivery_reopen(delivery)
     return correction
 
 

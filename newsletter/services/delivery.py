@@ -240,6 +240,26 @@ def _tell_editors_deactivated(channel: DiscordChannel) -> None:
         logger.warning("Could not email the editors about channel %s: %s", channel.pk, exc)
 
 
+def delivery_reopen(delivery: Delivery) -> None:
+    """Back to pending, with no error or wait on record, and a sending run queued after commit
+    (a retry, a correction). The caller holds the delivery's row lock."""
+    delivery.state = Delivery.State.PENDING
+    delivery.last_error = ""
+    delivery.finished_at = None
+    delivery.next_attempt_at = delivery.queue_failed_at = None
+    delivery.save(
+        update_fields=[
+            "state",
+            "last_error",
+            "finished_at",
+            "next_attempt_at",
+            "queue_failed_at",
+            "updated_at",
+        ]
+    )
+    _queue(delivery.pk)
+
+
 def delivery_retry(*, delivery: Delivery) -> bool:
     """Send again what failed (or is waiting for the sweeper). False when nothing to retry."""
     with transaction.atomic():
@@ -259,21 +279,7 @@ def delivery_retry(*, delivery: Delivery) -> bool:
             message.last_error = ""
             message.save(update_fields=["state", "attempts", "last_error"])
         delivery.messages.filter(state__in=_TODO).update(attempts=0)
-        delivery.state = Delivery.State.PENDING
-        delivery.last_error = ""
-        delivery.finished_at = None
-        delivery.next_attempt_at = delivery.queue_failed_at = None
-        delivery.save(
-            update_fields=[
-                "state",
-                "last_error",
-                "finished_at",
-                "next_attempt_at",
-                "queue_failed_at",
-                "updated_at",
-            ]
-        )
-        _queue(delivery.pk)
+        delivery_reopen(delivery)
     return True
 
 
