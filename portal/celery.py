@@ -28,7 +28,7 @@ def task_named(name: str):
     return app.tasks[name]
 
 
-def queue_after_commit(name: str, **kwargs) -> None:
+def queue_after_commit(name: str, *, countdown: float | None = None, **kwargs) -> None:
     """Queue the task `name` once the current transaction commits; a broker that is down
     fails nothing.
 
@@ -36,6 +36,8 @@ def queue_after_commit(name: str, **kwargs) -> None:
     an unreachable broker must not turn it into an error page. The work is not lost: its row
     says it is still to do (metadata not fetched, email not sent, message not posted) and a
     periodic sweeper queues it again once the broker is back.
+
+    `countdown`: seconds the broker holds the task before a worker gets it (inline: none).
 
     Without a broker (REDIS_URL unset) tasks run inline, here; a task that fails then (a mail
     server down) is logged with its traceback and left for the sweeper, as a worker would,
@@ -47,7 +49,10 @@ def queue_after_commit(name: str, **kwargs) -> None:
     def send() -> None:
         arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
         try:
-            task.delay(**kwargs)
+            if countdown:
+                task.apply_async(kwargs=kwargs, countdown=countdown)
+            else:
+                task.delay(**kwargs)
         except OperationalError as exc:
             logger.warning(
                 "Could not queue %s(%s) (%s); the sweeper will queue it again.",

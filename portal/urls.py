@@ -9,7 +9,7 @@ from django.views.generic import TemplateView
 from markdownx.views import ImageUploadView, MarkdownifyView
 
 from newsletter.sitemaps import SITEMAPS
-from newsletter.urls import submission_patterns
+from newsletter.urls import submission_patterns, subscription_patterns
 from portal import views
 
 admin.site.site_header = f"{settings.SITE_NAME} editors"
@@ -39,6 +39,7 @@ urlpatterns = [
     path("markdownx/upload/", login_required(ImageUploadView.as_view()), name="markdownx_upload"),
     path("archive/", include("newsletter.urls")),
     path("events/", include("events.urls")),
+    path("email/", include((subscription_patterns, "email"))),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
