@@ -135,6 +135,7 @@ class SubscribeForm(forms.Form):
         label="Your email address",
         # Not stripped: a line break anywhere in the value is refused, not silently cut.
         strip=False,
+        error_messages={"required": "Enter your email address."},
         widget=forms.EmailInput(attrs={"autocomplete": "email", "maxlength": MAX_ADDRESS}),
     )
 

@@ -202,8 +202,9 @@ class SubscriberAdmin(admin.ModelAdmin):
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        posted = request.method == "POST"
+        form = ImportForm(request.POST if posted else None, request.FILES if posted else None)
+        if posted and form.is_valid():
             report = subscribers_import(text=form.cleaned_data["text"])
             messages.success(
                 request,
