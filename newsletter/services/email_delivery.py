@@ -124,9 +124,9 @@ def _queue(issue_id: int, countdown: float = 0) -> None:
 
 
 def _lease_seconds() -> float:
-    # Renewed before every message, so it must outlast one: connecting and the answer may
-    # each take up to the timeout, and the wait for a slot of the pace comes on top.
-    return max(float(settings.EMAIL_LEASE), 2 * float(settings.EMAIL_TIMEOUT or 30) + 10)
+    # Renewed between messages once half is used, so half of it must outlast one message:
+    # the wait for a slot of the pace, a NOOP, then MAIL, RCPT and DATA, each up to the timeout.
+    return max(float(settings.EMAIL_LEASE), 2 * (3 * float(settings.EMAIL_TIMEOUT or 30) + 1))
 
 
 def _claimable(now):
@@ -249,9 +249,9 @@ class _Run:
         if time.monotonic() - self.lease_renewed < _lease_seconds() / 2:
             return True
         now = timezone.now()
-        EmailSend.objects.filter(lease_token=self.token, state=Send.PENDING).update(
-            lease_expires_at=now + timedelta(seconds=_lease_seconds()), updated_at=now
-        )
+        EmailSend.objects.filter(
+            lease_token=self.token, state__in=[Send.PENDING, Send.SENDING]
+        ).update(lease_expires_at=now + timedelta(seconds=_lease_seconds()), updated_at=now)
         self.lease_renewed = time.monotonic()
         return True
 

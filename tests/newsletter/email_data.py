@@ -40,15 +40,10 @@ def unsubscribe_path(received: Received) -> str:
     return urlsplit(url).path
 
 
-def issue_recipients(server) -> list[str]:
-    """Who received an issue (not the submitters' own emails), one entry per copy."""
-    prefix = f"{settings.SITE_NAME} #"
-    return [
-        recipient.lower()
-        for received in list(server.messages)
-        if str(received.message["Subject"]).startswith(prefix)
-        for recipient in received.rcpt_tos
-    ]
+def issue_recipients(server, *, domain: str = "example.net") -> list[str]:
+    """Who among `readers` received something, one entry per copy (the submitters, at
+    example.org, get their own emails when an issue is published)."""
+    return [r for r in server.recipients() if r.endswith(f"@{domain}")]
 
 
 def states(issue: Issue) -> dict[str, int]:
