@@ -149,7 +149,9 @@ def issue_email(
     return IssueEmail(
         subject=one_line(f"{settings.SITE_NAME} #{issue.number}: {issue.title}"),
         html=_INLINER.inline(page),
-        text=text,
+        # render_to_string marks its output safe for HTML; the text part is no HTML, and a
+        # page that shows it (the admin's preview) must escape it.
+        text="".join([text]),
         web_url=web_url,
     )
 

@@ -257,3 +257,10 @@ def test_members_cannot_reach_the_email_pages(member_client):
     ):
         response = member_client.get(url)
         assert response.status_code in (302, 403)
+
+
+def test_the_text_preview_escapes_what_the_issue_holds(editor_client):
+    issue = issue_with_links(introduction="</textarea><script>alert(1)</script>")
+    page = html(editor_client.get(reverse("admin:newsletter_issue_preview", args=[issue.pk])))
+    assert "<script>alert(1)" not in page
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
