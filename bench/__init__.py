@@ -13,4 +13,5 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "pages": ("bench.pages", "reader pages under load: requests per second, p50/p99 latency"),
     "delivery": ("bench.delivery", "Discord delivery time against the floor of the rate limit"),
     "soak": ("bench.soak", "10 minutes of mixed traffic: no 5xx, nothing lost, sent once"),
+    "email": ("bench.email", "an issue to 50,000 subscribers: sends created, pace, memory"),
 }

@@ -292,8 +292,10 @@ def test_an_address_that_unsubscribes_before_its_turn_is_not_sent_to(smtp_settin
     first, second = readers(2)
     issue = issue_with_links()
     issue_publish(issue=issue, actor=EditorFactory())
-    # Unsubscribed after the run claimed its rows: the hand-over checks the state again.
-    Subscriber.objects.filter(pk=second.pk).update(state=Subscriber.State.UNSUBSCRIBED)
+    # Claimed by a run (its lease), then unsubscribed: the row is no longer pending.
+    EmailSend.objects.update(lease_token="a-run", lease_expires_at=timezone.now() + timedelta(1))
+    subscriber_unsubscribe(subscriber=second, reason="unsubscribe link")
+    EmailSend.objects.update(lease_token="", lease_expires_at=None)  # the run died
     email_sends_send(issue_id=issue.pk)
     assert issue_recipients(smtp_settings) == [first.email.lower()]
     assert EmailSend.objects.get(subscriber=second).state == Send.SUPPRESSED
