@@ -1,4 +1,5 @@
-"""Forms of the members' submission pages: the link, its summary and extra links."""
+"""Forms of the members' submission pages (the link, its summary and extra links), and the
+email edition's subscribe form."""
 
 import unicodedata
 
@@ -8,6 +9,8 @@ from markdownx.fields import MarkdownxFormField
 
 from newsletter.links.canonical import canonical_key
 from newsletter.models import Kind
+from newsletter.services.subscribers import MAX_LENGTH as MAX_ADDRESS
+from newsletter.services.subscribers import address_clean
 from portal.forms import MarkdownEditor
 from portal.text import one_line
 
@@ -146,3 +149,19 @@ def extra_links_from(formset) -> list[tuple[str, str]]:
         for f in formset.forms
         if f.cleaned_data.get("url")
     ]
+
+
+class SubscribeForm(forms.Form):
+    """The email edition's subscribe form: an address, nothing else (no account needed)."""
+
+    email = forms.CharField(
+        label="Your email address",
+        # Not stripped: a line break anywhere in the value is refused, not silently cut.
+        strip=False,
+        error_messages={"required": "Enter your email address."},
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "maxlength": MAX_ADDRESS}),
+    )
+
+    def clean_email(self) -> str:
+        address, _ = address_clean(self.cleaned_data["email"])
+        return address

@@ -1,14 +1,18 @@
-"""The newsletter's URLs: the public archive under /archive/, and members' submission pages.
+"""The newsletter's URLs: the public archive under /archive/, members' submission pages, and
+the email edition's pages under /email/.
 
-Issue and item URLs are stable: readers link to them.
+Issue and item URLs are stable: readers link to them, and so do the emails' unsubscribe links.
 """
 
-from django.urls import path, register_converter
+from anymail import urls as anymail_urls
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import URLPattern, path, register_converter
 
 from portal.pagecache import reader_page
 
 from .models import KIND_SLUGS
-from .views import archive, feeds, search, submissions
+from .views import archive, feeds, search, submissions, subscribers
 
 app_name = "newsletter"
 
@@ -65,4 +69,34 @@ submission_patterns = [
         submissions.submission_withdraw,
         name="submission-withdraw",
     ),
+]
+
+
+def _tracking_webhooks() -> list[URLPattern]:
+    """django-anymail's tracking webhook of each provider in EMAIL_TRACKING_PROVIDERS (by
+    default the one EMAIL_BACKEND names) at /email/webhooks/<provider>/tracking/."""
+    views = {
+        pattern.name: pattern.callback
+        for pattern in anymail_urls.urlpatterns
+        if isinstance(pattern, URLPattern)
+    }
+    patterns = []
+    for provider in settings.EMAIL_TRACKING_PROVIDERS:
+        view = views.get(f"{provider}_tracking_webhook")
+        if view is None:
+            raise ImproperlyConfigured(
+                f"EMAIL_TRACKING_PROVIDERS: django-anymail has no tracking webhook for {provider!r}."
+            )
+        patterns.append(path(f"webhooks/{provider}/tracking/", view, name=f"tracking-{provider}"))
+    return patterns
+
+
+# The email edition, at /email/ under the "email" namespace (portal/urls.py).
+subscription_patterns = [
+    path("subscribe/", subscribers.subscribe, name="subscribe"),
+    path("subscribe/done/", subscribers.subscribe_done, name="subscribe-done"),
+    path("confirm/<str:token>/", subscribers.confirm, name="confirm"),
+    path("unsubscribe/<str:token>/", subscribers.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/<str:token>/again/", subscribers.resubscribe, name="resubscribe"),
+    *_tracking_webhooks(),
 ]

@@ -30,7 +30,11 @@ def task_named(name: str):
 
 
 def queue_after_commit(
-    name: str, *, on_failure: Callable[[], None] | None = None, **kwargs
+    name: str,
+    *,
+    countdown: float | None = None,
+    on_failure: Callable[[], None] | None = None,
+    **kwargs,
 ) -> None:
     """Queue the task `name` once the current transaction commits; a broker that is down
     fails nothing, and `on_failure` (if given) is called so that the caller can record it.
@@ -39,6 +43,8 @@ def queue_after_commit(
     an unreachable broker must not turn it into an error page. The work is not lost: its row
     says it is still to do (metadata not fetched, email not sent, message not posted) and a
     periodic sweeper queues it again once the broker is back.
+
+    `countdown`: seconds the broker holds the task before a worker gets it (inline: none).
 
     Without a broker (REDIS_URL unset) tasks run inline, here; a task that fails then (a mail
     server down) is logged with its traceback and left for the sweeper, as a worker would,
@@ -50,7 +56,10 @@ def queue_after_commit(
     def send() -> None:
         arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
         try:
-            task.delay(**kwargs)
+            if countdown:
+                task.apply_async(kwargs=kwargs, countdown=countdown)
+            else:
+                task.delay(**kwargs)
         except OperationalError as exc:
             logger.warning(
                 "Could not queue %s(%s) (%s); the sweeper will queue it again.",

@@ -26,6 +26,13 @@ class ProfileForm(forms.ModelForm):
         help_text="Event times are shown in this time zone.",
     )
 
+    # Not a field of the member: the email list's entry for their address (views.profile).
+    email_issues = forms.BooleanField(
+        required=False,
+        label="Email me each issue",
+        help_text="The newsletter in your inbox at your account's address; one click to stop.",
+    )
+
     class Meta:
         model = User
         fields = ["display_name", "discord_handle", "timezone", "credit_me"]

@@ -5,6 +5,8 @@ machine (SQLite, tasks run inline); production sets DEBUG off, SECRET_KEY,
 DATABASE_URL and REDIS_URL.
 """
 
+import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "markdownx",
+    "anymail",
     "portal",
     "newsletter",
     "events",
@@ -194,6 +197,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletter.sweep_followups",
         "schedule": timedelta(minutes=5),
     },
+    # Finish the email edition: queue again the sends a killed worker or a down broker left,
+    # mark what a dead worker handed over unanswered, resend lost confirmation emails.
+    "sweep-email-sends": {
+        "task": "newsletter.sweep_email",
+        "schedule": timedelta(minutes=1),
+    },
     # Post event reminders (lead times in EVENT_REMINDER_LEADS) once each.
     "send-event-reminders": {
         "task": "events.send_due_reminders",
@@ -258,6 +267,23 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="newsletter@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A provider with an API instead of SMTP, through django-anymail, by configuration alone:
+# EMAIL_BACKEND=anymail.backends.postmark.EmailBackend (amazon_ses, mailgun, sendgrid, …) and
+# the provider's ANYMAIL_* variables (ANYMAIL_POSTMARK_SERVER_TOKEN=…), which become the
+# ANYMAIL setting without their prefix. ANYMAIL_WEBHOOK_SECRET=user:password guards the
+# tracking webhooks at /email/webhooks/<provider>/tracking/ (bounces and complaints).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_CONFIG["EMAIL_BACKEND"])
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_")
+}
+_anymail_provider = re.fullmatch(r"anymail\.backends\.(\w+)\.EmailBackend", EMAIL_BACKEND)
+EMAIL_TRACKING_PROVIDERS = env.list(
+    "EMAIL_TRACKING_PROVIDERS", default=[_anymail_provider[1]] if _anymail_provider else []
+)
+# Seconds to wait for the mail server or provider before giving up on a message.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30)
 
 # --- Internationalisation -----------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -378,3 +404,24 @@ DISCORD_MAX_ATTEMPTS = env.int("DISCORD_MAX_ATTEMPTS", default=20)
 DISCORD_SWEEP_AFTER = env.int("DISCORD_SWEEP_AFTER", default=15)
 DISCORD_DELIVERY_LEASE = env.int("DISCORD_DELIVERY_LEASE", default=20)
 EVENT_REMINDER_LEADS = env.list("EVENT_REMINDER_LEADS", cast=int, default=[24 * 60, 60])
+
+# The email edition (newsletter/services/email_delivery.py): messages per second for all
+# workers together (the provider's sending rate); rows claimed per run; runs sending one issue
+# at once; seconds after which a run hands its worker process back and queues its sequel.
+EMAIL_SEND_RATE = env.float("EMAIL_SEND_RATE", default=10.0)
+EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=200)
+EMAIL_SEND_LANES = env.int("EMAIL_SEND_LANES", default=2)
+EMAIL_RUN_SECONDS = env.float("EMAIL_RUN_SECONDS", default=60.0)
+# A refused-for-now answer (4xx) or a mail server out of reach is tried again after BACKOFF
+# seconds, doubling per attempt up to an hour; MAX_ATTEMPTS refusals fail the send for good.
+EMAIL_RETRY_BACKOFF = env.float("EMAIL_RETRY_BACKOFF", default=60.0)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
+# Sends left waiting this many seconds are queued again; a run holds its rows LEASE seconds.
+EMAIL_SWEEP_AFTER = env.int("EMAIL_SWEEP_AFTER", default=300)
+EMAIL_LEASE = env.int("EMAIL_LEASE", default=120)
+# Days a confirmation link works; soft bounces in a row that suspend an address; subscribe
+# requests per client address and hour; open and click tracking at providers that offer it.
+EMAIL_CONFIRM_DAYS = env.int("EMAIL_CONFIRM_DAYS", default=7)
+EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
+EMAIL_SUBSCRIBES_PER_HOUR = env.int("EMAIL_SUBSCRIBES_PER_HOUR", default=20)
+EMAIL_TRACKING = env.bool("EMAIL_TRACKING", default=False)

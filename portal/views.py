@@ -20,7 +20,8 @@ from redis.exceptions import RedisError
 
 from events.models import Event
 from newsletter.forms import SUMMARY_MAX_LENGTH
-from newsletter.models import Issue
+from newsletter.models import Issue, Subscriber
+from newsletter.services.subscribers import member_receives_issues, subscriber_set_for_member
 
 from .auth import remember_zone
 from .celery import queue_after_commit
@@ -92,15 +93,27 @@ def _redis() -> redis.Redis:
 def home(request: HttpRequest) -> HttpResponse:
     latest = Issue.objects.published().order_by("-published_at").first()
     upcoming = Event.objects.visible().upcoming().order_by("start")[:3]
-    return render(request, "portal/home.html", {"latest": latest, "upcoming": upcoming})
+    # Only the count of the email list is public.
+    readers = Subscriber.objects.receiving().count()
+    return render(
+        request,
+        "portal/home.html",
+        {"latest": latest, "upcoming": upcoming, "readers": readers},
+    )
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(
+        request.POST or None,
+        instance=request.user,
+        initial={"email_issues": member_receives_issues(request.user)},
+    )
     if request.method == "POST" and form.is_valid():
         form.save()
         remember_zone(request, request.user)
+        if "email_issues" in form.changed_data:
+            subscriber_set_for_member(user=request.user, receive=form.cleaned_data["email_issues"])
         if {"display_name", "credit_me"} & set(form.changed_data):
             # Published issues credit members by name: show the new name (or none) at once.
             queue_after_commit("newsletter.rerender_for_author", user_id=request.user.pk)

@@ -17,6 +17,7 @@ from portal.celery import app as celery_app
 from tests.factories import EditorFactory, UserFactory
 from tests.stubs.discord import discord_server  # noqa: F401  (fixture)
 from tests.stubs.fixtures import loopback_only, thirdparty_server, thirdparty_settings  # noqa: F401
+from tests.stubs.smtp import smtp_server, smtp_settings  # noqa: F401  (fixtures)
 from tests.workers import celery_worker, reset_broker  # noqa: F401  (fixture)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -99,6 +100,8 @@ def _data_migration_rows(request):
     editors_and_sections.create(apps, None)
     publishing = importlib.import_module("newsletter.migrations.0004_issue_publishing_and_search")
     publishing.compact_spotlights(apps, None)
+    email_list = importlib.import_module("newsletter.migrations.0008_subscribers_and_email_sends")
+    email_list.grant(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from events.models import RSVP, Event
 from newsletter.links.canonical import canonical_key
-from newsletter.models import Issue, Kind, Section, Submission, Vote
+from newsletter.models import Issue, Kind, Section, Submission, Subscriber, Vote
 from portal.models import User
 
 
@@ -114,3 +114,15 @@ class RSVPFactory(factory.django.DjangoModelFactory):
     waitlisted_at = factory.LazyAttribute(
         lambda o: timezone.now() if o.status == RSVP.Status.WAITLISTED else None
     )
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    """A confirmed reader of the email edition (as if the confirmation link had been used)."""
+
+    class Meta:
+        model = Subscriber
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.net")
+    key = factory.LazyAttribute(lambda o: o.email.lower())
+    state = Subscriber.State.CONFIRMED
+    confirmed_at = factory.LazyFunction(timezone.now)

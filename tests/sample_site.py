@@ -2,7 +2,8 @@
 
 Built through the services where one exists, so the rows look like the real thing: a pending
 submission by the editor, an accepted one, a draft and a published issue (with its Discord
-delivery), an event with an RSVP, a channel with a known webhook token.
+delivery and its email to the one confirmed subscriber), an event with an RSVP, a channel with a
+known webhook token.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from django.utils import timezone
 
 from events import services as event_services
 from events.models import RSVP, Event
-from newsletter.models import Delivery, DiscordChannel, Issue, Kind, Submission
+from newsletter.models import Delivery, DiscordChannel, Issue, Kind, Submission, Subscriber
 from newsletter.services.compose import issue_item_add
 from newsletter.services.issues import issue_create, issue_publish
 from newsletter.services.submissions import submission_create
+from newsletter.services.subscribers import confirm_token, subscriber_confirm, subscriber_subscribe
 from newsletter.services.votes import vote_cast
 from portal.models import User
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
@@ -41,6 +43,7 @@ class Site:
     event: Event
     channel: DiscordChannel
     delivery: Delivery
+    reader: Subscriber  # confirmed: the published issue was emailed to it
     confirm_key: str  # allauth's email-confirmation key for `unverified`
     reset_uidb36: str  # allauth's password-reset key parts for `member`
     reset_key: str
@@ -84,6 +87,8 @@ def build_site() -> Site:
     issue = issue_create(title="What happened in March", introduction="Hello.", actor=superuser)
     issue_item_add(issue=issue, submission=in_issue, actor=superuser)
     issue_item_add(issue=issue, event=event, actor=superuser)
+    reader = subscriber_subscribe(email="reader@example.org")
+    subscriber_confirm(token=confirm_token(reader))
     issue = issue_publish(issue=issue, actor=superuser)
     delivery = Delivery.objects.get(channel=channel, issue=issue)
     return Site(
@@ -97,6 +102,7 @@ def build_site() -> Site:
         event=event,
         channel=channel,
         delivery=delivery,
+        reader=reader,
         confirm_key=EmailConfirmationHMAC(EmailAddress.objects.get(user=unverified)).key,
         reset_uidb36=user_pk_to_url_str(member),
         reset_key=default_token_generator.make_token(member),

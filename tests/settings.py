@@ -34,11 +34,22 @@ FETCH_ALLOWED_HOSTS = ["127.0.0.1"]
 if REDIS_URL:
     CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"  # noqa: F405
 ACCOUNT_RATE_LIMITS = False
+# The email edition: sends go as fast as the tests want unless a test sets a pace; bounce
+# webhooks of two providers (one with basic auth only, one signed) are mounted.
+EMAIL_SEND_RATE = float(os.environ.get("EMAIL_SEND_RATE", "1000"))
+EMAIL_TRACKING_PROVIDERS = ["postmark", "mailgun"]
+ANYMAIL = {
+    "WEBHOOK_SECRET": "hooks:test-webhook-secret",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "test-mailgun-signing-key",
+}
 # Factories change rows without the services that retire cached pages, and the cache outlives
 # each test: whole-page caching is off, except in the tests that switch it on.
 READER_CACHE_SECONDS = 0
 # A real Celery worker (tests/workers.py) runs in its own process: when a test sets this
 # variable before starting it, the worker writes its emails as files there for the test to read.
+# Or sends them through the local SMTP server a test started (tests/stubs/smtp.py).
+if os.environ.get("PORTAL_TEST_EMAIL_URL"):
+    vars().update(env.email_url_config(os.environ["PORTAL_TEST_EMAIL_URL"]))  # noqa: F405
 if os.environ.get("PORTAL_TEST_EMAIL_DIR"):
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = os.environ["PORTAL_TEST_EMAIL_DIR"]

@@ -7,7 +7,9 @@ concrete URL from a sample site, then
 1. GETs it as an editor with superuser rights and as a visitor: no INSERT, UPDATE or DELETE may
    run (a GET that changes state could be triggered by an <img> on another site);
 2. POSTs to it, signed in as the superuser but without a CSRF token: the answer is 403 (or 405
-   for a view that only answers GET), and no write may run.
+   for a view that only answers GET), and no write may run. The few views that take no token by
+   design (CSRF_EXEMPT, each with its reason) get the POST with their secret spoiled instead,
+   and must refuse it (4xx) without writing.
 
 A pattern with a URL parameter this file has no sample value for fails the test with the
 parameter's name: add the value to `sample_kwargs`.
@@ -28,11 +30,29 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from newsletter.models import KIND_SLUGS, Issue, Kind, Submission
+from newsletter.services.subscribers import confirm_token, unsubscribe_token
 from tests.sample_site import Site, build_site
 
 # Patterns the walk does not request, each with the reason. Keep it short: a pattern belongs here
 # only when no sample value can be built for it.
 ALLOW_LIST: dict[str, str] = {}
+
+# Views that take no CSRF token by design, and why. Their authority is a secret in the request
+# (a signed link, a webhook's credentials) or none at all (anyone may ask; the owner of the
+# address confirms by email). Keep it short: every other POST must need the token.
+CSRF_EXEMPT: dict[str, str] = {
+    "email/subscribe/": (
+        "its form is on cached reader pages, which cannot carry a per-visitor token; it acts on "
+        "no session, and the address's owner confirms by email (double opt-in)"
+    ),
+    "email/unsubscribe/<str:token>/": (
+        "RFC 8058: mail providers POST the one-click unsubscribe without any token; the signed "
+        "link is the authority"
+    ),
+    "email/webhooks/postmark/tracking/": "django-anymail's bounce webhook, with basic auth",
+    "email/webhooks/mailgun/tracking/": "django-anymail's bounce webhook, basic auth and HMAC",
+}
+SPOILED_TOKEN = "1:not-a-signature"
 
 # Admin models that have no sample object: their object pages are requested with a pk that does
 # not exist (the admin answers with a redirect), which still checks GET and the CSRF refusal.
@@ -122,12 +142,18 @@ def sample_kwargs(route: Route, site: Site) -> dict[str, str]:
         }
     if route.template.startswith("events/"):
         return {"slug": site.event.slug}
+    if route.template.startswith("email/"):
+        if "unsubscribe" in route.template:
+            return {"token": unsubscribe_token(site.reader)}
+        return {"token": confirm_token(site.reader)}
     # The members' side: the pending submission belongs to the superuser.
     return {"pk": str(site.submission.pk)}
 
 
-def build_url(route: Route, site: Site) -> str:
+def build_url(route: Route, site: Site, *, spoiled: bool = False) -> str:
     values = sample_kwargs(route, site)
+    if spoiled and "token" in values:
+        values["token"] = SPOILED_TOKEN
     missing = []
 
     def fill(match: re.Match) -> str:
@@ -167,6 +193,17 @@ def test_allow_list_stays_small_and_current():
     assert set(ALLOW_LIST) <= templates, "an allow-listed pattern no longer exists: remove it"
 
 
+def test_exactly_the_listed_views_are_csrf_exempt():
+    """What CSRF_EXEMPT names is exempt, and nothing of ours else: a new exempt view fails here."""
+    exempt = {
+        route.template
+        for route in all_routes()
+        if getattr(route.pattern.callback, "csrf_exempt", False)
+        and not route.template.startswith(("admin/", "accounts/"))
+    }
+    assert exempt == set(CSRF_EXEMPT)
+
+
 def test_walk_finds_the_admin_allauth_and_our_views():
     templates = {r.template for r in all_routes()}
     assert "admin/newsletter/issue/<path:object_id>/change/" in templates
@@ -203,9 +240,14 @@ def test_every_url_is_safe_to_get_and_refuses_a_post_without_csrf_token():
             if response.status_code >= 500:
                 problems.append(f"GET {url} as {who}: {response.status_code}")
             problems += [f"GET {url} as {who} wrote: {sql}" for sql in writes(queries)]
+        exempt = route.template in CSRF_EXEMPT
+        if exempt:
+            url = build_url(route, site, spoiled=True)
         with CaptureQueriesContext(connection) as queries:
             response = forger.post(url, {"title": "forged", "status": "going"}, secure=True)
-        if response.status_code not in (403, 405):
+        if exempt and not 400 <= response.status_code < 500:
+            problems.append(f"POST {url} (exempt) with a spoiled secret: {response.status_code}")
+        elif not exempt and response.status_code not in (403, 405):
             problems.append(f"POST {url} without CSRF token: {response.status_code}")
         problems += [f"POST {url} without CSRF token wrote: {sql}" for sql in writes(queries)]
         requested += 1

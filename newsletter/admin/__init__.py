@@ -3,7 +3,9 @@
 - review.py: the review queue of submissions, votes and decisions;
 - issues.py: sections, composing, previewing and publishing issues;
 - compose.py: the compose page's items table, as a formset;
-- channels.py: Discord channels and the progress of deliveries.
+- channels.py: Discord channels and the progress of deliveries;
+- issue_email.py: the email edition on the issue pages (progress, previews, a test to me);
+- subscribers.py: the email list (export, import) and the sends of each issue.
 """
 
-from . import channels, issues, review  # noqa: F401  (registers the ModelAdmins)
+from . import channels, issues, review, subscribers  # noqa: F401  (registers the ModelAdmins)

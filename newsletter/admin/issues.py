@@ -1,4 +1,4 @@
-"""Sections, and the editors' issue desk: compose, preview the three outputs, publish.
+"""Sections, and the editors' issue desk: compose, preview the four outputs, publish.
 
 Every change goes through `newsletter.services`; these pages only collect what the editor
 chose (the items table through the formset in `compose.py`). All forms work without JavaScript.
@@ -45,8 +45,10 @@ from newsletter.services.issues import (
 from portal.forms import MarkdownEditor
 
 from .. import rendering
+from ..email import issue_email
 from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
 from .compose import BaseItemFormSet, ItemFormSet
+from .issue_email import IssueEmailAdmin
 
 
 def _is_id(value: str) -> bool:
@@ -141,7 +143,7 @@ class ScheduleForm(forms.Form):
 
 
 @admin.register(Issue)
-class IssueAdmin(admin.ModelAdmin):
+class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
     form = IssueForm
     list_display = [
         "number",
@@ -279,6 +281,7 @@ class IssueAdmin(admin.ModelAdmin):
                 view(self.publishing_view),
                 name="newsletter_issue_publishing",
             ),
+            *self.email_urls(),
             *super().get_urls(),
         ]
 
@@ -306,6 +309,7 @@ class IssueAdmin(admin.ModelAdmin):
                 }
             ),
             "has_change_permission": self.has_change_permission(request, issue),
+            **self.email_context(issue),
         }
 
     def compose_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -431,6 +435,7 @@ class IssueAdmin(admin.ModelAdmin):
             discord_messages=discord_messages,
             discord_limit=limit,
             discord_total=sum(m["length"] for m in discord_messages),
+            email_text=issue_email(issue, body_html=web_html, body_markdown=markdown).text,
         )
         return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
 

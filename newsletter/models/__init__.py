@@ -1,4 +1,4 @@
-"""Submissions, editorial votes, issues and their Discord deliveries.
+"""Submissions, editorial votes, issues, their Discord deliveries and the email edition.
 
 Models stay slim: state changes live in `newsletter.services`, which every view,
 admin action, task and command calls.
@@ -17,6 +17,7 @@ from .submissions import (
     SubqueryCount,
     Vote,
 )
+from .subscribers import EmailSend, Subscriber, SubscriberQuerySet
 
 __all__ = [
     "KIND_SLUGS",
@@ -24,6 +25,7 @@ __all__ = [
     "Delivery",
     "DeliveryMessage",
     "DiscordChannel",
+    "EmailSend",
     "ExtraLink",
     "Issue",
     "IssueItem",
@@ -35,5 +37,7 @@ __all__ = [
     "Submission",
     "SubmissionQuerySet",
     "SubqueryCount",
+    "Subscriber",
+    "SubscriberQuerySet",
     "Vote",
 ]

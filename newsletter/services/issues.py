@@ -26,6 +26,7 @@ from portal.states import transition_check
 from portal.text import one_line
 
 from .delivery import deliveries_create_for_issue
+from .email_delivery import email_sends_create_for_issue
 from .submissions import submission_transition
 
 logger = logging.getLogger(__name__)
@@ -312,6 +313,7 @@ def issue_transition(
         if to_state == State.PUBLISHED:
             issue_render(issue=locked)
             deliveries_create_for_issue(issue=locked)
+            email_sends_create_for_issue(issue=locked)
     issue.refresh_from_db()
     return issue
 

@@ -74,7 +74,11 @@ _FIND_ACTIVE_CONTENT = """
     else if (new URL(script.src).origin !== location.origin) found.push("foreign script " + script.src);
   }
   for (const el of document.querySelectorAll("iframe, frame, object, embed, base, meta[http-equiv]")) {
-    found.push(el.outerHTML.slice(0, 80));
+    // The admin's previews of the email edition: our own page, in a sandbox without scripts.
+    const emailPreview = el.localName === "iframe" && el.sandbox && el.hasAttribute("sandbox")
+      && !el.sandbox.contains("allow-scripts") && !el.sandbox.contains("allow-same-origin")
+      && new URL(el.src).origin === location.origin && el.src.endsWith("/email/preview.html");
+    if (!emailPreview) found.push(el.outerHTML.slice(0, 80));
   }
   for (const violation of window.__cspViolations || []) found.push("CSP blocked " + violation);
   return found;
@@ -172,6 +176,8 @@ def test_hostile_content_is_inert_on_every_page_that_shows_it(
     issue = issue_publish(issue=issue, actor=editor)
     visit(desk, f"/admin/newsletter/issue/{issue.pk}/compose/", expect_text="Hostile")
     visit(desk, f"/admin/newsletter/issue/{issue.pk}/preview/", expect_text="Hostile")
+    # The email edition as subscribers get it (the preview's frames show this page).
+    visit(desk, f"/admin/newsletter/issue/{issue.pk}/email/preview.html", expect_text="Hostile")
 
     reader = open_tab("hostile")
     visit(reader, "/", expect_text="Hostile")
