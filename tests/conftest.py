@@ -100,7 +100,7 @@ def _data_migration_rows(request):
     editors_and_sections.create(apps, None)
     publishing = importlib.import_module("newsletter.migrations.0004_issue_publishing_and_search")
     publishing.compact_spotlights(apps, None)
-    email_list = importlib.import_module("newsletter.migrations.0008_subscribers_and_email_sends")
+    email_list = importlib.import_module("newsletter.migrations.0010_subscribers_and_email_sends")
     email_list.grant(apps, None)
 
 
