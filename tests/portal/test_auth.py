@@ -32,7 +32,8 @@ def test_a_members_page_reads_the_member_from_the_cache(django_assert_num_querie
     member = UserFactory()
     client = logged_in(member)
     client.get("/")  # loads and caches the member
-    with django_assert_num_queries(2):  # the latest issue, the upcoming events: the page's own
+    # The page's own: the latest issue, the upcoming events, the email subscribers' count.
+    with django_assert_num_queries(3):
         page = client.get("/")
 
     assert page.status_code == 200
