@@ -5,6 +5,7 @@ Issue and item URLs are stable: readers link to them, and so do the emails' unsu
 """
 
 from anymail import urls as anymail_urls
+from anymail.exceptions import AnymailImproperlyInstalled
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, path, register_converter
@@ -87,8 +88,22 @@ def _tracking_webhooks() -> list[URLPattern]:
             raise ImproperlyConfigured(
                 f"EMAIL_TRACKING_PROVIDERS: django-anymail has no tracking webhook for {provider!r}."
             )
+        _check_installed(provider, view)
         patterns.append(path(f"webhooks/{provider}/tracking/", view, name=f"tracking-{provider}"))
     return patterns
+
+
+def _check_installed(provider: str, view) -> None:
+    """A provider whose webhook needs an extra package (Amazon SES's needs boto3) fails at
+    start-up with the command to fix it, not with a 500 to the provider's first bounce."""
+    try:
+        view.view_class(**view.view_initkwargs)
+    except AnymailImproperlyInstalled as exc:
+        extra = provider.replace("_", "-")
+        raise ImproperlyConfigured(
+            f"EMAIL_TRACKING_PROVIDERS: {provider!r} needs an extra package: "
+            f"pip install 'django-anymail[{extra}]' ({exc})."
+        ) from exc
 
 
 # The email edition, at /email/ under the "email" namespace (portal/urls.py).

@@ -115,8 +115,10 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    """GET: the page with one button (or, once unsubscribed, the offer to come back).
-    POST: unsubscribe now, from that button or from a mail client's (RFC 8058)."""
+    """GET: the page with one button, which its script presses as the page opens, so the
+    footer link is one click for a person while a mail scanner fetching the link (without
+    running scripts) unsubscribes nobody; once unsubscribed, the offer to come back.
+    POST: unsubscribe now, from that page or from a mail client's own button (RFC 8058)."""
     template = "newsletter/subscribers/unsubscribe.html"
     try:
         subscriber = subscriber_from_unsubscribe_token(token)
@@ -145,10 +147,16 @@ def resubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "newsletter/subscribers/unsubscribe.html", {"error": str(exc)}, status=400
         )
-    if subscriber is not None:
-        subscriber_resubscribe(subscriber=subscriber)
-        messages.success(request, "Welcome back: you will receive the next issue.")
-    return redirect(reverse("email:unsubscribe", args=[token]))
+    if subscriber is None:  # a test email's link
+        return redirect(reverse("email:unsubscribe", args=[token]))
+    subscriber_resubscribe(subscriber=subscriber)
+    messages.success(request, "Welcome back: you will receive the next issue.")
+    # Not back to the unsubscribe page: its script would unsubscribe the reader again.
+    return render(
+        request,
+        "newsletter/subscribers/confirm.html",
+        {"subscriber": subscriber, "confirmed": True},
+    )
 
 
 # Bounces and complaints, from the provider's tracking webhook (newsletter/urls.py mounts

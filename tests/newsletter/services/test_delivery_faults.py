@@ -10,9 +10,6 @@ free port, stops it while an issue is published, and starts it again.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -25,7 +22,7 @@ from newsletter.services.delivery import delivery_create, delivery_sweep
 from portal.celery import app as celery_app
 from tests.factories import EditorFactory, SubmissionFactory
 from tests.stubs.discord import discord_server, make_channel  # noqa: F401  (fixture)
-from tests.workers import WorkerProcess, reset_broker, wait_until
+from tests.workers import OwnRedis, WorkerProcess, broker, needs_redis_server, wait_until
 
 Message = DeliveryMessage.State
 
@@ -230,69 +227,6 @@ def test_a_killed_workers_delivery_goes_on_within_half_a_minute_of_its_return(
 
 
 # --- Redis stopped while an issue is published -------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OwnRedis:
-    """A private redis-server for this test only: stopping it disturbs nobody."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-
-        def answers():
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), 0.2),
-            ):
-                return True
-            return False
-
-        wait_until(answers, timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-@contextlib.contextmanager
-def broker(url: str):
-    """Send this process's tasks to `url` (and back to the usual broker afterwards)."""
-    previous = celery_app.conf.broker_url
-    reset_broker(url)
-    try:
-        yield
-    finally:
-        reset_broker(previous)
-
-
-needs_redis_server = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="redis-server is not installed"
-)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from newsletter.services.issues import issue_publish
 from portal.celery import app as celery_app
 from tests.factories import EditorFactory
 from tests.newsletter.email_data import issue_recipients, issue_with_links, readers, states
-from tests.workers import WorkerProcess, wait_until
+from tests.workers import OwnRedis, WorkerProcess, broker, needs_redis_server, wait_until
 
 Send = EmailSend.State
 
@@ -230,3 +230,33 @@ def test_smtp_server_down_for_a_while_loses_and_doubles_nothing(smtp_server):
     assert found.get(Send.SENT, 0) + unconfirmed == 40
     assert unconfirmed <= 2  # at most the message each process was handing over
     assert sum(counts.values()) >= 40 - unconfirmed
+
+
+# --- Redis stopped while the issue is published ------------------------------------------------
+
+
+@needs_redis_server
+def test_published_while_redis_is_down_every_reader_gets_one_copy_once_it_is_back(
+    smtp_server, settings
+):
+    """The sends are rows from the moment of publishing: a broker that cannot take the tasks
+    loses none of them, and the sweeper (beat's job, every minute) queues them when it is back."""
+    redis = OwnRedis()
+    redis.start()
+    settings.REDIS_URL = redis.url
+    try:
+        with broker(redis.url), running_worker(smtp_server, REDIS_URL=redis.url):
+            redis.stop()
+            issue, people = publish(12)
+
+            assert states(issue) == {Send.PENDING: 12}
+            time.sleep(2)  # the worker has nothing it could have been given
+            assert issue_recipients(smtp_server) == []
+
+            redis.start()
+            sweep_until_done(issue)
+    finally:
+        redis.stop()
+
+    assert copies(smtp_server, people) == {person.email.lower(): 1 for person in people}
+    assert states(issue) == {Send.SENT: 12}

@@ -9,16 +9,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.util
 import json
 import re
 import time
 
 import pytest
+from anymail import urls as anymail_urls
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
 
+from newsletter import urls as newsletter_urls
 from newsletter.models import EmailSend, Subscriber
 from newsletter.services.subscribers import confirm_token, unsubscribe_token
 from tests.factories import IssueFactory, SubscriberFactory, UserFactory
@@ -168,7 +172,9 @@ def test_unsubscribe_page_asks_then_unsubscribes_and_offers_to_come_back(client)
     asked = client.get(url)
     assert "Stop sending" in page(asked) and "ada@example.org" in page(asked)
     reader.refresh_from_db()
-    assert reader.state == State.CONFIRMED  # a GET changes nothing
+    assert reader.state == State.CONFIRMED  # a GET changes nothing (a scanner's fetch)
+    # A browser sends the form as the page opens: one click from the email for a person.
+    assert "data-submit-on-open" in page(asked) and "js/unsubscribe" in page(asked)
 
     done = client.post(url, follow=True)
     reader.refresh_from_db()
@@ -179,7 +185,8 @@ def test_unsubscribe_page_asks_then_unsubscribes_and_offers_to_come_back(client)
     again = client.post(reverse("email:resubscribe", args=[unsubscribe_token(reader)]), follow=True)
     reader.refresh_from_db()
     assert reader.state == State.CONFIRMED
-    assert "Welcome back" in page(again)
+    assert "Welcome back" in page(again) and "You are subscribed" in page(again)
+    assert "js/unsubscribe" not in page(again)  # which would unsubscribe the reader again
 
 
 def test_one_click_unsubscribe_needs_no_cookie_and_no_token():
@@ -342,3 +349,13 @@ def test_confirmation_page_does_not_say_who_else_is_on_the_list(client):
     html = page(client.get(reverse("email:confirm", args=[confirm_token(reader)])))
     assert "ada@example.org" in html  # its own address, to the holder of its link
     assert settings.SITE_NAME in html
+
+
+@pytest.mark.skipif(importlib.util.find_spec("boto3") is not None, reason="boto3 is installed")
+def test_a_tracking_provider_missing_its_package_fails_at_start_with_the_fix():
+    """Amazon SES's webhook needs boto3: said when the URLs load, not as a 500 to a bounce."""
+    [view] = [
+        p.callback for p in anymail_urls.urlpatterns if p.name == "amazon_ses_tracking_webhook"
+    ]
+    with pytest.raises(ImproperlyConfigured, match=r"django-anymail\[amazon-ses\]"):
+        newsletter_urls._check_installed("amazon_ses", view)
