@@ -14,9 +14,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from newsletter.models import Delivery, DeliveryMessage, Issue
-from newsletter.rendering import issue_discord_messages
+from newsletter.rendering import ForumPost
 
-from .delivery import DeliveryBusy, Message, delivery_reopen, issue_delivery_key
+from .delivery import (
+    DeliveryBusy,
+    Message,
+    delivery_reopen,
+    issue_contents,
+    issue_delivery_key,
+    posts_of,
+)
 
 
 @dataclass
@@ -42,26 +49,35 @@ class Correction:
         return ", ".join(parts) or "nothing changed"
 
 
-def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
+def delivery_correct(*, delivery: Delivery, contents: list[str] | list[ForumPost]) -> Correction:
     """Make the delivered messages read `contents`: edit in place, post or delete at the end.
 
+    In a forum channel a post keeps its thread (Discord lets a webhook edit the message, not
+    rename the thread); a post made anew opens a thread of its own.
     Raises DeliveryBusy while a run is sending it (the correction would race the run).
     """
-    contents = [text.strip() for text in contents if text and text.strip()]
+    contents = posts_of(contents)
     correction = Correction()
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.lease_expires_at and delivery.lease_expires_at > timezone.now():
             raise DeliveryBusy(f"{delivery} is being sent right now; update it once it is done.")
         messages = {m.position: m for m in delivery.messages.exclude(state=Message.DELETED)}
-        for position, text in enumerate(contents):
+        for position, post in enumerate(contents):
+            text = post.content
             message = messages.pop(position, None)
+            if message is not None and message.item_id != post.item_pk:
+                message.item_id = post.item_pk
+                message.save(update_fields=["item"])
             if message is None:
                 DeliveryMessage.objects.update_or_create(
                     delivery=delivery,
                     position=position,
                     defaults={
                         "content": text,
+                        "thread_name": post.thread_name,
+                        "thread_id": "",
+                        "item_id": post.item_pk,
                         "state": Message.PENDING,
                         "discord_message_id": "",
                         "attempts": 0,
@@ -77,6 +93,9 @@ def delivery_correct(*, delivery: Delivery, contents: list[str]) -> Correction:
                     _to_send(message, text, Message.EDIT)
                     correction.edits += 1
             elif message.content != text or message.state != Message.PENDING:
+                if message.thread_name != post.thread_name:
+                    message.thread_name = post.thread_name
+                    message.save(update_fields=["thread_name"])
                 _to_send(message, text, Message.PENDING)
                 correction.posts += 1
         for message in messages.values():  # beyond the new end
@@ -110,11 +129,15 @@ def deliveries_correct_for_issue(*, issue: Issue) -> list[tuple[Delivery, Correc
     Raises DeliveryBusy, changing nothing, when one of them is being sent right now.
     """
 
-    contents = issue_discord_messages(issue)
     results = []
+    by_kind: dict[bool, list] = {}
     with transaction.atomic():
         for delivery in issue.deliveries.select_related("channel").filter(
             key=issue_delivery_key(issue)
         ):
+            forum = delivery.channel.forum
+            if forum not in by_kind:
+                by_kind[forum] = issue_contents(issue, delivery.channel)
+            contents = by_kind[forum]
             results.append((delivery, delivery_correct(delivery=delivery, contents=contents)))
     return results
