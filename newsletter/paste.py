@@ -184,7 +184,10 @@ def _is_item(line: str) -> bool:
     match = _ITEM.match(line)
     if match is None or match["rest"].startswith(f"[{DISCUSS_LABEL}]"):
         return False
-    return bool(_HEAD_LINK.match(match["rest"]) or _BARE_URL.search(line))
+    if _HEAD_LINK.match(match["rest"]):
+        return True
+    # The old editions' line with a bare URL; a line with a masked link elsewhere is text.
+    return bool(_BARE_URL.search(line)) and _MASKED.search(line) is None
 
 
 def _continue_summary(section: PastedSection | None, lines: list[tuple[int, str]]) -> None:

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -35,6 +34,10 @@ from .submissions import submission_create, submission_find_duplicate, submissio
 
 # Emoji the editions use for a kind, when the section does not say.
 _EMOJI_KINDS = {"📰": Kind.PAPER, "📝": Kind.BLOG, "🎤": Kind.TALK, "🛠️": Kind.TOOL, "🛠": Kind.TOOL}
+
+
+TITLE_LIMIT = 200  # an event's title; a submission's may be longer
+URL_LIMIT = 2000
 
 
 class EditionImportError(ValidationError):
@@ -81,11 +84,15 @@ def edition_preview(*, text: str) -> EditionPreview:
     preview = EditionPreview(edition=edition, problems=list(edition.problems))
     if preview.problems:
         return preview
+    if len(edition.title) > TITLE_LIMIT:
+        preview.problems.append(f"The title is over {TITLE_LIMIT} characters; shorten it.")
     sections = list(Section.objects.all())
+    seen: dict[str, int] = {}  # canonical key: line
     for pasted in edition.sections:
         section = _section_for(pasted.heading, sections)
         planned = PlannedSection(heading=pasted.heading, section=section)
         for item in pasted.items:
+            _check_item(item, seen, preview.problems)
             planned.items.append(_plan_item(item, section, preview.problems))
         preview.sections.append(planned)
     if preview.sections and not preview.importable and not preview.problems:
@@ -99,6 +106,25 @@ def _section_for(heading: str, sections: list[Section]) -> Section | None:
         if section.heading.casefold().rstrip(":") == wanted or section.slug == slugify(heading):
             return section
     return None
+
+
+def _check_item(item: PastedItem, seen: dict[str, int], problems: list[str]) -> None:
+    """What the models would refuse, said with the line to fix."""
+    where = f"Line {item.line}: “{item.title[:80]}”"
+    if len(item.title) > TITLE_LIMIT:
+        problems.append(f"{where} has a title over {TITLE_LIMIT} characters; shorten it.")
+    for _, url in [("", item.url), *item.extra_links]:
+        if len(url) > URL_LIMIT:
+            problems.append(f"{where} has a link over {URL_LIMIT} characters.")
+    if item.starts_at is not None:
+        return
+    try:
+        key = canonical_key(item.url)
+    except ValueError:
+        return  # said by _plan_item
+    if key in seen:
+        problems.append(f"{where} links to the same page as line {seen[key]}; keep one of them.")
+    seen.setdefault(key, item.line)
 
 
 def _plan_item(item: PastedItem, section: Section | None, problems: list[str]) -> PlannedItem:
@@ -173,8 +199,10 @@ def edition_import(
             actor=actor,
         )
         touched: list[int] = []
+        position = 0
         for planned in preview.sections:
-            section = planned.section or _section_create(planned)
+            section = planned.section or _section_create(planned, position)
+            position = section.position
             for entry in planned.items:
                 if entry.skipped:
                     continue
@@ -199,14 +227,14 @@ def edition_import(
     return issue
 
 
-def _section_create(planned: PlannedSection) -> Section:
-    """A section the site does not have yet, shaped like the pasted one."""
+def _section_create(planned: PlannedSection, position: int) -> Section:
+    """A section the site does not have yet, shaped like the pasted one, right after the
+    section before it in the paste (sections of one position go in the order made)."""
     items = [entry.item for entry in planned.items]
     slug = slugify(planned.heading)[:100] or "section"
     base, suffix = slug, 2
     while Section.objects.filter(slug=slug).exists():
         slug, suffix = f"{base}-{suffix}", suffix + 1
-    top = Section.objects.aggregate(top=Max("position"))["top"] or 0
     return Section.objects.create(
         heading=planned.heading[:120],
         slug=slug,
@@ -214,7 +242,7 @@ def _section_create(planned: PlannedSection) -> Section:
         kinds=sorted({entry.kind for entry in planned.items if entry.kind != Kind.EVENT}),
         collects_events=any(item.starts_at for item in items),
         compact=bool(items) and all(item.compact for item in items),
-        position=top + 1,
+        position=position,
     )
 
 
