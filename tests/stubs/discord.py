@@ -149,6 +149,7 @@ class DiscordServer:
         self.hooks: dict[str, Hook] = {}
         self.messages: list[Posted] = []
         self.threads: dict[str, str] = {}  # forum posts: thread id → name
+        self.forum_hooks = False  # webhooks made up by accept_any are forum channels
         self.requests: list[Seen] = []
         self._buckets: dict[str, _Bucket] = {}
         self._message_requests = 0
@@ -291,6 +292,7 @@ class DiscordServer:
                 token=token,
                 channel_id=self._snowflake(),
                 guild_id=self._snowflake(),
+                forum=self.forum_hooks,
             )
         if hook is None or hook.deleted:
             return _Answer(404, {"message": "Unknown Webhook", "code": 10015})
@@ -705,6 +707,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--bucket", type=int, default=5, help="requests per window per webhook")
     parser.add_argument("--window", type=float, default=2.0, help="rate-limit window, seconds")
+    parser.add_argument(
+        "--forum", action="store_true", help="its webhooks are forum channels' (a post per item)"
+    )
     args = parser.parse_args(argv)
     server = DiscordServer(
         host=args.host,
@@ -713,7 +718,8 @@ def main(argv: list[str] | None = None) -> None:
         bucket_window=args.window,
         accept_any=True,
     )
-    hook = server.create_webhook(name="Newsletter (stand-in)")
+    server.forum_hooks = args.forum
+    hook = server.create_webhook(name="Newsletter (stand-in)", forum=args.forum)
     print(f"Discord stand-in on {server.url}")
     print(f"  set DISCORD_API_BASE={server.api_base}")
     print(f"  webhook URL for the admin: {server.webhook_url(hook)}")
