@@ -406,15 +406,16 @@ class _Run:
         )
 
     def _thread_of(self, message: DeliveryMessage) -> str:
-        """In a forum channel, a message without a thread name continues the post before it."""
+        """In a forum channel, a message without a thread name continues its item's post."""
         if not self.delivery.channel.forum:
             return ""
         if message.thread_id:
             return message.thread_id
         opening = (
-            self.delivery.messages.filter(position__lt=message.position)
+            self.delivery.messages.filter(item_id=message.item_id)
             .exclude(thread_name="")
-            .order_by("-position")
+            .exclude(state=Message.DELETED)
+            .order_by("position")
             .values_list("thread_id", flat=True)
             .first()
         )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from newsletter.models import Delivery, DeliveryMessage, Submission
+from newsletter.models import Delivery, DeliveryMessage, IssueItem, Submission
 from newsletter.rendering import (
     issue_discord_messages,
     issue_document,
@@ -271,6 +272,79 @@ def test_a_forum_correction_edits_each_post_in_its_thread(
     visible = discord_server.visible(hook_of(discord_server, forum))
     assert [p.content for p in issue_forum_posts(issue)] == visible
     assert "Corrected words" in visible[2]
+
+
+@pytest.mark.django_db
+def test_a_forum_correction_keeps_each_item_in_its_own_thread(
+    discord_server,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    """An item added in the middle opens a new post; a removed item's post is deleted; no
+    item takes over another's thread."""
+    issue = publishable_issue(["One", "Two", "Three"])
+    forum = make_channel(discord_server, name="forum", forum=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        issue_publish(issue=issue, actor=EditorFactory())
+    threads = {
+        row.item.submission.title: row.thread_id
+        for row in DeliveryMessage.objects.filter(item__isnull=False).select_related(
+            "item__submission"
+        )
+    }
+    issue.items.get(submission__title="Three").delete()
+    inserted = SubmissionFactory(state=Submission.State.ACCEPTED, title="Between")
+    first = issue.items.get(submission__title="One")
+    issue.items.filter(position__gt=first.position).update(position=F("position") + 1)
+    IssueItem.objects.create(
+        issue=issue,
+        submission=inserted,
+        section=first.section,
+        position=first.position + 1,
+        is_published=True,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [(delivery, correction)] = deliveries_correct_for_issue(issue=issue)
+
+    assert (correction.edits, correction.posts, correction.deletes) == (0, 1, 1)
+    posted = discord_server.posted(hook_of(discord_server, forum))
+    assert [m.body["thread_name"] for m in posted] == [
+        "What happened in May",
+        "One",
+        "Two",
+        "Three",
+        "Between",
+    ]
+    assert [m.deleted for m in posted] == [False, False, False, True, False]
+    rows = {
+        row.item.submission.title: row.thread_id
+        for row in delivery.messages.filter(item__isnull=False).select_related("item__submission")
+    }
+    assert rows["One"] == threads["One"] and rows["Two"] == threads["Two"]
+    assert rows["Between"] == posted[4].thread_id
+
+
+@pytest.mark.django_db
+def test_a_forum_post_that_got_no_answer_is_posted_again_and_flagged(
+    discord_server,  # noqa: F811
+    settings,
+):
+    settings.DISCORD_HTTP_TIMEOUT = 0.5
+    issue = publishable_issue(["One"])
+    forum = make_channel(discord_server, name="forum", forum=True)
+    issue_publish(issue=issue, actor=EditorFactory())  # recorded; sent below
+    delivery = Delivery.objects.get(channel=forum)
+    discord_server.slow_next = 1
+    discord_server.slow_seconds = 1.0
+
+    delivery_send(delivery_id=delivery.pk)
+
+    names = [m.body["thread_name"] for m in discord_server.posted()]
+    # Discord stored the slow one, then the re-post: the duplicate editors are told of.
+    assert names == ["What happened in May", "What happened in May", "One"]
+    first = delivery.messages.get(position=0)
+    assert first.maybe_duplicate is True
+    assert first.thread_id == discord_server.posted()[1].thread_id
 
 
 @pytest.mark.django_db
