@@ -4,6 +4,8 @@
 
 The reference edition and a 40-item issue, delivered by a Celery worker to the local Discord
 stand-in (5 requests per 2 s per webhook): at most 1.2 × the floor the bucket allows, no 429.
+The 40-item issue also goes to a forum channel: 41 posts (the introduction and one per item),
+each opening its own thread, against the same floor.
 Its database is <BENCH_DATABASE_URL's name>_delivery, dropped at the end; the broker is
 BENCH_REDIS_URL. docs/performance.md explains the method.
 """
@@ -26,21 +28,30 @@ TARGET_WHEN_NO_FLOOR = 1.0  # seconds, for deliveries that fit in one window
 
 
 def build_issues() -> list[tuple[str, object]]:
-    """The reference edition and a 40-item issue, composed and published by the services."""
-    from newsletter import reference
+    """The reference edition (imported as editors import past editions) and a 40-item issue,
+    composed and published by the services."""
+    from django.utils import timezone
+
     from newsletter.models import Kind, Submission
     from newsletter.services.compose import issue_item_add
+    from newsletter.services.imports import edition_import
     from newsletter.services.issues import issue_create, issue_publish
     from newsletter.services.submissions import submission_create, submission_transition
+    from portal.management.commands.demo_data import REFERENCE_EDITION
     from tests.factories import EditorFactory, UserFactory
 
     editor = EditorFactory(username="bench-editor")
     author = UserFactory(username="bench-author")
-    edition = reference.reference_edition_build(author=author, editor=editor, publish=True)
+    edition = edition_import(
+        text=REFERENCE_EDITION.read_text(encoding="utf-8"),
+        published_at=timezone.now(),
+        actor=editor,
+        author=author,
+    )
     big = issue_create(
         title="What happened in ML Efficiency this month?",
-        introduction=reference.INTRODUCTION,
-        closing=reference.CLOSING,
+        introduction=edition.introduction,
+        closing=edition.closing,
         actor=editor,
     )
     kinds = [Kind.PAPER, Kind.PAPER, Kind.BLOG, Kind.TOOL, Kind.REPO]
@@ -65,8 +76,9 @@ def build_issues() -> list[tuple[str, object]]:
     return [("reference edition", edition), ("40-item issue", big)]
 
 
-def deliver(server, issue, channels: int) -> dict:
-    """Deliver `issue` to new channels as publishing does; time it from the commit."""
+def deliver(server, issue, channels: int, *, forum: bool = False) -> dict:
+    """Deliver `issue` to new channels (forum channels with `forum`) as publishing does; time
+    it from the commit."""
     from django.db import transaction
 
     from newsletter.models import Delivery, DiscordChannel
@@ -75,9 +87,9 @@ def deliver(server, issue, channels: int) -> dict:
     from tests.workers import wait_until
 
     DiscordChannel.objects.update(active=False)
-    hooks = [server.create_webhook() for _ in range(channels)]
+    hooks = [server.create_webhook(forum=forum) for _ in range(channels)]
     for hook in hooks:
-        make_channel(server, hook)
+        make_channel(server, hook, forum=forum)
     with transaction.atomic():
         ids = [d.pk for d in deliveries_create_for_issue(issue=issue)]
         started = time.monotonic()  # the tasks are queued when this block commits
@@ -89,8 +101,13 @@ def deliver(server, issue, channels: int) -> dict:
     floor = (math.ceil(len(posted[0]) / BUCKET) - 1) * WINDOW
     rate_limited = sum(server.count(429, hook) for hook in hooks)
     in_order = all([m.content for m in p] == [m.content for m in posted[0]] for p in posted)
+    threads = sum(len({m.thread_id for m in messages if m.thread_id}) for messages in posted)
+    if forum:  # every post opened a thread of its own, each once
+        in_order = in_order and threads == sum(len(messages) for messages in posted)
     return {
         "channels": channels,
+        "forum": forum,
+        "threads": threads,
         "messages_per_channel": len(posted[0]),
         "seconds": round(seconds, 3),
         "floor_s": floor,
@@ -167,10 +184,12 @@ def run(argv: list[str]) -> dict:
             common.log("[delivery] warming up the worker processes")
             deliver(server, issues[0][1], args.processes)
             rows = []
-            for (label, issue), channels in [(i, c) for i in issues for c in CHANNEL_COUNTS]:
+            cases = [(i, c, False) for i in issues for c in CHANNEL_COUNTS]
+            cases.append((("40 items, forum", issues[1][1]), 1, True))
+            for (label, issue), channels, forum in cases:
                 for _ in range(args.repeat):
                     time.sleep(WINDOW)  # let the last buckets drain, as between issues
-                    rows.append({"issue": label, **deliver(server, issue, channels)})
+                    rows.append({"issue": label, **deliver(server, issue, channels, forum=forum)})
                     common.log(
                         f"[delivery] {label}, {channels} channel(s): {rows[-1]['seconds']} s"
                     )

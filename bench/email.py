@@ -68,12 +68,17 @@ def setup_django(database_url: str, redis_url: str):
     return setup_databases(verbosity=0, interactive=False, aliases={"default"})
 
 
+INTRODUCTION = (
+    "Welcome back, #ml-efficiency! This month's papers, tools and events, as shared by you."
+)
+CLOSING = "Most of what you read here comes from the links you share: keep them coming! ❤️"
+
+
 def build(subscribers: int):
     """A 12-item draft, composed by the services, and the confirmed subscribers."""
     from django.conf import settings
     from django.utils import timezone
 
-    from newsletter import reference
     from newsletter.models import Kind, Submission, Subscriber
     from newsletter.services.compose import issue_item_add
     from newsletter.services.issues import issue_create
@@ -85,8 +90,8 @@ def build(subscribers: int):
     author = UserFactory(username="bench-author")
     issue = issue_create(
         title="What happened in ML Efficiency this month?",
-        introduction=reference.INTRODUCTION,
-        closing=reference.CLOSING,
+        introduction=INTRODUCTION,
+        closing=CLOSING,
         actor=editor,
     )
     kinds = [Kind.PAPER, Kind.BLOG, Kind.TOOL, Kind.REPO]

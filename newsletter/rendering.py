@@ -30,7 +30,7 @@ from newsletter.discord.text import discord_timestamp, markdown_link, markdown_t
 from portal.markdown import render_markdown
 from portal.site import absolute_url
 
-from .models import ExtraLink, Issue, IssueItem, Section
+from .models import DeliveryMessage, ExtraLink, Issue, IssueItem, Section
 
 EVENT_KIND = "event"
 TIME_FORMAT = "l j F Y, H:i T"
@@ -51,6 +51,7 @@ class Item:
     credit: str = ""  # the submitter's public name, when they allow it
     credit_url: str = ""  # their public list on the site (a path)
     starts_at: datetime | None = None  # events only
+    discussion_url: str = ""  # its forum post's thread in Discord, once posted
 
     @property
     def anchor(self) -> str:
@@ -88,11 +89,37 @@ class Rendered:
 # --- Reading the issue ---------------------------------------------------------------------------
 
 
+# Where a forum post's thread is in Discord's web and desktop app.
+DISCORD_THREAD_URL = "https://discord.com/channels/{guild}/{thread}"
+
+
 def issue_items_queryset(issue: Issue):
-    """The items of an issue with everything the renderers read, in three queries."""
+    """The items of an issue with everything the renderers read, in four queries."""
     return issue.items.select_related("section", "submission__author", "event").prefetch_related(
-        Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id"))
+        Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id")),
+        Prefetch("forum_posts", queryset=forum_threads()),
     )
+
+
+def forum_threads():
+    """Forum posts that opened a thread in a channel whose server is known, oldest first."""
+    return (
+        DeliveryMessage.objects.filter(state=DeliveryMessage.State.SENT)
+        .exclude(thread_name="")
+        .exclude(thread_id="")
+        .exclude(delivery__channel__guild_id="")
+        .select_related("delivery__channel")
+        .order_by("delivery__created_at", "delivery_id", "position")
+    )
+
+
+def discussion_url(issue_item: IssueItem) -> str:
+    """The item's thread in Discord (the first forum channel's), or ""."""
+    for post in issue_item.forum_posts.all():
+        return DISCORD_THREAD_URL.format(
+            guild=post.delivery.channel.guild_id, thread=post.thread_id
+        )
+    return ""
 
 
 def item_from(issue_item: IssueItem) -> Item:
@@ -113,6 +140,7 @@ def item_from(issue_item: IssueItem) -> Item:
             extra_links=tuple((link.label, link.url) for link in submission.extra_links.all()),
             credit=credit,
             credit_url=reverse("newsletter:submitter", args=[author.pk]) if credit else "",
+            discussion_url=discussion_url(issue_item) if issue_item.pk else "",
         )
     event = issue_item.event
     links = ((event.resource_title or "Paper", event.resource_url),) if event.resource_url else ()
@@ -126,6 +154,7 @@ def item_from(issue_item: IssueItem) -> Item:
         links_label="Read",
         extra_links=links,
         starts_at=event.start,
+        discussion_url=discussion_url(issue_item) if issue_item.pk else "",
     )
 
 
@@ -172,8 +201,13 @@ def item_head(item: Item) -> str:
     return head
 
 
-def item_markdown(item: Item, *, compact: bool = False) -> str:
-    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras."""
+DISCUSS_LABEL = "Discuss on Discord"
+
+
+def item_markdown(item: Item, *, compact: bool = False, discussion: bool = False) -> str:
+    """One item: "📰 [Title](url)", the blurb below (after ": " when compact), then extras;
+    with `discussion`, the link to its thread in Discord (the Markdown download has it, the
+    messages posted to Discord do not)."""
     head = item_head(item)
     tail = []
     if item.extra_links:
@@ -181,6 +215,8 @@ def item_markdown(item: Item, *, compact: bool = False) -> str:
         tail.append(f"{item.links_label}: {links}")
     if item.credit:
         tail.append(f"— shared by {markdown_text(item.credit)}")
+    if discussion and item.discussion_url:
+        tail.append(f"💬 {markdown_link(DISCUSS_LABEL, item.discussion_url)}")
     body, ends_in_block = _close_blocks(item.blurb.replace("\r\n", "\n").strip())
     if tail:
         # After a block (code, quote, list...) the extras start a paragraph of their own:
@@ -229,13 +265,16 @@ def issue_preamble(document: IssueDocument) -> str:
     return f"{title}\n\n{document.introduction}" if document.introduction else title
 
 
-def discord_sections(document: IssueDocument) -> list[split.Section]:
+def discord_sections(document: IssueDocument, *, discussion: bool = False) -> list[split.Section]:
     return [
         split.Section(
             heading=section_heading(section.heading),
             items=[
                 # The splitter keeps the title with its summary.
-                split.Item(item_markdown(item, compact=section.compact), title=item_head(item))
+                split.Item(
+                    item_markdown(item, compact=section.compact, discussion=discussion),
+                    title=item_head(item),
+                )
                 for item in section.items
             ],
         )
@@ -247,7 +286,7 @@ def discord_sections(document: IssueDocument) -> list[split.Section]:
 def document_markdown(document: IssueDocument) -> str:
     """The Markdown document editors download and paste elsewhere."""
     text = split.document_text(
-        discord_sections(document),
+        discord_sections(document, discussion=True),
         preamble=issue_preamble(document),
         closing=document.closing,
     )
@@ -271,6 +310,55 @@ def issue_discord_messages(issue: Issue, *, limit: int | None = None) -> list[st
 
 def issue_markdown(issue: Issue) -> str:
     return document_markdown(issue_document(issue))
+
+
+# --- Forum channels ------------------------------------------------------------------------------
+
+THREAD_NAME_LIMIT = 100  # Discord's limit for a thread's name
+
+
+@dataclass(frozen=True)
+class ForumPost:
+    """One message of a forum delivery. With a `thread_name` it opens a forum post (a thread);
+    without, it continues the thread of the post before it (an item too long for one message).
+    `item_pk`: the issue item it is about (None for the introduction)."""
+
+    content: str
+    thread_name: str = ""
+    item_pk: int | None = None
+
+
+def thread_name(title: str) -> str:
+    """A title cut to Discord's 100 characters at a word boundary, with an ellipsis if cut."""
+    title = " ".join(title.split())
+    if len(title) <= THREAD_NAME_LIMIT:
+        return title
+    cut = title[: THREAD_NAME_LIMIT - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:-–—") + "…"
+
+
+def document_forum_posts(document: IssueDocument, *, limit: int | None = None) -> list[ForumPost]:
+    """The introduction, then each item in issue order, each a forum post of its own."""
+    limit = limit or split.default_limit()
+    posts: list[ForumPost] = []
+
+    def add(text: str, name: str, item_pk: int | None) -> None:
+        for index, part in enumerate(split.split_text(text, limit=limit)):
+            posts.append(ForumPost(part, thread_name(name) if index == 0 else "", item_pk))
+
+    opening = "\n\n".join(part for part in (issue_preamble(document), document.closing) if part)
+    add(opening, document.title or f"Issue {document.number}", None)
+    for section in document.sections:
+        for item in section.items:
+            add(item_markdown(item, compact=section.compact), item.title, item.pk)
+    return posts
+
+
+def issue_forum_posts(issue: Issue, *, limit: int | None = None) -> list[ForumPost]:
+    """What the Discord delivery posts to a forum channel for an issue, in order."""
+    return document_forum_posts(issue_document(issue), limit=limit)
 
 
 # --- The web page --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 - review.py: the review queue of submissions, votes and decisions;
 - issues.py: sections, composing, previewing and publishing issues;
+- imports.py: importing a past edition pasted from Discord;
 - compose.py: the compose page's items table, as a formset;
 - channels.py: Discord channels and the progress of deliveries;
 - issue_email.py: the email edition on the issue pages (progress, previews, a test to me);

@@ -62,6 +62,7 @@ class DiscordChannelForm(forms.ModelForm):
             "name",
             "webhook_url",
             "thread_id",
+            "forum",
             "username",
             "avatar_url",
             "active",
@@ -103,6 +104,10 @@ class DiscordChannelForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("forum") and cleaned.get("thread_id"):
+            raise ValidationError(
+                "A forum channel opens a post per item: leave the thread id empty."
+            )
         if self.address and self.address.thread_id and not cleaned.get("thread_id"):
             cleaned["thread_id"] = self.address.thread_id
         webhook_id = self.address.webhook_id if self.address else self.instance.webhook_id
@@ -148,10 +153,10 @@ class DiscordChannelAdmin(admin.ModelAdmin):
     ]
     list_filter = ["active", "receives_issues", "receives_reminders"]
     search_fields = ["name"]
-    readonly_fields = ["webhook", "deactivated_reason", "created_at"]
+    readonly_fields = ["webhook", "guild_id", "deactivated_reason", "created_at"]
     actions = ["send_test_message", "check_webhook"]
     fieldsets = [
-        (None, {"fields": ["name", "webhook_url", "webhook", "thread_id"]}),
+        (None, {"fields": ["name", "webhook_url", "webhook", "thread_id", "forum", "guild_id"]}),
         ("How messages look", {"fields": ["username", "avatar_url", "link_previews"]}),
         (
             "What it receives",

@@ -48,6 +48,7 @@ from .. import rendering
 from ..email import issue_email
 from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
 from .compose import BaseItemFormSet, ItemFormSet
+from .imports import EditionImportAdmin
 from .issue_email import IssueEmailAdmin
 
 
@@ -143,7 +144,7 @@ class ScheduleForm(forms.Form):
 
 
 @admin.register(Issue)
-class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
+class IssueAdmin(IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
     form = IssueForm
     list_display = [
         "number",
@@ -282,6 +283,7 @@ class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
                 name="newsletter_issue_publishing",
             ),
             *self.email_urls(),
+            *self.import_urls(),
             *super().get_urls(),
         ]
 

@@ -285,20 +285,29 @@ class DiscordClient:
 
     # -- the four calls -------------------------------------------------------------------------
 
-    def execute(self, webhook: Webhook, content: str) -> dict:
-        """Post a message and return it as Discord stored it (with its `id`)."""
+    def execute(
+        self, webhook: Webhook, content: str, *, thread_name: str = "", thread_id: str = ""
+    ) -> dict:
+        """Post a message and return it as Discord stored it (with its `id`).
+
+        In a forum channel, `thread_name` opens a new post (a thread; the answer's `channel_id`
+        is its id) and `thread_id` posts into an existing one.
+        """
         body = self._message_body(webhook, content)
         if webhook.username:
             body["username"] = webhook.username
         if webhook.avatar_url:
             body["avatar_url"] = webhook.avatar_url
+        if thread_name:
+            body["thread_name"] = thread_name
         params = {"wait": "true"}
-        if webhook.thread_id:
-            params["thread_id"] = webhook.thread_id
+        if thread_id or webhook.thread_id:
+            params["thread_id"] = thread_id or webhook.thread_id
         return self._request("POST", webhook, "", params=params, json=body)
 
-    def edit(self, webhook: Webhook, message_id: str, content: str) -> dict:
-        params = {"thread_id": webhook.thread_id} if webhook.thread_id else {}
+    def edit(self, webhook: Webhook, message_id: str, content: str, *, thread_id: str = "") -> dict:
+        thread_id = thread_id or webhook.thread_id
+        params = {"thread_id": thread_id} if thread_id else {}
         return self._request(
             "PATCH",
             webhook,
@@ -307,8 +316,9 @@ class DiscordClient:
             json=self._message_body(webhook, content),
         )
 
-    def delete(self, webhook: Webhook, message_id: str) -> None:
-        params = {"thread_id": webhook.thread_id} if webhook.thread_id else {}
+    def delete(self, webhook: Webhook, message_id: str, *, thread_id: str = "") -> None:
+        thread_id = thread_id or webhook.thread_id
+        params = {"thread_id": thread_id} if thread_id else {}
         self._request("DELETE", webhook, f"/messages/{message_id}", params=params)
 
     def get_webhook(self, webhook: Webhook) -> dict:

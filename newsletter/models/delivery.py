@@ -13,6 +13,14 @@ class DiscordChannel(models.Model):
     webhook_id = models.CharField(max_length=32, editable=False)
     webhook_token = models.CharField(max_length=200, editable=False)
     thread_id = models.CharField(max_length=32, blank=True)
+    forum = models.BooleanField(
+        default=False,
+        help_text="A forum channel: each item of an issue gets its own post (a thread), "
+        "and the introduction one more.",
+    )
+    # The server the webhook belongs to, from Discord's answer to the webhook's GET: with a
+    # forum post's thread id it makes the "Discuss on Discord" link.
+    guild_id = models.CharField(max_length=32, blank=True, editable=False)
     username = models.CharField(max_length=80, blank=True)
     avatar_url = models.URLField(blank=True)
     active = models.BooleanField(default=True)
@@ -96,6 +104,17 @@ class DeliveryMessage(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="messages")
     position = models.PositiveSmallIntegerField()
     content = models.TextField()
+    # Forum channels: the post's title (creates a thread), the thread it created, and the
+    # issue item it is about (none for the introduction).
+    thread_name = models.CharField(max_length=100, blank=True)
+    thread_id = models.CharField(max_length=32, blank=True)
+    item = models.ForeignKey(
+        "newsletter.IssueItem",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="forum_posts",
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     discord_message_id = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from newsletter.discord.client import DiscordClient, DiscordError, Webhook, WebhookGone
 from newsletter.models import Delivery, DiscordChannel
+from newsletter.rendering import ForumPost
 
 from .delivery import TEST_KEY_PREFIX, _delivery_create, channel_deactivate
 from .delivery_run import delivery_send
@@ -23,7 +24,11 @@ def channel_send_test(*, channel: DiscordChannel, actor=None) -> Delivery:
         "this channel will receive the newsletter here."
     )
     key = f"{TEST_KEY_PREFIX}{timezone.now():%Y%m%d%H%M%S}:{uuid.uuid4().hex[:8]}"
-    delivery = _delivery_create(channel=channel, key=key, contents=[content], issue=None)
+    # A forum channel takes posts only: the test opens one.
+    post = ForumPost(
+        content, f"Test message from {settings.SITE_NAME}"[:100] if channel.forum else ""
+    )
+    delivery = _delivery_create(channel=channel, key=key, contents=[post], issue=None)
     # One attempt: the editor is waiting on the page (backing off 1 + 2 + 4 + 8 s between
     # five attempts outlasted gunicorn's timeout); a failure is retried by the sweeper.
     delivery_send(delivery_id=delivery.pk, retry_limit=1)
@@ -48,6 +53,10 @@ def channel_check(*, channel: DiscordChannel) -> ChannelCheck:
         return ChannelCheck(False, str(exc))
     except DiscordError as exc:
         return ChannelCheck(False, str(exc))
+    guild_id = str(data.get("guild_id") or "")[:32]
+    if guild_id and guild_id != channel.guild_id:
+        DiscordChannel.objects.filter(pk=channel.pk).update(guild_id=guild_id)
+        channel.guild_id = guild_id
     name = data.get("name") or "(no name)"
     return ChannelCheck(
         True,

@@ -63,7 +63,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from newsletter.models import Delivery, DeliveryMessage, DiscordChannel, Issue
-from newsletter.rendering import issue_discord_messages
+from newsletter.rendering import ForumPost, issue_discord_messages, issue_forum_posts
 from portal.celery import queue_after_commit
 from portal.site import absolute_url
 
@@ -83,12 +83,17 @@ class DeliveryBusy(Exception):
 
 
 def delivery_create(
-    *, channel: DiscordChannel, key: str, contents: list[str], issue: Issue | None = None
+    *,
+    channel: DiscordChannel,
+    key: str,
+    contents: list[str] | list[ForumPost],
+    issue: Issue | None = None,
 ) -> Delivery | None:
     """Record `contents` as the messages `channel` must receive under `key`; send after commit.
 
     Returns None, creating nothing, when the channel already has a delivery with that key, so
     calling twice never sends twice. Blank contents are dropped (Discord refuses them).
+    A forum channel's contents are `ForumPost`s: each with a thread name opens a post.
     """
     delivery = _delivery_create(channel=channel, key=key, contents=contents, issue=issue)
     if delivery is not None:
@@ -102,11 +107,15 @@ def deliveries_create_for_issue(*, issue: Issue) -> list[Delivery]:
     channels = list(DiscordChannel.objects.filter(active=True, receives_issues=True))
     if not channels:
         return []
-    contents = issue_discord_messages(issue)
+    messages = issue_discord_messages(issue)
+    posts = issue_forum_posts(issue) if any(channel.forum for channel in channels) else []
     deliveries = []
     for channel in channels:
         delivery = delivery_create(
-            channel=channel, key=issue_delivery_key(issue), contents=contents, issue=issue
+            channel=channel,
+            key=issue_delivery_key(issue),
+            contents=posts if channel.forum else messages,
+            issue=issue,
         )
         if delivery is not None:
             deliveries.append(delivery)
@@ -117,10 +126,25 @@ def issue_delivery_key(issue: Issue) -> str:
     return f"issue:{issue.pk}"
 
 
+def issue_contents(issue: Issue, channel: DiscordChannel) -> list[str] | list[ForumPost]:
+    """What `channel` receives for `issue`: messages, or a forum channel's posts."""
+    return issue_forum_posts(issue) if channel.forum else issue_discord_messages(issue)
+
+
+def posts_of(contents: list[str] | list[ForumPost]) -> list[ForumPost]:
+    """Contents as forum posts (plain messages have no thread name), blank ones dropped."""
+    posts = [ForumPost(text) if isinstance(text, str) else text for text in contents]
+    return [
+        ForumPost(post.content.strip(), post.thread_name, post.item_pk)
+        for post in posts
+        if post.content and post.content.strip()
+    ]
+
+
 def _delivery_create(
-    *, channel: DiscordChannel, key: str, contents: list[str], issue: Issue | None
+    *, channel: DiscordChannel, key: str, contents: list[str] | list[ForumPost], issue: Issue | None
 ) -> Delivery | None:
-    contents = [text.strip() for text in contents if text and text.strip()]
+    contents = posts_of(contents)
     if not contents:
         return None
     with transaction.atomic():
@@ -130,8 +154,14 @@ def _delivery_create(
         except IntegrityError:
             return None
         DeliveryMessage.objects.bulk_create(
-            DeliveryMessage(delivery=delivery, position=position, content=text)
-            for position, text in enumerate(contents)
+            DeliveryMessage(
+                delivery=delivery,
+                position=position,
+                content=post.content,
+                thread_name=post.thread_name,
+                item_id=post.item_pk,
+            )
+            for position, post in enumerate(contents)
         )
     return delivery
 

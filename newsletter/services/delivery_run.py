@@ -29,7 +29,7 @@ from newsletter.discord.client import (
     Webhook,
     WebhookGone,
 )
-from newsletter.models import Delivery, DeliveryMessage, DiscordChannel
+from newsletter.models import Delivery, DeliveryMessage, DiscordChannel, Issue
 from portal.celery import app as celery_app
 
 from .delivery import (
@@ -43,6 +43,7 @@ from .delivery import (
     channel_deactivate,
     deliveries_ahead,
 )
+from .issues import issue_render
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ def delivery_send(
             )
             run.go()
         delivery.refresh_from_db()
+        if run.threads_opened:
+            _links_show(delivery)
         return delivery
     finally:
         if run is not None and run.resume_in is not None:
@@ -162,6 +165,27 @@ def delivery_send(
         else:
             _lease_release(delivery_id, token)
             _queue_following(delivery_id)
+
+
+def _links_show(delivery: Delivery) -> None:
+    """Render the issue again, so that its pages link each item to its new forum thread."""
+    issue = Issue.objects.filter(pk=delivery.issue_id, state=Issue.State.PUBLISHED).first()
+    if issue is not None:
+        with transaction.atomic():
+            issue_render(issue=issue)
+
+
+def _guild_learn(client, webhook: Webhook, channel: DiscordChannel) -> None:
+    """Store the channel's server id from the webhook's GET (for the links to its threads).
+    Without an answer the posts still go; the links follow once it is known."""
+    try:
+        guild_id = str(client.get_webhook(webhook).get("guild_id") or "")
+    except DiscordError as exc:
+        logger.warning("Channel %s: could not read the webhook's server: %s", channel.pk, exc)
+        return
+    if guild_id:
+        DiscordChannel.objects.filter(pk=channel.pk).update(guild_id=guild_id[:32])
+        channel.guild_id = guild_id
 
 
 def _queue_following(delivery_id: int) -> None:
@@ -211,9 +235,12 @@ class _Run:
     yield_to_others: bool = False
     retry_limit: int = 1
     resume_in: float | None = None  # set when the run ends to let other channels go first
+    threads_opened: int = 0  # forum posts made by this run
 
     def go(self) -> None:
         self.webhook = Webhook.for_channel(self.delivery.channel)
+        if self.delivery.channel.forum and not self.delivery.channel.guild_id:
+            _guild_learn(self.client, self.webhook, self.delivery.channel)
         self.lease_renewed = time.monotonic()
         self.following: DeliveryMessage | None = None
         self.premarked: tuple[int, bool] | None = None  # (pk, awaiting_answer before)
@@ -360,10 +387,40 @@ class _Run:
 
     def _request(self, message: DeliveryMessage, state: str) -> dict:
         if state == Message.PENDING:
-            return self.client.execute(self.webhook, message.content)
+            if message.thread_name:  # a forum post: opens its own thread
+                return self.client.execute(
+                    self.webhook, message.content, thread_name=message.thread_name
+                )
+            return self.client.execute(
+                self.webhook, message.content, thread_id=self._thread_of(message)
+            )
         if state == Message.EDIT:
-            return self.client.edit(self.webhook, message.discord_message_id, message.content)
-        return self.client.delete(self.webhook, message.discord_message_id)
+            return self.client.edit(
+                self.webhook,
+                message.discord_message_id,
+                message.content,
+                thread_id=message.thread_id,
+            )
+        return self.client.delete(
+            self.webhook, message.discord_message_id, thread_id=message.thread_id
+        )
+
+    def _thread_of(self, message: DeliveryMessage) -> str:
+        """In a forum channel, a message without a thread name continues its item's post."""
+        if not self.delivery.channel.forum:
+            return ""
+        if message.thread_id:
+            return message.thread_id
+        opening = (
+            self.delivery.messages.filter(item_id=message.item_id)
+            .exclude(thread_name="")
+            .exclude(state=Message.DELETED)
+            .order_by("position")
+            .values_list("thread_id", flat=True)
+            .first()
+        )
+        message.thread_id = opening or ""
+        return message.thread_id
 
     @staticmethod
     def _note_temporary(message: DeliveryMessage, exc: DiscordTemporaryError, before: bool) -> None:
@@ -441,6 +498,11 @@ class _Run:
             fields["discord_message_id"] = str(answer.get("id", ""))
             fields["state"] = Message.SENT
             fields["maybe_duplicate"] = unanswered_before
+            if message.thread_name:  # the answer of a forum post: in its new thread
+                fields["thread_id"] = str(answer.get("channel_id", ""))[:32]
+                self.threads_opened += 1
+            elif message.thread_id:
+                fields["thread_id"] = message.thread_id
         elif state == Message.EDIT:
             fields["state"] = Message.SENT
         else:

@@ -244,6 +244,7 @@ def issue_transition(
     publish_at: datetime | None = None,
     published_at: datetime | None = None,
     error: str = "",
+    deliver: bool = True,
 ) -> Issue:
     """The one way an issue changes state.
 
@@ -253,7 +254,8 @@ def issue_transition(
       renderings and creates the Discord deliveries, all in one transaction.
 
     `actor=None` means the system (the beat task). Moving to the current state does nothing,
-    so a task that runs twice publishes once.
+    so a task that runs twice publishes once. `deliver=False` (an imported past edition)
+    publishes on the site only: nothing goes to Discord or to the email list.
     """
     with transaction.atomic():
         locked = Issue.objects.select_for_update().get(pk=issue.pk)
@@ -312,16 +314,24 @@ def issue_transition(
         locked.save(update_fields=fields)
         if to_state == State.PUBLISHED:
             issue_render(issue=locked)
-            deliveries_create_for_issue(issue=locked)
-            email_sends_create_for_issue(issue=locked)
+            if deliver:
+                deliveries_create_for_issue(issue=locked)
+                email_sends_create_for_issue(issue=locked)
     issue.refresh_from_db()
     return issue
 
 
-def issue_publish(*, issue: Issue, actor=None, published_at: datetime | None = None) -> Issue:
-    """Publish now (or, for importing old editions, at a given past time)."""
+def issue_publish(
+    *, issue: Issue, actor=None, published_at: datetime | None = None, deliver: bool = True
+) -> Issue:
+    """Publish now (or, for importing old editions, at a given past time and without
+    delivering: `deliver=False`)."""
     return issue_transition(
-        issue=issue, to_state=State.PUBLISHED, actor=actor, published_at=published_at
+        issue=issue,
+        to_state=State.PUBLISHED,
+        actor=actor,
+        published_at=published_at,
+        deliver=deliver,
     )
 
 

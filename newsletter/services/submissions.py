@@ -134,8 +134,12 @@ def submission_create(
     summary: str = "",
     note_to_editors: str = "",
     extra_links: Sequence[tuple[str, str]] = (),
+    flood_limit: bool = True,
 ) -> Submission:
-    """Store a member's link, refusing duplicates and floods; fetch details if missing."""
+    """Store a member's link, refusing duplicates and floods; fetch details if missing.
+
+    `flood_limit=False`: an editor importing a past edition's links, not a member sharing.
+    """
     _check_one_line(url, *(link for _, link in extra_links))
     key = canonical_key(url)  # raises ValueError for non-http(s) links
     summary, note_to_editors = strip_controls(summary), strip_controls(note_to_editors)
@@ -145,7 +149,7 @@ def submission_create(
             # Lock the member's row: their submissions are counted and stored one at a time,
             # so simultaneous posts cannot all slip under the daily limit.
             get_user_model().objects.select_for_update().filter(pk=author.pk).first()
-            if submissions_today(author) >= limit:
+            if flood_limit and submissions_today(author) >= limit:
                 raise SubmissionLimitReached(
                     f"You have reached today's limit of {limit} submissions. "
                     "Thank you for sharing so much! Please come back tomorrow.",

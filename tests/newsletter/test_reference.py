@@ -1,14 +1,26 @@
-"""The reference edition, built through the services, has the reference's structure."""
+"""The reference edition (March 2023), imported by the demo from our text of it through the
+importer editors use for past editions, has the reference's structure."""
 
 import re
 
 import pytest
 from django.conf import settings
 
-from newsletter import reference
-from newsletter.models import Issue
+from events.models import Event
+from newsletter.models import Issue, Submission
+from newsletter.paste import edition_parse
 from newsletter.rendering import issue_discord_messages
+from newsletter.services.imports import edition_import
+from portal.management.commands.demo_data import (
+    REFERENCE_EDITION,
+    REFERENCE_NUMBER,
+    REFERENCE_PUBLISHED_AT,
+)
 from tests.factories import EditorFactory, UserFactory
+
+TEXT = REFERENCE_EDITION.read_text(encoding="utf-8")
+PASTED = edition_parse(TEXT)
+EVENT_SLUG = "reading-group-on-knowledge-distillation-model-compression-by-caruana-et-al"
 
 # What the March 2023 edition shows, section by section: emoji, title, link.
 EXPECTED = [
@@ -54,7 +66,7 @@ EXPECTED = [
             (
                 "🤝",
                 "Reading group on Knowledge Distillation: Model Compression by Caruana et al.",
-                f"{settings.SITE_URL}/events/{reference.EVENT_SLUG}/",
+                f"{settings.SITE_URL}/events/{EVENT_SLUG}/",
             )
         ],
     ),
@@ -91,11 +103,32 @@ def sections_of(markdown: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
     return sections
 
 
+def import_reference(author):
+    return edition_import(
+        text=TEXT,
+        published_at=REFERENCE_PUBLISHED_AT,
+        number=REFERENCE_NUMBER,
+        actor=EditorFactory(),
+        author=author,
+    )
+
+
 @pytest.fixture
 def edition(db):
-    return reference.reference_edition_build(
-        author=UserFactory(credit_me=False), editor=EditorFactory()
-    )
+    return import_reference(UserFactory(credit_me=False))
+
+
+def test_our_text_of_the_reference_reads_without_problems():
+    assert PASTED.problems == []
+    assert [len(section.items) for section in PASTED.sections] == [6, 1, 1, 1]
+    # It keeps the original's slip, and the importer repairs it.
+    assert len(PASTED.notes) == 1
+    assert "CoLT5" in PASTED.notes[0]
+
+
+def test_our_text_of_the_reference_has_none_of_the_original_summaries():
+    for sentence in ORIGINAL_BLURBS:
+        assert sentence.lower() not in TEXT.lower()
 
 
 def test_reference_edition_markdown_has_reference_structure(edition):
@@ -103,13 +136,13 @@ def test_reference_edition_markdown_has_reference_structure(edition):
     lines = markdown.splitlines()
 
     assert lines[0] == "# ⭐ What happened in ML Efficiency in March 2023? ⭐"
-    assert lines[2] == reference.INTRODUCTION
+    assert lines[2] == PASTED.introduction
     assert sections_of(markdown) == EXPECTED
     # The heading is followed by its first item on the next line, items by a blank line.
     assert "## Tool spotlight:\n🌼 [Flower]" in markdown
     assert "\n\n📰 [High-throughput" in markdown
-    assert markdown.rstrip().endswith(reference.CLOSING)
-    assert markdown.index(reference.CLOSING) > markdown.index("## Upcoming events:")
+    assert markdown.rstrip().endswith(PASTED.closing)
+    assert markdown.index(PASTED.closing) > markdown.index("## Upcoming events:")
 
 
 def test_reference_edition_items_read_like_the_reference(edition):
@@ -143,8 +176,17 @@ def test_reference_edition_summaries_are_our_own_words(edition):
 def test_reference_edition_is_published_with_the_original_date(edition):
     assert edition.state == Issue.State.PUBLISHED
     assert edition.number == 1
-    assert edition.published_at == reference.PUBLISHED_AT
+    assert edition.published_at == REFERENCE_PUBLISHED_AT
     assert edition.items.filter(is_published=True).count() == 9
+    assert Submission.objects.filter(state=Submission.State.PUBLISHED).count() == 8
+    event = Event.objects.get(slug=EVENT_SLUG)
+    assert (event.start.timestamp(), event.state) == (1681491600, Event.State.PUBLISHED)
+    assert (event.resource_title, event.resource_url) == (
+        "Model Compression",
+        "https://www.cs.cornell.edu/~caruana/compression.kdd06.pdf",
+    )
+    # Nothing was delivered: the edition went out long ago.
+    assert not edition.deliveries.exists()
 
 
 def test_reference_edition_discord_messages_hold_the_same_document(edition):
@@ -158,8 +200,7 @@ def test_reference_edition_discord_messages_hold_the_same_document(edition):
 
 
 def test_reference_edition_credits_the_submitter_when_allowed(db):
-    author = UserFactory(display_name="Ada", credit_me=True)
-    issue = reference.reference_edition_build(author=author, editor=EditorFactory())
+    issue = import_reference(UserFactory(display_name="Ada", credit_me=True))
 
-    assert issue.body_markdown.count("— shared by Ada") == len(reference.ITEMS)
+    assert issue.body_markdown.count("— shared by Ada") == 8
     assert "Shared by <a href" in issue.body_html

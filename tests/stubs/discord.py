@@ -7,7 +7,10 @@ the machine. Point `DISCORD_API_BASE` at `server.api_base`.
 Routes (under any of /api, /api/vN or nothing):
 
 - ``POST /webhooks/{id}/{token}[?wait=true][&thread_id=]``  creates a message; with wait=true
-  the answer is the message with a snowflake id, otherwise 204.
+  the answer is the message with a snowflake id, otherwise 204. A webhook of a forum channel
+  (``create_webhook(forum=True)``) wants a ``thread_name`` (at most 100 characters) or a
+  ``thread_id``: a ``thread_name`` opens a new post, a thread whose id is the starter message's
+  id, and the answer's ``channel_id`` is that thread's id (``server.threads`` lists them).
 - ``GET /webhooks/{id}/{token}``  the webhook object.
 - ``GET|PATCH|DELETE /webhooks/{id}/{token}/messages/{message_id}``  read, edit, delete.
 
@@ -77,6 +80,7 @@ class Hook:
     name: str = "Newsletter"
     channel_id: str = ""
     guild_id: str = ""
+    forum: bool = False
     threads: set[str] = field(default_factory=set)
     deleted: bool = False
     delete_after: int | None = None  # messages posted before it disappears
@@ -144,6 +148,8 @@ class DiscordServer:
         # state and record
         self.hooks: dict[str, Hook] = {}
         self.messages: list[Posted] = []
+        self.threads: dict[str, str] = {}  # forum posts: thread id → name
+        self.forum_hooks = False  # webhooks made up by accept_any are forum channels
         self.requests: list[Seen] = []
         self._buckets: dict[str, _Bucket] = {}
         self._message_requests = 0
@@ -184,7 +190,9 @@ class DiscordServer:
 
     # -- setting up -------------------------------------------------------------------------
 
-    def create_webhook(self, *, name: str = "Newsletter", token: str | None = None) -> Hook:
+    def create_webhook(
+        self, *, name: str = "Newsletter", token: str | None = None, forum: bool = False
+    ) -> Hook:
         with self.lock:
             hook = Hook(
                 id=self._snowflake(),
@@ -192,6 +200,7 @@ class DiscordServer:
                 name=name,
                 channel_id=self._snowflake(),
                 guild_id=self._snowflake(),
+                forum=forum,
             )
             self.hooks[hook.id] = hook
             return hook
@@ -283,6 +292,7 @@ class DiscordServer:
                 token=token,
                 channel_id=self._snowflake(),
                 guild_id=self._snowflake(),
+                forum=self.forum_hooks,
             )
         if hook is None or hook.deleted:
             return _Answer(404, {"message": "Unknown Webhook", "code": 10015})
@@ -341,6 +351,10 @@ class DiscordServer:
         problem = _validate(data)
         if problem is not None:
             return _Answer(400, problem, rate_headers)
+        name = data.get("thread_name") if method == "POST" else None
+        problem = _forum_problem(hook, name, thread_id)
+        if problem is not None:
+            return _Answer(400, problem, rate_headers)
 
         if method == "PATCH":
             found = self._find(hook, message_id)
@@ -350,9 +364,18 @@ class DiscordServer:
                 found.edits.append(data.get("content") or "")
             return _Answer(200, self._message_json(hook, found), rate_headers, self._slow())
 
+        return self._post(hook, data, name, thread_id, query, rate_headers)
+
+    def _post(self, hook, data, name, thread_id, query, rate_headers) -> _Answer:
+        """A new message; with a thread name, the starter of a new forum post."""
+        message_id = self._snowflake()
+        if name:  # a new forum post: its thread has the starter message's id
+            thread_id = message_id
+            hook.threads.add(thread_id)
+            self.threads[thread_id] = name
         posted = Posted(
             webhook_id=hook.id,
-            id=self._snowflake(),
+            id=message_id,
             content=data.get("content") or "",
             body=data,
             thread_id=thread_id,
@@ -493,6 +516,31 @@ class _Answer:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+
+
+def _forum_problem(hook: Hook, name, thread_id: str) -> dict | None:
+    """Discord's answer to a post a forum (or a text) channel does not take, or None."""
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= 100):
+        return _invalid_form(
+            {
+                "thread_name": {
+                    "_errors": [
+                        {
+                            "code": "BASE_TYPE_BAD_LENGTH",
+                            "message": "Must be between 1 and 100 in length.",
+                        }
+                    ]
+                }
+            }
+        )
+    if name and not hook.forum:
+        return {"message": "Webhooks can only create threads in forum channels", "code": 220003}
+    if hook.forum and not name and not thread_id:
+        return {
+            "message": "Webhooks posted to forum channels must have a thread_name or thread_id",
+            "code": 220001,
+        }
+    return None
 
 
 def _round_up(seconds: float) -> float:
@@ -639,7 +687,7 @@ def make_channel(server: DiscordServer, hook: Hook | None = None, **fields):
     """A DiscordChannel posting to a new (or the given) webhook of the stand-in."""
     from newsletter.models import DiscordChannel
 
-    hook = hook or server.create_webhook()
+    hook = hook or server.create_webhook(forum=bool(fields.get("forum")))
     fields.setdefault("name", f"channel {hook.id[-4:]}")
     return DiscordChannel.objects.create(webhook_id=hook.id, webhook_token=hook.token, **fields)
 
@@ -659,6 +707,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--bucket", type=int, default=5, help="requests per window per webhook")
     parser.add_argument("--window", type=float, default=2.0, help="rate-limit window, seconds")
+    parser.add_argument(
+        "--forum", action="store_true", help="its webhooks are forum channels' (a post per item)"
+    )
     args = parser.parse_args(argv)
     server = DiscordServer(
         host=args.host,
@@ -667,7 +718,8 @@ def main(argv: list[str] | None = None) -> None:
         bucket_window=args.window,
         accept_any=True,
     )
-    hook = server.create_webhook(name="Newsletter (stand-in)")
+    server.forum_hooks = args.forum
+    hook = server.create_webhook(name="Newsletter (stand-in)", forum=args.forum)
     print(f"Discord stand-in on {server.url}")
     print(f"  set DISCORD_API_BASE={server.api_base}")
     print(f"  webhook URL for the admin: {server.webhook_url(hook)}")

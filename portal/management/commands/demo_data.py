@@ -3,11 +3,13 @@
     python manage.py demo_data
 
 Safe to run again: everything is looked up before it is created. The reference
-edition (March 2023) is built through the same services editors use, with its
-titles, links and dates; the summaries are our own words.
+edition (March 2023) comes in through the importer editors use for past editions, from a
+text of ours (newsletter/data/edition-2023-03.md): the original's headings, titles, links,
+dates and layout, with the summaries in our own words.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
@@ -15,10 +17,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+import newsletter
 from events.models import Event
 from events.services import event_save, rsvp_set
-from newsletter import reference
 from newsletter.models import Issue, Kind, Notification, Submission
+from newsletter.services.imports import edition_import
 from newsletter.services.submissions import (
     submission_create,
     submission_find_duplicate,
@@ -27,6 +30,11 @@ from newsletter.services.submissions import (
 )
 from newsletter.services.votes import vote_cast
 from portal.models import User
+
+# The March 2023 edition, as pasted from Discord, and when it went out.
+REFERENCE_EDITION = Path(newsletter.__file__).parent / "data" / "edition-2023-03.md"
+REFERENCE_NUMBER = 1
+REFERENCE_PUBLISHED_AT = datetime(2023, 4, 3, 16, 0, tzinfo=UTC)
 
 PASSWORD = "demo-password"  # noqa: S105 (demo accounts on a developer's machine)
 
@@ -120,8 +128,14 @@ class Command(BaseCommand):
             people = {email: self.person(email, name, role, tz) for email, name, role, tz in PEOPLE}
             ada, grace = people["ada@example.org"], people["grace@example.org"]
             alan = people["alan@example.org"]
-            if not Issue.objects.filter(number=reference.NUMBER).exists():
-                reference.reference_edition_build(author=alan, editor=ada)
+            if not Issue.objects.filter(number=REFERENCE_NUMBER).exists():
+                edition_import(
+                    text=REFERENCE_EDITION.read_text(encoding="utf-8"),
+                    published_at=REFERENCE_PUBLISHED_AT,
+                    number=REFERENCE_NUMBER,
+                    actor=ada,
+                    author=alan,
+                )
             for email, url, kind, title, summary in PENDING + ACCEPTED + WITHDRAWN:
                 self.submission(people[email], url, kind, title, summary)
             for email, url, kind, title, summary, reason, note in REJECTED:
@@ -166,7 +180,7 @@ class Command(BaseCommand):
             author__in=people, created_at__gte=now - timedelta(days=1)
         )
         published = recent.filter(state=Submission.State.PUBLISHED)
-        published.update(created_at=reference.PUBLISHED_AT - timedelta(days=10))
+        published.update(created_at=REFERENCE_PUBLISHED_AT - timedelta(days=10))
         for hours, submission in enumerate(recent.order_by("pk"), start=1):
             Submission.objects.filter(pk=submission.pk).update(
                 created_at=now - timedelta(days=2, hours=hours)
@@ -218,9 +232,9 @@ class Command(BaseCommand):
             vote_cast(submission=submission, editor=editor, value=value, comment=comment)
 
     def events(self, people) -> None:
-        """The reference reading group (past) and upcoming ones to RSVP to, one nearly full."""
+        """Upcoming events to RSVP to, one nearly full (the reference edition's reading group,
+        now past, came with it)."""
         ada = people["ada@example.org"]
-        reference.reference_event(by=ada)
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         upcoming = [
             (
