@@ -59,8 +59,10 @@ def message_links(text: str) -> list[str]:
 def draft_summary(text: str) -> str:
     """The message text without its links (a masked link keeps its words)."""
     text = re.sub(r"\[([^\]]*)\]\(\s*<?https?://[^)\s]*>?\s*\)", r"\1", text or "")
-    text = _URL.sub("", text).replace("<>", "")
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    # A link goes; the punctuation after it (a comma, a closing bracket) stays.
+    text = _URL.sub(lambda m: m.group(0)[len(_trim(m.group(0))) :], text).replace("<>", "")
+    lines = (re.sub(r"[ \t]{2,}", " ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _target(interaction: dict) -> dict:

@@ -86,8 +86,8 @@ class Applications:
             parts = parts[1:]
         if len(parts) >= 3 and parts[0] == "webhooks" and parts[1] == self.application_id:
             return self._followup(method, parts[2], parts[3:], body)
-        if len(parts) == 5 and parts[0] == "applications" and parts[3] == "commands":
-            return self._commands(method, parts[1], parts[2], headers, body)
+        if len(parts) == 5 and parts[0::2] == ["applications", "guilds", "commands"]:
+            return self._commands(method, parts[1], parts[3], headers, body)
         if parts == ["oauth2", "authorize"] and method == "GET":
             return self._authorize(query)
         if parts == ["oauth2", "token"] and method == "POST":
@@ -278,11 +278,16 @@ class DiscordApp:
 
 
 @pytest.fixture
-def discord_app(discord_server, settings, client):
-    """Discord interactions switched on, with a key pair of the test's own and the stand-in."""
+def discord_app(discord_server, settings, client, monkeypatch):
+    """Discord interactions switched on, with a key pair of the test's own and the stand-in
+    (also for a worker started afterwards)."""
     signer = Signer()
-    settings.DISCORD_APPLICATION_ID = APPLICATION_ID
-    settings.DISCORD_PUBLIC_KEY = signer.public_key
-    settings.DISCORD_BOT_TOKEN = BOT_TOKEN
-    settings.DISCORD_GUILD_ID = GUILD_ID
+    for name, value in (
+        ("DISCORD_APPLICATION_ID", APPLICATION_ID),
+        ("DISCORD_PUBLIC_KEY", signer.public_key),
+        ("DISCORD_BOT_TOKEN", BOT_TOKEN),
+        ("DISCORD_GUILD_ID", GUILD_ID),
+    ):
+        setattr(settings, name, value)
+        monkeypatch.setenv(name, value)
     return DiscordApp(discord_server, signer, client)
