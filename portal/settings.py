@@ -384,6 +384,10 @@ DISCORD_APPLICATION_ID = env.str("DISCORD_APPLICATION_ID", default="")
 DISCORD_PUBLIC_KEY = env.str("DISCORD_PUBLIC_KEY", default="")
 DISCORD_BOT_TOKEN = env.str("DISCORD_BOT_TOKEN", default="")
 DISCORD_GUILD_ID = env.str("DISCORD_GUILD_ID", default="")
+# "Log in with Discord" posts a form that redirects to Discord's OAuth page on this host.
+_discord_origin = "{0.scheme}://{0.netloc}".format(urlsplit(DISCORD_API_BASE))
+if _discord_origin not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"]:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_discord_origin)
 # Hosts that outgoing fetches may reach although they resolve to private addresses.
 # Optional: raises GitHub's API limit from 60 to 5,000 requests an hour.
 GITHUB_API_TOKEN = env.str("GITHUB_API_TOKEN", default="")

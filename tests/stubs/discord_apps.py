@@ -18,6 +18,7 @@ Discord (Ed25519 over timestamp + body) and gives the headers.
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import secrets
@@ -291,3 +292,21 @@ def discord_app(discord_server, settings, client, monkeypatch):
         setattr(settings, name, value)
         monkeypatch.setenv(name, value)
     return DiscordApp(discord_server, signer, client)
+
+
+@pytest.fixture
+def discord_login(settings, discord_server):
+    """ "Log in with Discord" switched on, against the stand-in's OAuth pages; set
+    `discord_login.apps.oauth_user` to the Discord user who will authorize."""
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "discord": {
+            "APP": {"client_id": CLIENT_ID, "secret": CLIENT_SECRET, "key": ""},
+            "SCOPE": ["identify", "email"],
+        }
+    }
+    # As the settings allow DISCORD_API_BASE's host as a form's destination (the login's
+    # redirect), with the stand-in's.
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["form-action"].append(discord_server.url)
+    settings.CONTENT_SECURITY_POLICY = policy
+    return discord_server

@@ -11,7 +11,7 @@ from django.core import signing
 
 from newsletter.interactions.linking import LINK_SALT, link_url, pending_create
 from newsletter.models import Submission
-from tests.stubs.discord_apps import CLIENT_ID, CLIENT_SECRET, discord_user, link_account
+from tests.stubs.discord_apps import discord_user, link_account
 
 pytestmark = pytest.mark.django_db
 
@@ -28,18 +28,6 @@ def _pending(discord_id="1300000000000000042", **item):
 
 def _path(url: str) -> str:
     return urlsplit(url).path
-
-
-@pytest.fixture
-def discord_login(settings, discord_server):
-    """Log in with Discord switched on, against the stand-in's OAuth pages."""
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "discord": {
-            "APP": {"client_id": CLIENT_ID, "secret": CLIENT_SECRET, "key": ""},
-            "SCOPE": ["identify", "email"],
-        }
-    }
-    return discord_server
 
 
 def test_anonymous_visitor_is_asked_to_continue_with_discord(client):
