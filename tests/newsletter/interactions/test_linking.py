@@ -112,3 +112,9 @@ def test_sign_up_with_discord_then_send(client, discord_login):
     assert account.user.email == "newcomer@example.org"
     client.post(path)
     assert Submission.objects.get().author == account.user
+
+
+def test_discord_login_is_404_while_not_set_up(client, settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    assert client.get("/accounts/discord/login/").status_code == 404
+    assert client.get("/accounts/discord/login/callback/?code=x&state=y").status_code == 404
