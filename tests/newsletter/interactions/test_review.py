@@ -109,3 +109,24 @@ def test_a_non_editor_is_refused(discord_app, member):
         assert answer["type"] == 4 and answer["data"]["flags"] == 64
         assert answer["data"]["content"].startswith("Only editors can review")
     assert not Vote.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["command", "button"])
+def test_review_queries_do_not_grow_with_the_queue(
+    discord_app, editor, action, django_assert_max_num_queries
+):
+    """The same number of queries with 2 or 30 pending submissions (and their votes)."""
+    who = discord_user(link_account(editor))
+    counts = []
+    for rows in (2, 30):
+        Submission.objects.all().delete()
+        submissions = _oldest_first(*[f"Item {n}" for n in range(rows)])
+        for submission in submissions:
+            VoteFactory(submission=submission, editor=EditorFactory())
+        with django_assert_max_num_queries(100) as captured:
+            if action == "command":
+                discord_app.command("review", user=who)
+            else:
+                discord_app.press(f"review:skip:{submissions[0].pk}", user=who)
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]
