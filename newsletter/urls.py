@@ -13,7 +13,7 @@ from django.urls import URLPattern, path, register_converter
 from portal.pagecache import reader_page
 
 from .models import KIND_SLUGS
-from .views import archive, feeds, search, submissions, subscribers
+from .views import archive, discord, feeds, search, submissions, subscribers
 
 app_name = "newsletter"
 
@@ -114,4 +114,11 @@ subscription_patterns = [
     path("unsubscribe/<str:token>/", subscribers.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/again/", subscribers.resubscribe, name="resubscribe"),
     *_tracking_webhooks(),
+]
+
+# Discord interactions (members share, editors review) and the link that completes a
+# submission typed in Discord, under /discord/ ("discord" namespace).
+discord_patterns = [
+    path("interactions/", discord.interactions, name="interactions"),
+    path("link/<str:token>/", discord.link, name="link"),
 ]

@@ -252,11 +252,16 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_PROVIDERS: dict = {}
 # "Log in with Discord/GitHub" exists only when its client id and secret are set.
+# Discord's login is our subclass of allauth's provider (portal/discord_login/): its OAuth
+# addresses follow DISCORD_API_BASE, so tests reach a local stand-in. Installed always, listed
+# only when its client id and secret are set.
+INSTALLED_APPS.append("portal.discord_login")
 for _provider in ("discord", "github"):
     _client_id = env.str(f"{_provider.upper()}_CLIENT_ID", default="")
     _secret = env.str(f"{_provider.upper()}_CLIENT_SECRET", default="")
     if _client_id and _secret:
-        INSTALLED_APPS.append(f"allauth.socialaccount.providers.{_provider}")
+        if _provider != "discord":
+            INSTALLED_APPS.append(f"allauth.socialaccount.providers.{_provider}")
         SOCIALACCOUNT_PROVIDERS[_provider] = {
             "APP": {"client_id": _client_id, "secret": _secret, "key": ""},
             "SCOPE": ["identify", "email"] if _provider == "discord" else ["user:email"],
@@ -372,6 +377,17 @@ LOGGING = {
 ARXIV_API_BASE = env.str("ARXIV_API_BASE", default="https://export.arxiv.org/api").rstrip("/")
 GITHUB_API_BASE = env.str("GITHUB_API_BASE", default="https://api.github.com").rstrip("/")
 DISCORD_API_BASE = env.str("DISCORD_API_BASE", default="https://discord.com/api/v10").rstrip("/")
+# Discord interactions (/share, "Suggest for the newsletter", /review): off, and
+# /discord/interactions/ answers 404, until the application id, its public key and the
+# community's server id are set. The bot token is used only by `manage.py discord_commands`.
+DISCORD_APPLICATION_ID = env.str("DISCORD_APPLICATION_ID", default="")
+DISCORD_PUBLIC_KEY = env.str("DISCORD_PUBLIC_KEY", default="")
+DISCORD_BOT_TOKEN = env.str("DISCORD_BOT_TOKEN", default="")
+DISCORD_GUILD_ID = env.str("DISCORD_GUILD_ID", default="")
+# "Log in with Discord" posts a form that redirects to Discord's OAuth page on this host.
+_discord_origin = "{0.scheme}://{0.netloc}".format(urlsplit(DISCORD_API_BASE))
+if _discord_origin not in CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"]:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_discord_origin)
 # Hosts that outgoing fetches may reach although they resolve to private addresses.
 # Optional: raises GitHub's API limit from 60 to 5,000 requests an hour.
 GITHUB_API_TOKEN = env.str("GITHUB_API_TOKEN", default="")

@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from newsletter.sitemaps import SITEMAPS
-from newsletter.urls import submission_patterns, subscription_patterns
+from newsletter.urls import discord_patterns, submission_patterns, subscription_patterns
 from portal import views
 
 admin.site.site_header = f"{settings.SITE_NAME} editors"
@@ -34,6 +34,7 @@ urlpatterns = [
     path("archive/", include("newsletter.urls")),
     path("events/", include("events.urls")),
     path("email/", include((subscription_patterns, "email"))),
+    path("discord/", include((discord_patterns, "discord"))),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),

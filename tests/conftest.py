@@ -16,6 +16,7 @@ from django.conf import settings
 from portal.celery import app as celery_app
 from tests.factories import EditorFactory, UserFactory
 from tests.stubs.discord import discord_server  # noqa: F401  (fixture)
+from tests.stubs.discord_apps import discord_app, discord_login  # noqa: F401  (fixtures)
 from tests.stubs.fixtures import loopback_only, thirdparty_server, thirdparty_settings  # noqa: F401
 from tests.stubs.smtp import smtp_server, smtp_settings  # noqa: F401  (fixtures)
 from tests.workers import celery_worker, reset_broker  # noqa: F401  (fixture)

@@ -24,11 +24,13 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core import signing
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from newsletter.interactions.linking import LINK_SALT
 from newsletter.models import KIND_SLUGS, Issue, Kind, Submission
 from newsletter.services.subscribers import confirm_token, unsubscribe_token
 from tests.sample_site import Site, build_site
@@ -51,6 +53,9 @@ CSRF_EXEMPT: dict[str, str] = {
     ),
     "email/webhooks/postmark/tracking/": "django-anymail's bounce webhook, with basic auth",
     "email/webhooks/mailgun/tracking/": "django-anymail's bounce webhook, basic auth and HMAC",
+    "discord/interactions/": (
+        "Discord POSTs interactions signed with the application's Ed25519 key (checked first)"
+    ),
 }
 SPOILED_TOKEN = "1:not-a-signature"
 
@@ -142,6 +147,8 @@ def sample_kwargs(route: Route, site: Site) -> dict[str, str]:
         }
     if route.template.startswith("events/"):
         return {"slug": site.event.slug}
+    if route.template.startswith("discord/"):
+        return {"token": signing.dumps({"p": 0, "u": "0"}, salt=LINK_SALT)}
     if route.template.startswith("email/"):
         if "unsubscribe" in route.template:
             return {"token": unsubscribe_token(site.reader)}

@@ -5,6 +5,7 @@ admin action, task and command calls.
 """
 
 from .delivery import Delivery, DeliveryMessage, DiscordChannel
+from .discord import DiscordPending
 from .issues import Issue, IssueItem, IssueItemQuerySet, IssueQuerySet, Section
 from .submissions import (
     KIND_SLUGS,
@@ -25,6 +26,7 @@ __all__ = [
     "Delivery",
     "DeliveryMessage",
     "DiscordChannel",
+    "DiscordPending",
     "EmailSend",
     "ExtraLink",
     "Issue",

@@ -77,6 +77,10 @@ class Submission(models.Model):
         ALREADY_COVERED = "covered", "Already covered in an earlier issue"
         OTHER = "other", "Other"
 
+    class Source(models.TextChoices):
+        WEBSITE = "web", "Website"
+        DISCORD = "discord", "Discord"
+
     LIVE_STATES = (State.PENDING, State.ACCEPTED, State.PUBLISHED)
 
     author = models.ForeignKey(
@@ -90,6 +94,10 @@ class Submission(models.Model):
     summary = MarkdownxField(blank=True)
     summary_html = models.TextField(blank=True, editable=False)
     note_to_editors = models.TextField(blank=True, max_length=2000)
+    # Where the member sent it from: the website's form, or Discord (/share, a message).
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.WEBSITE, editable=False
+    )
     # The submitter's own words, kept when an editor edits title or summary.
     original_title = models.CharField(max_length=300, blank=True, editable=False)
     original_summary = models.TextField(blank=True, editable=False)

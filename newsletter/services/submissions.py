@@ -135,6 +135,7 @@ def submission_create(
     note_to_editors: str = "",
     extra_links: Sequence[tuple[str, str]] = (),
     flood_limit: bool = True,
+    source: str = Submission.Source.WEBSITE,
 ) -> Submission:
     """Store a member's link, refusing duplicates and floods; fetch details if missing.
 
@@ -170,6 +171,7 @@ def submission_create(
                 note_to_editors=note_to_editors,
                 original_title=one_line(title),
                 original_summary=summary,
+                source=source,
             )
             _set_extra_links(submission, extra_links)
             _log(submission, Activity.Action.SUBMITTED, author, to_state=State.PENDING)

@@ -3,6 +3,6 @@
 Services never import this package: they queue tasks by name (`queue_after_commit("newsletter.deliver", ...)`).
 """
 
-from . import delivery, email, issues, submissions
+from . import delivery, discord, email, issues, submissions
 
-__all__ = ["delivery", "email", "issues", "submissions"]
+__all__ = ["delivery", "discord", "email", "issues", "submissions"]

@@ -64,6 +64,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from .discord_apps import Applications
+
 DISCORD_EPOCH_MS = 1_420_070_400_000
 CONTENT_LIMIT = 2000
 EMBED_LIMITS = {"title": 256, "description": 4096}
@@ -158,6 +160,8 @@ class DiscordServer:
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # Interactions' follow-ups, commands and OAuth login (tests/stubs/discord_apps.py).
+        self.apps = Applications(self)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -265,6 +269,10 @@ class DiscordServer:
             return _Answer(200, self.record())
         if parts.path.rstrip("/") == "/_stub/config" and method == "POST":
             return self._configure(body)
+        with self.lock:
+            app_answer = self.apps.handle(method, parts.path, query, headers, body)
+        if app_answer is not None:
+            return _Answer(*app_answer)
         match = _ROUTE.fullmatch(parts.path)
         if match is None:
             return _Answer(404, {"message": "404: Not Found", "code": 0})
