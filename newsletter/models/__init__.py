@@ -5,6 +5,7 @@ admin action, task and command calls.
 """
 
 from .delivery import Delivery, DeliveryMessage, DiscordChannel
+from .endorsements import Endorsement
 from .issues import Issue, IssueItem, IssueItemQuerySet, IssueQuerySet, Section
 from .submissions import (
     KIND_SLUGS,
@@ -26,6 +27,7 @@ __all__ = [
     "DeliveryMessage",
     "DiscordChannel",
     "EmailSend",
+    "Endorsement",
     "ExtraLink",
     "Issue",
     "IssueItem",

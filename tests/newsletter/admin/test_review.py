@@ -543,7 +543,7 @@ def test_review_page_shows_everything_an_editor_needs(editor_client, member):
     assert "Code: https://github.com/IST-DASLab/gptq" in page
     assert "Note to the editors The v2 is out." in page
     assert "Authors Elias Frantar, Dan Alistarh" in page
-    assert "Source arxiv" in page
+    assert "Found on arXiv" in page
     assert "Paper · submitted by" in page
     assert "No votes yet." not in page  # blind: hidden until voting
     assert "0 votes so far" in page

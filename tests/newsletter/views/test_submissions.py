@@ -273,7 +273,13 @@ def test_member_cannot_see_edit_or_withdraw_others_submissions(member_client, ot
 def test_member_withdraws_own_pending_submission_but_not_twice(member_client, member):
     submission = SubmissionFactory(author=member)
     url = reverse("portal:submission-withdraw", args=[submission.pk])
-    assert member_client.get(url).status_code == 405
+    # GET only asks: nothing changes until the member confirms.
+    page = member_client.get(url)
+    assert page.status_code == 200
+    assert "Withdraw it" in page.content.decode()
+    assert 'class="button button-danger"' in page.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.PENDING
     member_client.post(url)
     submission.refresh_from_db()
     assert submission.state == Submission.State.WITHDRAWN
@@ -289,7 +295,9 @@ def test_decided_submission_cannot_be_edited_by_its_author(member_client, member
         submit_data(url=submission.url, title="Changed"),
         follow=True,
     )
-    assert "Only a submission waiting for review can be edited" in response.content.decode()
+    assert "Only a submission waiting for review, or a rejected one, can be edited" in (
+        response.content.decode()
+    )
     submission.refresh_from_db()
     assert submission.title == "Kept"
 
