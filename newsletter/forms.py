@@ -71,7 +71,7 @@ class SubmissionForm(forms.Form):
     kind = forms.ChoiceField(
         choices=[(KIND_AUTO, "Work it out from the link"), *Kind.choices],
         initial=KIND_AUTO,
-        help_text="Decides the newsletter section. Guessed from the link; change it if it is wrong.",
+        help_text="Decides the newsletter section.",
         error_messages={
             "invalid_choice": "Select a valid choice: %(value)s is not a kind of link we know."
         },
