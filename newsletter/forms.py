@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from markdownx.fields import MarkdownxFormField
 
 from newsletter.links.canonical import canonical_key
+from newsletter.links.kinds import kind_from_url
 from newsletter.models import Kind
 from newsletter.services.subscribers import MAX_LENGTH as MAX_ADDRESS
 from newsletter.services.subscribers import address_clean
@@ -17,6 +18,9 @@ from portal.text import one_line
 # Long enough for a real abstract; the Discord splitter cuts a long item between messages.
 SUMMARY_MAX_LENGTH = 4000
 EXTRA_LINKS = 3
+# Kind's first choice: the server (and, as the member types, the page's script) reads the kind
+# from the link (newsletter/links/kinds.py). The member may still pick another.
+KIND_AUTO = "auto"
 
 
 def validate_http_url(value: str) -> str:
@@ -65,7 +69,8 @@ class SubmissionForm(forms.Form):
         help_text="The paper, post, tool, repository, talk or event you want to share.",
     )
     kind = forms.ChoiceField(
-        choices=Kind.choices,
+        choices=[(KIND_AUTO, "Work it out from the link"), *Kind.choices],
+        initial=KIND_AUTO,
         help_text="Decides the newsletter section.",
         error_messages={
             "invalid_choice": "Select a valid choice: %(value)s is not a kind of link we know."
@@ -102,6 +107,9 @@ class SubmissionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("kind") == KIND_AUTO:
+            # No link (its own error says so): a placeholder the form never stores.
+            data["kind"] = kind_from_url(data["url"]) if data.get("url") else Kind.OTHER
         if not data.get("title", "").strip() and data.get("autofill_failed"):
             self.add_error(
                 "title",

@@ -62,6 +62,7 @@ submission_patterns = [
     path("submit/", submissions.submission_create, name="submission-create"),
     path("submit/check/", submissions.submission_check, name="submission-check"),
     path("submit/fetch/", submissions.submission_fetch, name="submission-fetch"),
+    path("submit/<int:pk>/endorse/", submissions.submission_endorse, name="submission-endorse"),
     path("my/submissions/", submissions.SubmissionListView.as_view(), name="submission-list"),
     path("my/submissions/<int:pk>/", submissions.submission_detail, name="submission-detail"),
     path("my/submissions/<int:pk>/edit/", submissions.submission_edit, name="submission-edit"),
@@ -69,6 +70,11 @@ submission_patterns = [
         "my/submissions/<int:pk>/withdraw/",
         submissions.submission_withdraw,
         name="submission-withdraw",
+    ),
+    path(
+        "my/submissions/<int:pk>/withdraw/undo/",
+        submissions.submission_withdraw_undo,
+        name="submission-withdraw-undo",
     ),
 ]
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import OuterRef, Prefetch, Q, Subquery, Value, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -42,7 +42,13 @@ from newsletter.services.submissions import (
 from newsletter.services.votes import vote_cast, vote_tally
 from portal.markdown import render_markdown
 
-from ..models import Activity, Submission, SubqueryCount, Vote
+from ..models import Activity, Endorsement, Submission, SubqueryCount, Vote
+from .review_display import (
+    endorsements_html,
+    metadata_fields,
+    next_unreviewed,
+    summary_excerpt,
+)
 from .review_filters import AgeFilter, MyVoteFilter, StateFilter
 from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
 
@@ -148,10 +154,15 @@ class SubmissionAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="title", ordering="title")
+    @admin.display(description="title · summary · +1s", ordering="title")
     def title_cell(self, obj: Submission) -> str:
+        excerpt = summary_excerpt(obj)
         return format_html(
-            '{}<span class="review-host">{}</span>', obj.title or obj.url, _host(obj.url)
+            '{}<span class="review-host">{}</span>{}{}',
+            obj.title or obj.url,
+            _host(obj.url),
+            format_html('<span class="review-excerpt">{}</span>', excerpt) if excerpt else "",
+            endorsements_html(obj),
         )
 
     @admin.display(description="kind · submitter · age", ordering="created_at")
@@ -253,6 +264,11 @@ class SubmissionAdmin(admin.ModelAdmin):
         class ReviewChangeList(base):
             def get_results(self, request):
                 super().get_results(request)
+                # The members' +1s and their reasons: two queries for the whole page.
+                prefetch_related_objects(
+                    self.result_list,
+                    Prefetch("endorsements", queryset=Endorsement.objects.select_related("member")),
+                )
                 for obj in self.result_list:
                     admin_self._render_viewer_cells(obj, request.user)
 
@@ -337,11 +353,9 @@ class SubmissionAdmin(admin.ModelAdmin):
             "title_edited": edited and obj.title != obj.original_title,
             "summary_edited": edited and obj.summary != obj.original_summary,
             "original_summary_html": render_markdown(obj.original_summary),
-            "metadata_rows": [
-                (key, value)
-                for key, value in (obj.metadata or {}).items()
-                if value not in ("", None, [], {})
-            ],
+            "metadata_rows": metadata_fields(obj.metadata),
+            "endorsements": list(obj.endorsements.select_related("member")),
+            "next_url": reverse("admin:newsletter_submission_next") + f"?after={obj.pk}",
             "blind_review": settings.NEWSLETTER_BLIND_REVIEW,
             "votes_to_accept": settings.NEWSLETTER_VOTES_TO_ACCEPT,
         }
@@ -366,6 +380,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/vote/", view(self.vote_view), name="newsletter_submission_vote"),
             path("<int:pk>/decide/", view(self.decide_view), name="newsletter_submission_decide"),
+            path("next/", view(self.next_view), name="newsletter_submission_next"),
             *super().get_urls(),
         ]
 
@@ -376,6 +391,20 @@ class SubmissionAdmin(admin.ModelAdmin):
         ):
             target = reverse("admin:newsletter_submission_change", args=[submission.pk])
         return redirect(target)
+
+    def next_view(self, request: HttpRequest) -> HttpResponse:
+        """ "Next unreviewed": the oldest pending submission this editor has not voted on."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        after = request.GET.get("after", "")
+        current = Submission.objects.filter(pk=after).first() if after.isdigit() else None
+        found = next_unreviewed(editor=request.user, after=current)
+        if found is None:
+            self.message_user(
+                request, "Nothing left to review: you have voted on every waiting submission."
+            )
+            return redirect("admin:newsletter_submission_changelist")
+        return redirect("admin:newsletter_submission_change", found.pk)
 
     def vote_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """One click: for, against or abstain, with an optional comment."""

@@ -6,6 +6,7 @@ admin action, task and command calls.
 
 from .delivery import Delivery, DeliveryMessage, DiscordChannel
 from .discord import DiscordPending
+from .endorsements import Endorsement
 from .issues import Issue, IssueItem, IssueItemQuerySet, IssueQuerySet, Section
 from .submissions import (
     KIND_SLUGS,
@@ -28,6 +29,7 @@ __all__ = [
     "DiscordChannel",
     "DiscordPending",
     "EmailSend",
+    "Endorsement",
     "ExtraLink",
     "Issue",
     "IssueItem",

@@ -204,6 +204,7 @@ class Activity(models.Model):
         VOTED = "voted", "Voted"
         STATE = "state", "Changed state"
         EMAILED = "emailed", "Emailed the submitter"
+        ENDORSED = "endorsed", "Endorsed by a member"
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="activity")
     actor = models.ForeignKey(

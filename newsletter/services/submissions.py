@@ -29,6 +29,8 @@ from portal.text import one_line, strip_controls
 
 State = Submission.State
 REJECT_NOTE_MAX = 1000
+# How long a member may take back a withdrawal.
+WITHDRAW_UNDO_SECONDS = 60
 
 
 class DuplicateSubmission(ValidationError):
@@ -51,6 +53,8 @@ TRANSITIONS: dict[str, set[str]] = {
     State.WITHDRAWN: set(),
     State.PUBLISHED: set(),
 }
+# Only the submitter's own undo, within WITHDRAW_UNDO_SECONDS (`submission_withdraw_undo`).
+UNDO_TRANSITIONS = {**TRANSITIONS, State.WITHDRAWN: {State.PENDING}}
 
 
 @dataclass(frozen=True)
@@ -314,11 +318,12 @@ def submission_transition(
     reason: str = "",
     note: str = "",
     detail: str = "",
+    undo: bool = False,
 ) -> Submission:
     """The one way a submission changes state.
 
-    Refuses illegal moves, records who, when, from and to, and queues the
-    submitter's email after commit. `actor=None` means the system (the vote rule,
+    Refuses illegal moves (`undo=True` allows the submitter's undo of a withdrawal), records
+    who, when, from and to, and queues the submitter's email after commit. `actor=None` means the system (the vote rule,
     a scheduled publication).
     """
     if to_state not in State.values:
@@ -340,7 +345,7 @@ def submission_transition(
             submission.refresh_from_db()
             return submission
         transition_check(
-            TRANSITIONS,
+            UNDO_TRANSITIONS if undo else TRANSITIONS,
             thing="submission",
             from_state=from_state,
             to_state=to_state,
@@ -405,6 +410,67 @@ def submission_withdraw(*, submission: Submission, actor) -> Submission:
             code="illegal",
         )
     return submission_transition(submission=submission, to_state=State.WITHDRAWN, actor=actor)
+
+
+def withdraw_undo_until(submission: Submission) -> datetime | None:
+    """Until when the submitter may take back their withdrawal; None when they no longer can."""
+    if submission.state != State.WITHDRAWN:
+        return None
+    until = submission.state_changed_at + timedelta(seconds=WITHDRAW_UNDO_SECONDS)
+    return until if until > timezone.now() else None
+
+
+def submission_withdraw_undo(*, submission: Submission, actor) -> Submission:
+    """Take back a withdrawal within the minute: the submission waits for review again, as it
+    was (its votes, endorsements and activity were never touched)."""
+    if actor.pk != submission.author_id:
+        raise PermissionDenied("Only the submitter can undo a withdrawal.")
+    submission.refresh_from_db(fields=["state", "state_changed_at"])
+    if withdraw_undo_until(submission) is None:
+        raise IllegalTransition(
+            "A withdrawal can be undone for a minute only; submit the link again instead.",
+            code="too-late",
+        )
+    return submission_transition(
+        submission=submission,
+        to_state=State.PENDING,
+        actor=actor,
+        detail="The submitter undid the withdrawal",
+        undo=True,
+    )
+
+
+def submission_resubmit(*, submission: Submission, actor, **changes) -> Submission:
+    """The submitter edits a rejected submission and sends it back for review.
+
+    One transaction: back to pending (the rejection's reason is cleared), then the edit. The
+    votes cast before stop counting, so every editor reviews the new version afresh and finds
+    it in the queue under "not voted yet".
+    """
+    if actor.pk != submission.author_id:
+        raise PermissionDenied("Only the submitter can send a submission back for review.")
+    if submission.state != State.REJECTED:
+        raise IllegalTransition(
+            "Only a rejected submission can be edited and sent back for review.", code="illegal"
+        )
+    with transaction.atomic():
+        submission_transition(
+            submission=submission,
+            to_state=State.PENDING,
+            actor=actor,
+            detail="Edited and sent back for review by the submitter",
+        )
+        stale = submission.votes.filter(stale=False).update(stale=True)
+        if stale:
+            _log(
+                submission,
+                Activity.Action.EDITED,
+                actor,
+                detail=f"The {stale} vote{'s' if stale != 1 else ''} cast before no longer count",
+            )
+        submission_update(submission=submission, actor=actor, **changes)
+    submission.refresh_from_db()
+    return submission
 
 
 def submission_apply_metadata(

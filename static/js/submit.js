@@ -6,6 +6,10 @@
   var form = document.querySelector("form.submission-form");
   if (!form) return;
 
+  // The error summary at the top of the page is where the eye goes after a failed submit.
+  var summaryBox = document.getElementById("error-summary");
+  if (summaryBox) summaryBox.focus();
+
   // "N / 4000" under the summary, counted as the server counts: in characters
   // (code points, so an emoji is one), a line break as one.
   var summaryField = form.querySelector("[name=summary]");
@@ -24,6 +28,50 @@
     counter.hidden = false;
   }
   var urlInput = form.querySelector("[name=url]");
+
+  // Kind from the link, as it is typed: the same table of rules the server uses
+  // (newsletter/links/kinds.py, in the page as JSON). Once the member picks a kind
+  // by hand, the script leaves it alone.
+  var kindField = form.querySelector("select[name=kind]");
+  var rulesScript = document.getElementById("kind-rules");
+  var kindNote = document.getElementById("kind-guess");
+  if (kindField && rulesScript && urlInput) {
+    var table = JSON.parse(rulesScript.textContent);
+    var rules = table.rules.map(function (rule) {
+      return { host: new RegExp(rule.host), path: new RegExp(rule.path), kind: rule.kind };
+    });
+    var chosenByHand = kindField.value !== "auto" && form.dataset.editing === "true";
+    var guess = function (value) {
+      var parsed;
+      try { parsed = new URL(value.trim()); } catch (e) { return null; }
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+      var host = parsed.hostname.toLowerCase().replace(/^www\./, "").replace(/^m\./, "");
+      var path = parsed.pathname || "/";
+      for (var i = 0; i < rules.length; i++) {
+        if (rules[i].host.test(host) && rules[i].path.test(path)) return rules[i].kind;
+      }
+      return table.default;
+    };
+    var applyGuess = function () {
+      if (chosenByHand) return;
+      var kind = guess(urlInput.value);
+      if (!kind) return;
+      kindField.value = kind;
+      if (kindNote) {
+        var label = kindField.options[kindField.selectedIndex].text;
+        kindNote.textContent = "Guessed from the link: " + label + ". Change it if it is wrong.";
+        kindNote.hidden = false;
+      }
+    };
+    kindField.addEventListener("change", function () {
+      chosenByHand = kindField.value !== "auto";
+      if (kindNote) kindNote.hidden = true;
+      if (!chosenByHand) applyGuess();
+    });
+    urlInput.addEventListener("input", applyGuess);
+    applyGuess();
+  }
+
   var status = document.getElementById("url-status");
   var fetchButton = document.getElementById("fetch-button");
   var fetchStatus = document.getElementById("fetch-status");
@@ -43,6 +91,19 @@
     status.hidden = !message;
   }
 
+  // A duplicate is not a dead end: offer "+1" for the submission already there.
+  var endorseForm = document.getElementById("endorse-form");
+  var endorseOffer = document.getElementById("endorse-offer");
+  var endorseRefusal = document.getElementById("endorse-refusal");
+  function offerEndorsement(data) {
+    if (!endorseForm || !endorseOffer || !endorseRefusal) return;
+    var refusal = data ? data.endorse_refusal : "";
+    if (data) endorseForm.action = data.endorse_url;
+    endorseOffer.hidden = !data || !!refusal;
+    endorseRefusal.textContent = refusal || "";
+    endorseRefusal.hidden = !refusal;
+  }
+
   function check() {
     var value = urlInput.value.trim();
     if (!value || value === lastChecked) return;
@@ -57,6 +118,7 @@
         if (!data.valid) show(data.message);
         else if (data.duplicate) show(data.message, data.url);
         else show("");
+        offerEndorsement(data.valid && data.duplicate ? data : null);
       })
       .catch(function () { /* the server checks again on submit */ });
   }

@@ -3,6 +3,7 @@
 import html
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -13,8 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from newsletter.admin.review_display import metadata_fields
 from newsletter.models import Activity, Submission, Vote
-from newsletter.services.submissions import submission_apply_metadata, submission_create
+from newsletter.services.endorsements import endorsement_create
+from newsletter.services.submissions import (
+    submission_apply_metadata,
+    submission_create,
+    submission_decide,
+    submission_resubmit,
+)
 from newsletter.services.votes import vote_cast
 from tests.browser.conftest import browser_settings, open_tab  # noqa: F401 (fixtures)
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory, VoteFactory
@@ -239,10 +247,10 @@ def rows(response) -> list[str]:
 def test_queue_shows_pending_oldest_first_by_default(editor_client):
     now = timezone.now()
     SubmissionFactory(title="Newer", created_at=now)
-    SubmissionFactory(title="Oldest", created_at=now - timezone.timedelta(days=9))
-    SubmissionFactory(title="Middle", created_at=now - timezone.timedelta(days=2))
+    SubmissionFactory(title="Oldest", created_at=now - timedelta(days=9))
+    SubmissionFactory(title="Middle", created_at=now - timedelta(days=2))
     SubmissionFactory(
-        title="Accepted one", state=State.ACCEPTED, created_at=now - timezone.timedelta(days=5)
+        title="Accepted one", state=State.ACCEPTED, created_at=now - timedelta(days=5)
     )
     response = editor_client.get(QUEUE)
     assert rows(response) == ["Oldest", "Middle", "Newer"]
@@ -260,10 +268,8 @@ def test_queue_shows_pending_oldest_first_by_default(editor_client):
 @pytest.mark.django_db
 def test_queue_filters_by_kind_age_and_not_yet_voted_by_me(editor, editor_client):
     now = timezone.now()
-    paper = SubmissionFactory(
-        title="Paper", kind="paper", created_at=now - timezone.timedelta(days=3)
-    )
-    SubmissionFactory(title="Blog", kind="blog", created_at=now - timezone.timedelta(hours=2))
+    paper = SubmissionFactory(title="Paper", kind="paper", created_at=now - timedelta(days=3))
+    SubmissionFactory(title="Blog", kind="blog", created_at=now - timedelta(hours=2))
     SubmissionFactory(title="Mine", author=editor)
     VoteFactory(submission=paper, editor=editor)
     assert rows(editor_client.get(QUEUE, {"kind__exact": "paper"})) == ["Paper"]
@@ -543,7 +549,7 @@ def test_review_page_shows_everything_an_editor_needs(editor_client, member):
     assert "Code: https://github.com/IST-DASLab/gptq" in page
     assert "Note to the editors The v2 is out." in page
     assert "Authors Elias Frantar, Dan Alistarh" in page
-    assert "Source arxiv" in page
+    assert "Found on arXiv" in page
     assert "Paper · submitted by" in page
     assert "No votes yet." not in page  # blind: hidden until voting
     assert "0 votes so far" in page
@@ -783,3 +789,149 @@ def test_queue_vote_updates_the_row_without_a_page_reload(open_tab):  # noqa: F8
     tab.shot("03-review-page")
     assert tab.collect_csp() == []
     assert tab.errors == []
+
+
+# --- Summaries, +1s, fetched details, "Next unreviewed" ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_queue_shows_a_short_sanitised_summary_and_the_plus_ones(editor_client, member):
+    submission = submission_create(
+        author=member,
+        url="https://example.org/s",
+        kind="blog",
+        title="Sparse",
+        summary="Prunes **half** the weights <script>alert(1)</script>" + " and more" * 40,
+    )
+    fans = UserFactory.create_batch(2)
+    endorsement_create(submission=submission, member=fans[0], reason="Cut our bill in half")
+    endorsement_create(submission=submission, member=fans[1])
+    response = editor_client.get(QUEUE)
+    page = text(response)
+    assert "Prunes half the weights" in page
+    assert "<script>alert(1)</script>" not in response.content.decode()
+    assert "and more" * 40 not in page.replace(" and more", "and more")  # cut short
+    assert "+2 from members" in page
+    assert f"{fans[0].public_name}: “Cut our bill in half”" in page
+    review = text(editor_client.get(review_url(submission)))
+    assert "Members who want it in too +2" in review
+    assert "Cut our bill in half" in review
+    assert "(no reason given)" in review
+
+
+@pytest.mark.django_db
+def test_queue_query_count_does_not_grow_with_plus_ones(client, django_assert_num_queries):
+    editor = EditorFactory()
+    client.force_login(editor)
+    fans = UserFactory.create_batch(3)
+
+    def add(count):
+        for _ in range(count):
+            submission = SubmissionFactory()
+            for fan in fans:
+                endorsement_create(submission=submission, member=fan, reason="Yes please")
+
+    add(1)
+    client.get(QUEUE)
+    with CaptureQueriesContext(connection) as one_row:
+        client.get(QUEUE)
+    add(29)
+    with django_assert_num_queries(len(one_row)):
+        response = client.get(QUEUE)
+    assert text(response).count("+3 from members") == 30
+
+
+def test_metadata_is_shown_as_labelled_fields_not_a_raw_dict():
+    fields = metadata_fields(
+        {
+            "title": "ggerganov/llama.cpp",
+            "summary": "",
+            "authors": ["ggerganov"],
+            "source": "github",
+            "url": "https://github.com/ggerganov/llama.cpp",
+            "extra": {
+                "stars": 61234,
+                "licence": "MIT",
+                "language": "C++",
+                "forks": None,
+                "topics": ["llm", "ggml"],
+                "archived": False,
+                "homepage": None,
+                "full_name": "ggerganov/llama.cpp",
+            },
+        }
+    )
+    assert fields == [
+        ("Title", "ggerganov/llama.cpp"),
+        ("Authors", "ggerganov"),
+        ("Found on", "GitHub"),
+        ("Stars", "61,234"),
+        ("Licence", "MIT"),
+        ("Language", "C++"),
+        ("Topics", "llm, ggml"),
+        ("Canonical address", "https://github.com/ggerganov/llama.cpp"),
+    ]
+
+
+@pytest.mark.django_db
+def test_review_page_shows_github_details_as_fields(editor_client, member):
+    submission = SubmissionFactory(author=member)
+    submission_apply_metadata(
+        submission=submission,
+        metadata={"title": "x/y", "source": "github", "extra": {"stars": 1200, "licence": "MIT"}},
+    )
+    page = text(editor_client.get(review_url(submission)))
+    assert "Stars 1,200" in page
+    assert "Licence MIT" in page
+    assert "{" not in page.split("Fetched details", 1)[1].split("Votes", 1)[0]
+
+
+@pytest.mark.django_db
+def test_next_unreviewed_is_the_oldest_pending_one_i_have_not_voted_on(editor, editor_client):
+    now = timezone.now()
+    voted = SubmissionFactory(created_at=now - timedelta(days=5))
+    VoteFactory(submission=voted, editor=editor, value=1)
+    SubmissionFactory(author=editor, created_at=now - timedelta(days=4))  # my own
+    SubmissionFactory(
+        created_at=now - timedelta(days=3),
+        state=State.REJECTED,
+        reject_reason="other",
+    )
+    oldest = SubmissionFactory(created_at=now - timedelta(days=2))
+    newer = SubmissionFactory(created_at=now - timedelta(days=1))
+    # A vote cast before the submitter's edit does not count as reviewed.
+    VoteFactory(submission=newer, editor=editor, value=1, stale=True)
+    next_url = reverse("admin:newsletter_submission_next")
+    assert f'href="{next_url}?after={voted.pk}"' in (
+        editor_client.get(review_url(voted)).content.decode()
+    )
+    response = editor_client.get(next_url, {"after": voted.pk})
+    assert response["Location"] == review_url(oldest)
+    response = editor_client.get(next_url, {"after": oldest.pk})
+    assert response["Location"] == review_url(newer)
+    VoteFactory(submission=oldest, editor=editor, value=1)
+    Vote.objects.filter(submission=newer, editor=editor).update(stale=False)
+    response = editor_client.get(next_url, {"after": "nonsense"})
+    assert messages_after(editor_client, response) == [
+        "Nothing left to review: you have voted on every waiting submission."
+    ]
+
+
+@pytest.mark.django_db
+def test_next_unreviewed_is_for_staff_only(member_client):
+    response = member_client.get(reverse("admin:newsletter_submission_next"))
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_sent_back_submission_is_in_the_queue_again_for_every_editor(editor_client, editor, member):
+    submission = SubmissionFactory(author=member, title="Back again")
+    VoteFactory(submission=submission, editor=editor, value=-1)
+    submission_decide(
+        submission=submission, actor=EditorFactory(), to_state=State.REJECTED, reason="detail"
+    )
+    assert "Back again" not in text(editor_client.get(QUEUE))
+    submission_resubmit(submission=submission, actor=member, summary="More detail now.")
+    page = text(editor_client.get(f"{QUEUE}?my_vote=none"))
+    assert "Back again" in page

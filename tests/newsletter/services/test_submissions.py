@@ -1,19 +1,27 @@
 """The submissions' state machine: transitions, decisions by hand, edits (newsletter.services.submissions)."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from newsletter.models import Activity, Notification, Submission
 from newsletter.services.submissions import (
+    WITHDRAW_UNDO_SECONDS,
     IllegalTransition,
     submission_create,
     submission_decide,
+    submission_resubmit,
     submission_transition,
     submission_update,
+    submission_withdraw,
+    submission_withdraw_undo,
     submissions_decide,
+    withdraw_undo_until,
 )
-from tests.factories import SubmissionFactory, UserFactory
+from tests.factories import EditorFactory, SubmissionFactory, UserFactory, VoteFactory
 
 State = Submission.State
 
@@ -239,3 +247,125 @@ def test_a_link_with_a_line_break_or_tab_is_refused_by_the_service(member, bad):
             extra_links=[("Code", bad)],
         )
     assert not Submission.objects.exists()
+
+
+# --- Withdrawing, and taking it back ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_withdraw_undo_restores_the_submission_as_it_was(member, other_member):
+    submission = SubmissionFactory(author=member)
+    vote = VoteFactory(submission=submission, value=1)
+    submission_withdraw(submission=submission, actor=member)
+    assert withdraw_undo_until(submission) is not None
+    submission_withdraw_undo(submission=submission, actor=member)
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING
+    vote.refresh_from_db()
+    assert vote.stale is False  # the vote still counts
+    states = list(
+        submission.activity.filter(action=Activity.Action.STATE).values_list(
+            "from_state", "to_state", "detail"
+        )
+    )
+    assert states == [
+        ("pending", "withdrawn", ""),
+        ("withdrawn", "pending", "The submitter undid the withdrawal"),
+    ]
+
+
+@pytest.mark.django_db
+def test_withdraw_undo_after_the_minute_is_refused(member):
+    submission = SubmissionFactory(author=member)
+    submission_withdraw(submission=submission, actor=member)
+    Submission.objects.filter(pk=submission.pk).update(
+        state_changed_at=timezone.now() - timedelta(seconds=WITHDRAW_UNDO_SECONDS + 1)
+    )
+    submission.refresh_from_db()
+    assert withdraw_undo_until(submission) is None
+    with pytest.raises(IllegalTransition, match="for a minute only"):
+        submission_withdraw_undo(submission=submission, actor=member)
+    submission.refresh_from_db()
+    assert submission.state == State.WITHDRAWN
+
+
+@pytest.mark.django_db
+def test_withdraw_undo_only_by_the_submitter_and_only_of_a_withdrawal(member, other_member):
+    submission = SubmissionFactory(author=member)
+    submission_withdraw(submission=submission, actor=member)
+    with pytest.raises(PermissionDenied):
+        submission_withdraw_undo(submission=submission, actor=other_member)
+    pending = SubmissionFactory(author=member)
+    with pytest.raises(IllegalTransition):
+        submission_withdraw_undo(submission=pending, actor=member)
+    # Editors cannot bring a withdrawn submission back either: only the submitter's undo can.
+    with pytest.raises(IllegalTransition):
+        submission_decide(submission=submission, actor=EditorFactory(), to_state=State.PENDING)
+
+
+@pytest.mark.django_db
+def test_withdraw_undo_when_the_link_was_submitted_again_is_refused(member, other_member):
+    submission = SubmissionFactory(author=member, url="https://example.org/again")
+    submission_withdraw(submission=submission, actor=member)
+    submission_create(author=other_member, url="https://example.org/again", kind="blog")
+    with pytest.raises(IllegalTransition, match="submitted again"):
+        submission_withdraw_undo(submission=submission, actor=member)
+    submission.refresh_from_db()
+    assert submission.state == State.WITHDRAWN
+
+
+# --- A rejected submission, edited and sent back ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_resubmit_a_rejected_submission_edits_it_and_puts_it_back_in_review(member):
+    editor = EditorFactory()
+    submission = SubmissionFactory(author=member, title="Thin")
+    VoteFactory(submission=submission, editor=editor, value=-1)
+    submission_decide(
+        submission=submission, actor=editor, to_state=State.REJECTED, reason="detail", note="More?"
+    )
+    submission_resubmit(
+        submission=submission, actor=member, title="Thin, explained", summary="Now with numbers."
+    )
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING
+    assert (submission.title, submission.summary) == ("Thin, explained", "Now with numbers.")
+    assert (submission.reject_reason, submission.reject_note, submission.decided_by) == (
+        "",
+        "",
+        None,
+    )
+    # Every editor reviews the new version afresh.
+    assert not submission.votes.filter(stale=False).exists()
+    entry = submission.activity.filter(action=Activity.Action.STATE).last()
+    assert (entry.from_state, entry.to_state, entry.actor) == ("rejected", "pending", member)
+    assert entry.detail == "Edited and sent back for review by the submitter"
+
+
+@pytest.mark.django_db
+def test_resubmit_is_refused_for_others_and_for_a_pending_submission(member, other_member):
+    rejected = SubmissionFactory(author=member, state=State.REJECTED, reject_reason="other")
+    with pytest.raises(PermissionDenied):
+        submission_resubmit(submission=rejected, actor=other_member, title="Mine")
+    pending = SubmissionFactory(author=member)
+    with pytest.raises(IllegalTransition, match="Only a rejected submission"):
+        submission_resubmit(submission=pending, actor=member, title="Again")
+
+
+@pytest.mark.django_db
+def test_resubmit_with_a_link_now_live_elsewhere_changes_nothing(member, other_member):
+    rejected = SubmissionFactory(
+        author=member, url="https://example.org/r", state=State.REJECTED, reject_reason="other"
+    )
+    SubmissionFactory(author=other_member, url="https://example.org/taken")
+    with pytest.raises(ValidationError):
+        submission_resubmit(
+            submission=rejected, actor=member, url="https://example.org/taken", title="New"
+        )
+    rejected.refresh_from_db()
+    assert (rejected.state, rejected.url, rejected.reject_reason) == (
+        State.REJECTED,
+        "https://example.org/r",
+        "other",
+    )

@@ -2,15 +2,20 @@
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from newsletter.models import Activity, IssueItem, Section, Submission
+from newsletter.models import Activity, Endorsement, IssueItem, Section, Submission
+from newsletter.services.endorsements import endorsement_create
 from newsletter.views.submissions import FETCHES_PER_MINUTE
-from tests.factories import PublishedIssueFactory, SubmissionFactory
+from tests.factories import PublishedIssueFactory, SubmissionFactory, UserFactory
 
 SUBMIT = reverse("portal:submission-create")
 FETCH = reverse("portal:submission-fetch")
@@ -273,7 +278,13 @@ def test_member_cannot_see_edit_or_withdraw_others_submissions(member_client, ot
 def test_member_withdraws_own_pending_submission_but_not_twice(member_client, member):
     submission = SubmissionFactory(author=member)
     url = reverse("portal:submission-withdraw", args=[submission.pk])
-    assert member_client.get(url).status_code == 405
+    # GET only asks: nothing changes until the member confirms.
+    page = member_client.get(url)
+    assert page.status_code == 200
+    assert "Withdraw it" in page.content.decode()
+    assert 'class="button button-danger"' in page.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.PENDING
     member_client.post(url)
     submission.refresh_from_db()
     assert submission.state == Submission.State.WITHDRAWN
@@ -289,7 +300,9 @@ def test_decided_submission_cannot_be_edited_by_its_author(member_client, member
         submit_data(url=submission.url, title="Changed"),
         follow=True,
     )
-    assert "Only a submission waiting for review can be edited" in response.content.decode()
+    assert "Only a submission waiting for review, or a rejected one, can be edited" in (
+        response.content.decode()
+    )
     submission.refresh_from_db()
     assert submission.title == "Kept"
 
@@ -388,3 +401,171 @@ def test_fetch_details_redis_down_budget_still_counts_in_the_process(
 
     assert [answer.status_code for answer in answers] == [200] * FETCHES_PER_MINUTE + [429]
     assert answers[0].json()["title"] == "ggerganov/llama.cpp"
+
+
+# --- A duplicate is not a dead end: +1 ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_duplicate_answer_offers_a_plus_one_and_it_is_recorded(member_client, other_member):
+    existing = SubmissionFactory(author=other_member, url="https://arxiv.org/abs/2303.16058")
+    response = member_client.post(SUBMIT, submit_data())
+    page = response.content.decode()
+    assert "already submitted and is waiting for review" in page
+    endorse_url = reverse("portal:submission-endorse", args=[existing.pk])
+    assert f'action="{endorse_url}"' in page
+    assert "+1: I want this in the newsletter too" in page
+    # The form keeps what the member typed.
+    assert "Unmasked Teacher" in page
+
+    response = member_client.post(endorse_url, {"reason": "We use it every day"}, follow=True)
+    assert "your +1" in response.content.decode()
+    endorsement = Endorsement.objects.get()
+    assert (endorsement.submission, endorsement.reason) == (existing, "We use it every day")
+    assert Submission.objects.count() == 1
+
+    # A second +1 is refused with a message, and the first one stays as it was.
+    response = member_client.post(endorse_url, {"reason": "again"}, follow=True)
+    assert "You already said +1" in html.unescape(response.content.decode())
+    assert list(Endorsement.objects.values_list("reason", flat=True)) == ["We use it every day"]
+
+
+@pytest.mark.django_db
+def test_check_json_says_whether_the_member_may_endorse(member_client, member, other_member):
+    theirs = SubmissionFactory(author=other_member, url="https://example.org/theirs")
+    mine = SubmissionFactory(author=member, url="https://example.org/mine")
+    check = reverse("portal:submission-check")
+    data = member_client.get(check, {"url": theirs.url}).json()
+    assert data["duplicate"] is True
+    assert data["endorse_url"] == reverse("portal:submission-endorse", args=[theirs.pk])
+    assert (data["endorse_refusal"], data["endorsements"]) == ("", 0)
+    data = member_client.get(check, {"url": mine.url}).json()
+    assert data["endorse_refusal"].startswith("This is your own submission")
+
+
+@pytest.mark.django_db
+def test_endorsing_your_own_submission_through_the_page_is_refused(member_client, member):
+    mine = SubmissionFactory(author=member)
+    url = reverse("portal:submission-endorse", args=[mine.pk])
+    response = member_client.post(url, {"reason": "me too"}, follow=True)
+    assert "This is your own submission" in response.content.decode()
+    assert not Endorsement.objects.exists()
+    assert member_client.get(url).status_code == 405
+
+
+@pytest.mark.django_db
+def test_endorsing_with_a_too_long_reason_says_so(member_client, other_member):
+    theirs = SubmissionFactory(author=other_member)
+    url = reverse("portal:submission-endorse", args=[theirs.pk])
+    response = member_client.post(url, {"reason": "x" * 300}, follow=True)
+    assert "at most 200 characters" in response.content.decode()
+    assert not Endorsement.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_submitter_sees_the_plus_ones_and_their_reasons(member_client, member, other_member):
+    submission = SubmissionFactory(author=member, title="Mine")
+    endorsement_create(submission=submission, member=other_member, reason="Saved us a GPU")
+    for url in (reverse("portal:submission-list"), submission.get_absolute_url()):
+        page = html.unescape(member_client.get(url).content.decode())
+        assert "+1" in page
+        assert "Saved us a GPU" in page
+        assert other_member.public_name in page
+
+
+@pytest.mark.django_db
+def test_my_submissions_query_count_with_plus_ones_does_not_grow(member_client, member):
+    url = reverse("portal:submission-list")
+    fans = UserFactory.create_batch(3)
+
+    def make(n, start):
+        for i in range(start, start + n):
+            s = SubmissionFactory(author=member, url=f"https://example.org/e/{i}")
+            for fan in fans:
+                endorsement_create(submission=s, member=fan, reason=f"reason {i}")
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert member_client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    member_client.get(url)
+    make(1, 0)
+    one = count_queries()
+    make(2, 1)
+    assert count_queries() == one
+
+
+# --- Withdraw: confirm, undo; a rejected submission sent back -----------------------------------
+
+
+@pytest.mark.django_db
+def test_withdraw_then_undo_within_the_minute(member_client, member):
+    submission = SubmissionFactory(author=member)
+    detail = html.unescape(member_client.get(submission.get_absolute_url()).content.decode())
+    withdraw = reverse("portal:submission-withdraw", args=[submission.pk])
+    assert f'href="{withdraw}"' in detail  # a link to the confirmation, not a one-click POST
+    response = member_client.post(withdraw, follow=True)
+    page = response.content.decode()
+    assert "You can undo this for a minute" in page
+    undo = reverse("portal:submission-withdraw-undo", args=[submission.pk])
+    assert f'action="{undo}"' in page
+    response = member_client.post(undo, follow=True)
+    assert "waiting for review again" in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.PENDING
+
+
+@pytest.mark.django_db
+def test_withdraw_undo_too_late_says_so(member_client, member):
+    submission = SubmissionFactory(author=member)
+    member_client.post(reverse("portal:submission-withdraw", args=[submission.pk]))
+    Submission.objects.filter(pk=submission.pk).update(
+        state_changed_at=timezone.now() - timedelta(minutes=2)
+    )
+    page = member_client.get(submission.get_absolute_url()).content.decode()
+    undo = reverse("portal:submission-withdraw-undo", args=[submission.pk])
+    assert undo not in page
+    response = member_client.post(undo, follow=True)
+    assert "for a minute only" in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.WITHDRAWN
+
+
+@pytest.mark.django_db
+def test_rejected_submission_is_edited_and_sent_back(member_client, member):
+    submission = SubmissionFactory(
+        author=member,
+        url="https://arxiv.org/abs/2303.16058",
+        state=Submission.State.REJECTED,
+        reject_reason=Submission.RejectReason.NOT_ENOUGH_DETAIL,
+        reject_note="Say why it matters.",
+    )
+    edit = reverse("portal:submission-edit", args=[submission.pk])
+    detail = member_client.get(submission.get_absolute_url()).content.decode()
+    assert "Edit and send back for review" in detail
+    page = member_client.get(edit).content.decode()
+    assert "Save and send back for review" in page
+    assert "Say why it matters." in html.unescape(page)
+    response = member_client.post(
+        edit, submit_data(summary="It halves the training cost."), follow=True
+    )
+    assert "Sent back for review" in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.PENDING
+    assert submission.summary == "It halves the training cost."
+    assert submission.reject_reason == ""
+
+
+@pytest.mark.django_db
+def test_long_summary_error_sits_at_the_top_and_the_form_keeps_everything(member_client):
+    long = "word " * 900
+    response = member_client.post(SUBMIT, submit_data(summary=long, note_to_editors="keep me"))
+    page = response.content.decode()
+    summary_box = page.index('id="error-summary"')
+    assert summary_box < page.index('name="url"')
+    assert 'href="#id_summary"' in page[summary_box:]
+    assert "4000" in page[summary_box : page.index('name="url"')]
+    assert long.strip() in page
+    assert "keep me" in page
+    assert not Submission.objects.exists()
