@@ -37,6 +37,14 @@ TIME_FORMAT = "l j F Y, H:i T"
 
 
 @dataclass(frozen=True)
+class TopicRef:
+    """A topic as items show it: a chip linking to the topic's page."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
 class Item:
     """One item as every output shows it."""
 
@@ -51,6 +59,8 @@ class Item:
     credit: str = ""  # the submitter's public name, when they allow it
     credit_url: str = ""  # their public list on the site (a path)
     starts_at: datetime | None = None  # events only
+    topics: tuple[TopicRef, ...] = ()
+    page_url: str = ""  # the item's own page (a path), for submissions
 
     @property
     def anchor(self) -> str:
@@ -91,7 +101,8 @@ class Rendered:
 def issue_items_queryset(issue: Issue):
     """The items of an issue with everything the renderers read, in three queries."""
     return issue.items.select_related("section", "submission__author", "event").prefetch_related(
-        Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id"))
+        Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id")),
+        "submission__topics",
     )
 
 
@@ -113,6 +124,8 @@ def item_from(issue_item: IssueItem) -> Item:
             extra_links=tuple((link.label, link.url) for link in submission.extra_links.all()),
             credit=credit,
             credit_url=reverse("newsletter:submitter", args=[author.pk]) if credit else "",
+            topics=tuple(TopicRef(t.name, t.slug) for t in submission.topics.all()),
+            page_url=submission.get_page_url(),
         )
     event = issue_item.event
     links = ((event.resource_title or "Paper", event.resource_url),) if event.resource_url else ()

@@ -18,9 +18,11 @@ from .submissions import (
     Vote,
 )
 from .subscribers import EmailSend, Subscriber, SubscriberQuerySet
+from .topics import TOPICS_PER_SUBMISSION, Topic
 
 __all__ = [
     "KIND_SLUGS",
+    "TOPICS_PER_SUBMISSION",
     "Activity",
     "Delivery",
     "DeliveryMessage",
@@ -39,5 +41,6 @@ __all__ = [
     "SubqueryCount",
     "Subscriber",
     "SubscriberQuerySet",
+    "Topic",
     "Vote",
 ]
