@@ -65,7 +65,8 @@ def drawable(text: str) -> str:
     kept = "".join(
         " " if char.isspace() else char
         for char in text
-        if unicodedata.category(char) not in {"So", "Cs", "Co", "Cn", "Cc", "Cf", "Sk"}
+        if char.isspace()
+        or unicodedata.category(char) not in {"So", "Cs", "Co", "Cn", "Cc", "Cf", "Sk"}
         or char in "©®"
     )
     return " ".join(kept.split())
