@@ -6,6 +6,7 @@ admin action, task and command calls.
 
 from .delivery import Delivery, DeliveryMessage, DiscordChannel
 from .issues import Issue, IssueItem, IssueItemQuerySet, IssueQuerySet, Section
+from .search import SearchWord
 from .submissions import (
     KIND_SLUGS,
     Activity,
@@ -35,6 +36,7 @@ __all__ = [
     "IssueQuerySet",
     "Kind",
     "Notification",
+    "SearchWord",
     "Section",
     "Submission",
     "SubmissionQuerySet",
