@@ -22,7 +22,7 @@ from newsletter.services.submissions import (
     submission_transition,
 )
 
-from .models import Issue, Kind, Section, Submission
+from .models import Issue, Kind, Section, Submission, Topic
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ReferenceItem:
     summary: str
     section: str  # Section slug
     extra_links: tuple[tuple[str, str], ...] = field(default=())
+    topics: tuple[str, ...] = ()  # Topic slugs (demo_data creates the topics)
 
 
 NUMBER = 1
@@ -55,6 +56,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="Unmasked Teacher: Towards Training-Efficient Video Foundation Models",
         url="https://arxiv.org/abs/2303.16058",
+        topics=("efficient-training", "multimodal"),
         kind=Kind.PAPER,
         section="papers-and-posts",
         summary=(
@@ -65,6 +67,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="High-throughput Generative Inference of Large Language Models with a Single GPU",
         url="https://arxiv.org/abs/2303.06865",
+        topics=("serving", "quantisation"),
         kind=Kind.PAPER,
         section="papers-and-posts",
         summary=(
@@ -76,6 +79,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="Hyena Hierarchy: Towards Larger Convolutional Language Models",
         url="https://arxiv.org/abs/2302.10866",
+        topics=("long-context", "architectures"),
         kind=Kind.PAPER,
         section="papers-and-posts",
         summary=(
@@ -87,6 +91,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="LLM.int8(): 8-bit Matrix Multiplication for Transformers at Scale",
         url="https://arxiv.org/abs/2208.07339v2",
+        topics=("quantisation",),
         kind=Kind.PAPER,
         section="papers-and-posts",
         summary=(
@@ -101,6 +106,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="CoLT5: Faster Long-Range Transformers with Conditional Computation",
         url="https://arxiv.org/abs/2303.09752",
+        topics=("long-context", "sparsity"),
         kind=Kind.PAPER,
         section="papers-and-posts",
         summary=(
@@ -111,6 +117,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="Modular Deep Learning",
         url="https://www.ruder.io/modular-deep-learning/",
+        topics=("fine-tuning", "architectures"),
         kind=Kind.BLOG,
         section="papers-and-posts",
         summary=(
@@ -125,6 +132,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="Flower",
         url="https://flower.dev/docs/tutorial/Flower-0-What-is-FL.html",
+        topics=("federated-learning",),
         kind=Kind.TOOL,
         section="tool-spotlight",
         summary=(
@@ -135,6 +143,7 @@ ITEMS: tuple[ReferenceItem, ...] = (
     ReferenceItem(
         title="Llama.cpp",
         url="https://github.com/ggerganov/llama.cpp",
+        topics=("quantisation", "on-device", "serving"),
         kind=Kind.REPO,
         section="repo-spotlight",
         summary=(
@@ -208,6 +217,7 @@ def reference_edition_build(*, author, editor, publish: bool = True) -> Issue:
                     title=entry.title,
                     summary=entry.summary,
                     extra_links=entry.extra_links,
+                    topics=Topic.objects.filter(slug__in=entry.topics),
                 )
             if submission.state == Submission.State.PENDING:
                 submission = submission_transition(

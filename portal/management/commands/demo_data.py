@@ -18,13 +18,14 @@ from django.utils import timezone
 from events.models import Event
 from events.services import event_save, rsvp_set
 from newsletter import reference
-from newsletter.models import Issue, Kind, Notification, Submission
+from newsletter.models import Issue, Kind, Notification, Submission, Topic
 from newsletter.services.submissions import (
     submission_create,
     submission_find_duplicate,
     submission_transition,
     submission_withdraw,
 )
+from newsletter.services.topics import topic_save
 from newsletter.services.votes import vote_cast
 from portal.models import User
 
@@ -112,6 +113,23 @@ WITHDRAWN = [
 ]
 
 
+# The editors' topic list: (name, slug, description). The reference edition's items carry the
+# slugs (newsletter/reference.py).
+TOPICS = [
+    ("Quantisation", "quantisation", "Fewer bits per weight and activation: int8, 4-bit, GPTQ."),
+    ("Distillation", "distillation", "Small students learning from large teachers."),
+    ("Sparsity", "sparsity", "Pruning, mixtures of experts and conditional computation."),
+    ("Long context", "long-context", "Attention and its alternatives over very long inputs."),
+    ("Serving", "serving", "Inference throughput, latency, batching and offloading."),
+    ("Efficient training", "efficient-training", "Training for less compute, memory or data."),
+    ("Fine-tuning", "fine-tuning", "Adapters, LoRA and other ways to specialise a model."),
+    ("Architectures", "architectures", "New model designs and how they scale."),
+    ("Multimodal", "multimodal", "Models that see, hear and read."),
+    ("Federated learning", "federated-learning", "Training across devices without pooling data."),
+    ("On-device", "on-device", "Running models on laptops, phones and small boards."),
+]
+
+
 class Command(BaseCommand):
     help = "Load the demo community (idempotent)."
 
@@ -120,6 +138,10 @@ class Command(BaseCommand):
             people = {email: self.person(email, name, role, tz) for email, name, role, tz in PEOPLE}
             ada, grace = people["ada@example.org"], people["grace@example.org"]
             alan = people["alan@example.org"]
+            for position, (name, slug, description) in enumerate(TOPICS):
+                if not Topic.objects.filter(slug=slug).exists():
+                    topic = Topic(name=name, slug=slug, description=description, position=position)
+                    topic_save(topic=topic)
             if not Issue.objects.filter(number=reference.NUMBER).exists():
                 reference.reference_edition_build(author=alan, editor=ada)
             for email, url, kind, title, summary in PENDING + ACCEPTED + WITHDRAWN:
