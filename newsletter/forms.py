@@ -9,7 +9,7 @@ from markdownx.fields import MarkdownxFormField
 
 from newsletter.links.canonical import canonical_key
 from newsletter.links.kinds import kind_from_url
-from newsletter.models import Kind
+from newsletter.models import TOPICS_PER_SUBMISSION, Kind, Topic
 from newsletter.services.subscribers import MAX_LENGTH as MAX_ADDRESS
 from newsletter.services.subscribers import address_clean
 from portal.forms import MarkdownEditor
@@ -88,6 +88,16 @@ class SubmissionForm(forms.Form):
         help_text=f"A few sentences in Markdown, at most {SUMMARY_MAX_LENGTH} characters. "
         "Why should the community read it? Leave empty to use the abstract.",
     )
+    topics = forms.ModelMultipleChoiceField(
+        queryset=Topic.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "topic-choice"}),
+        help_text=f"Up to {TOPICS_PER_SUBMISSION}; the editors may change them.",
+        error_messages={
+            "invalid_choice": "%(value)s is not one of our topics; pick from the list.",
+            "invalid_pk_value": "“%(pk)s” is not one of our topics; pick from the list.",
+        },
+    )
     note_to_editors = forms.CharField(
         label="Note to the editors",
         required=False,
@@ -104,6 +114,15 @@ class SubmissionForm(forms.Form):
 
     def clean_url(self):
         return validate_http_url(self.cleaned_data["url"])
+
+    def clean_topics(self):
+        topics = self.cleaned_data["topics"]
+        if len(topics) > TOPICS_PER_SUBMISSION:
+            raise ValidationError(
+                f"Pick at most {TOPICS_PER_SUBMISSION} topics; you picked {len(topics)}.",
+                code="topics",
+            )
+        return topics
 
     def clean(self):
         data = super().clean()

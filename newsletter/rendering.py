@@ -37,6 +37,14 @@ TIME_FORMAT = "l j F Y, H:i T"
 
 
 @dataclass(frozen=True)
+class TopicRef:
+    """A topic as items show it: a chip linking to the topic's page."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
 class Item:
     """One item as every output shows it."""
 
@@ -52,6 +60,8 @@ class Item:
     credit_url: str = ""  # their public list on the site (a path)
     starts_at: datetime | None = None  # events only
     discussion_url: str = ""  # its forum post's thread in Discord, once posted
+    topics: tuple[TopicRef, ...] = ()
+    page_url: str = ""  # the item's own page (a path), for submissions
 
     @property
     def anchor(self) -> str:
@@ -94,10 +104,11 @@ DISCORD_THREAD_URL = "https://discord.com/channels/{guild}/{thread}"
 
 
 def issue_items_queryset(issue: Issue):
-    """The items of an issue with everything the renderers read, in four queries."""
+    """The items of an issue with everything the renderers read, in five queries."""
     return issue.items.select_related("section", "submission__author", "event").prefetch_related(
         Prefetch("submission__extra_links", queryset=ExtraLink.objects.order_by("position", "id")),
         Prefetch("forum_posts", queryset=forum_threads()),
+        "submission__topics",
     )
 
 
@@ -141,6 +152,8 @@ def item_from(issue_item: IssueItem) -> Item:
             credit=credit,
             credit_url=reverse("newsletter:submitter", args=[author.pk]) if credit else "",
             discussion_url=discussion_url(issue_item) if issue_item.pk else "",
+            topics=tuple(TopicRef(t.name, t.slug) for t in submission.topics.all()),
+            page_url=submission.get_page_url(),
         )
     event = issue_item.event
     links = ((event.resource_title or "Paper", event.resource_url),) if event.resource_url else ()

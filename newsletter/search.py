@@ -13,10 +13,20 @@ its section, counts them in the same pass (`count(*) OVER ()`), and only then jo
 of results to their submissions and events and highlights them; the rows come back as plain
 tuples. With ten results a page, a search costs a third of what the ORM version did
 (docs/performance.md has the figures).
+
+British and American spellings find each other (newsletter/spelling.py): the query is also
+written in the other spelling, and the tsqueries are joined with OR, so the GIN index still
+answers. Events are searched too, through the expression index of events' migration 0005.
+
+"Did you mean …": when nothing matches, each word the archive does not contain is replaced by
+the nearest word it does (`SearchWord`). On PostgreSQL the pg_trgm trigram index finds it; on
+SQLite, which has no trigrams, Python's difflib compares it with the stored words sharing its
+first letter — slower, but SQLite is for development only.
 """
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 from dataclasses import dataclass
@@ -30,7 +40,9 @@ from django.utils.safestring import SafeString, mark_safe
 from events.models import Event
 from newsletter.services.issues import SEARCH_CONFIG
 
-from .models import Issue, IssueItem, Section, Submission
+from .models import Issue, IssueItem, SearchWord, Section, Submission
+from .rendering import TopicRef
+from .spelling import query_variants, spellings
 
 MAX_QUERY_LENGTH = 200
 # Ten results a page, as web searches show; matching issues (at most ISSUE_HITS) come first.
@@ -58,6 +70,7 @@ class Hit:
     issue_number: int
     issue_title: str
     published_at: datetime
+    topics: tuple[TopicRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,12 @@ def search_issues(query: str, *, limit: int = ISSUE_HITS) -> list[Hit]:
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
-_TS_QUERY = "websearch_to_tsquery(%(config)s::regconfig, %(query)s)"
+# The query as typed, OR the same query in the other spellings (the same text when it has none).
+_TS_QUERY = (
+    "(websearch_to_tsquery(%(config)s::regconfig, %(query)s)"
+    " || websearch_to_tsquery(%(config)s::regconfig, %(query_1)s)"
+    " || websearch_to_tsquery(%(config)s::regconfig, %(query_2)s))"
+)
 _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)s"
 
 # What IssueItem.objects.published() means: the item's own flag and its issue published.
@@ -112,7 +130,8 @@ SELECT ranked.total, ranked.id, issue.number, issue.slug, issue.title, issue.pub
        ts_headline(%(config)s::regconfig, item.search_text, {_TS_QUERY}, %(snippet_options)s),
        COALESCE(
            NULLIF(section.kind_emoji ->> COALESCE(submission.kind, 'event'), ''), section.emoji
-       )
+       ),
+       item.submission_id
 FROM ranked
 JOIN {IssueItem._meta.db_table} item ON item.id = ranked.id
 JOIN {Issue._meta.db_table} issue ON issue.id = ranked.issue_id
@@ -135,9 +154,12 @@ LIMIT %(limit)s
 
 
 def _params(query: str, **extra) -> dict:
+    variants = query_variants(query)
     return {
         "config": SEARCH_CONFIG,
-        "query": query,
+        "query": variants[0],
+        "query_1": variants[min(1, len(variants) - 1)],
+        "query_2": variants[min(2, len(variants) - 1)],
         "published": Issue.State.PUBLISHED,
         "now": timezone.now(),
         "title_options": _TITLE_OPTIONS,
@@ -151,6 +173,7 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
         cursor.execute(_ITEMS_SQL, _params(query, offset=offset, limit=limit))
         rows = cursor.fetchall()
     urls = _IssueUrls()
+    topics = topics_of([row[-1] for row in rows if row[-1]])
     hits = [
         Hit(
             title=marked(title),
@@ -160,8 +183,9 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
             issue_number=number,
             issue_title=issue_title,
             published_at=published_at,
+            topics=topics.get(submission_id, ()),
         )
-        for _, pk, number, slug, issue_title, published_at, title, snippet, emoji in rows
+        for _, pk, number, slug, issue_title, published_at, title, snippet, emoji, submission_id in rows
     ]
     return Results(hits=hits, total=rows[0][0] if rows else 0)
 
@@ -183,6 +207,21 @@ def _search_issues_sql(query: str, limit: int) -> list[Hit]:
         )
         for number, slug, issue_title, published_at, title, snippet in rows
     ]
+
+
+def topics_of(submission_ids: list[int]) -> dict[int, tuple[TopicRef, ...]]:
+    """The topics of a page of results' submissions, in one query."""
+    if not submission_ids:
+        return {}
+    found: dict[int, list[TopicRef]] = {}
+    links = (
+        Submission.topics.through.objects.filter(submission_id__in=submission_ids)
+        .select_related("topic")
+        .order_by("topic__position", "topic__name")
+    )
+    for link in links:
+        found.setdefault(link.submission_id, []).append(TopicRef(link.topic.name, link.topic.slug))
+    return {pk: tuple(refs) for pk, refs in found.items()}
 
 
 class _IssueUrls:
@@ -212,14 +251,19 @@ def _search_items_plain(query: str, offset: int, limit: int) -> Results:
         return Results(hits=[], total=0)
     items = IssueItem.objects.published().select_related("issue", "submission", "event", "section")
     for term in terms:
-        items = items.filter(
-            Q(submission__title__icontains=term)
-            | Q(event__title__icontains=term)
-            | Q(search_text__icontains=term)
-        )
+        match = Q()
+        for spelling in spellings(term):
+            match |= (
+                Q(submission__title__icontains=spelling)
+                | Q(event__title__icontains=spelling)
+                | Q(search_text__icontains=spelling)
+            )
+        items = items.filter(match)
     items = items.order_by("-issue__published_at", "section__position", "position", "id")
     hits = []
-    for item in items[offset : offset + limit]:
+    page = list(items[offset : offset + limit])
+    topics = topics_of([item.submission_id for item in page if item.submission_id])
+    for item in page:
         submission, issue = item.submission, item.issue
         title = (submission.title or submission.url) if submission else item.event.title
         hits.append(
@@ -231,6 +275,7 @@ def _search_items_plain(query: str, offset: int, limit: int) -> Results:
                 issue_number=issue.number,
                 issue_title=issue.title,
                 published_at=issue.published_at,
+                topics=topics.get(item.submission_id, ()),
             )
         )
     return Results(hits=hits, total=items.count())
@@ -242,7 +287,10 @@ def _search_issues_plain(query: str, limit: int) -> list[Hit]:
         return []
     issues = Issue.objects.published()
     for term in terms:
-        issues = issues.filter(Q(title__icontains=term) | Q(search_text__icontains=term))
+        match = Q()
+        for spelling in spellings(term):
+            match |= Q(title__icontains=spelling) | Q(search_text__icontains=spelling)
+        issues = issues.filter(match)
     return [
         Hit(
             title=highlight(issue.title, query),
@@ -255,6 +303,119 @@ def _search_issues_plain(query: str, limit: int) -> list[Hit]:
         )
         for issue in issues.order_by("-published_at", "-number")[:limit]
     ]
+
+
+# --- Events ------------------------------------------------------------------------------------
+
+EVENT_HITS = 5
+# Word for word the expression of the index events' migration 0005 creates, so it is used.
+_EVENT_DOCUMENT = (
+    f"to_tsvector('{SEARCH_CONFIG}'::regconfig, event.title || ' ' || event.description)"
+)
+_VISIBLE_EVENT = "event.state IN (%(event_published)s, %(event_cancelled)s)"
+_EVENTS_SQL = f"""
+SELECT event.slug, event.start, event.state,
+       ts_headline(%(config)s::regconfig, event.title, {_TS_QUERY}, %(title_options)s),
+       ts_headline(%(config)s::regconfig, event.description, {_TS_QUERY}, %(snippet_options)s)
+FROM {Event._meta.db_table} event
+WHERE {_EVENT_DOCUMENT} @@ {_TS_QUERY} AND {_VISIBLE_EVENT}
+ORDER BY ts_rank({_EVENT_DOCUMENT}, {_TS_QUERY}) DESC, event.start DESC
+LIMIT %(limit)s
+"""  # noqa: S608  (as above)
+
+
+@dataclass(frozen=True)
+class EventHit:
+    title: SafeString
+    snippet: SafeString
+    url: str
+    start: datetime
+    cancelled: bool
+
+
+def search_events(query: str, *, limit: int = EVENT_HITS) -> list[EventHit]:
+    """Published and cancelled events whose title or description match, best first."""
+    if full_text():
+        params = _params(
+            query,
+            limit=limit,
+            event_published=Event.State.PUBLISHED,
+            event_cancelled=Event.State.CANCELLED,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_EVENTS_SQL, params)
+            rows = cursor.fetchall()
+        return [
+            EventHit(
+                title=marked(title),
+                snippet=marked(snippet),
+                url=Event(slug=slug).get_absolute_url(),
+                start=start,
+                cancelled=state == Event.State.CANCELLED,
+            )
+            for slug, start, state, title, snippet in rows
+        ]
+    terms = _terms(query)
+    if not terms:
+        return []
+    events = Event.objects.visible()
+    for term in terms:
+        match = Q()
+        for spelling in spellings(term):
+            match |= Q(title__icontains=spelling) | Q(description__icontains=spelling)
+        events = events.filter(match)
+    return [
+        EventHit(
+            title=highlight(event.title, query),
+            snippet=highlight(event.description, query, words=_SNIPPET_WORDS),
+            url=event.get_absolute_url(),
+            start=event.start,
+            cancelled=event.state == Event.State.CANCELLED,
+        )
+        for event in events.order_by("-start")[:limit]
+    ]
+
+
+# --- Did you mean … ----------------------------------------------------------------------------
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+_SUGGESTED_WORDS = 6
+_NEAREST_SQL = f"""
+SELECT word FROM {SearchWord._meta.db_table}
+WHERE word %% %s ORDER BY similarity(word, %s) DESC, word LIMIT 1
+"""  # noqa: S608  (the table name only)
+
+
+def suggest(query: str) -> str | None:
+    """The query with each word the archive lacks replaced by its nearest archive word, or
+    None when every word is known (in some spelling) or nothing is near."""
+    words = [w.lower() for w in _LETTERS.findall(query) if len(w) >= 3]
+    words = [w for w in dict.fromkeys(words) if w not in {"and", "or"}][:_SUGGESTED_WORDS]
+    if not words:
+        return None
+    every_spelling = {spelling for word in words for spelling in spellings(word)}
+    known = set(SearchWord.objects.filter(word__in=every_spelling).values_list("word", flat=True))
+    replacements = {}
+    for word in words:
+        if known.isdisjoint(spellings(word)):
+            nearest = _nearest(word)
+            if nearest and nearest != word:
+                replacements[word] = nearest
+    if not replacements:
+        return None
+    return _LETTERS.sub(lambda m: replacements.get(m.group(0).lower(), m.group(0)), query)
+
+
+def _nearest(word: str) -> str | None:
+    if full_text():
+        with connection.cursor() as cursor:
+            cursor.execute(_NEAREST_SQL, [word, word])
+            row = cursor.fetchone()
+        return row[0] if row else None
+    # SQLite: no trigram index; compare with the stored words of the same first letter.
+    candidates = SearchWord.objects.filter(word__startswith=word[0]).values_list("word", flat=True)
+    found = difflib.get_close_matches(word, list(candidates[:20000]), n=1, cutoff=0.75)
+    return found[0] if found else None
 
 
 # --- Highlighting ------------------------------------------------------------------------------
@@ -273,7 +434,9 @@ def highlight(text: str, query: str, *, words: int | None = None) -> SafeString:
 
     With `words`, return a window of about that many words around the first match.
     """
-    terms = sorted(set(_terms(query)), key=len, reverse=True)
+    terms = sorted(
+        {spelling for term in _terms(query) for spelling in spellings(term)}, key=len, reverse=True
+    )
     if words is not None:
         tokens = text.split()
         if len(tokens) > words:

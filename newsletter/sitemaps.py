@@ -1,4 +1,5 @@
-"""sitemap.xml: the archive, every published issue and the per-kind pages.
+"""sitemap.xml: the archive, every published issue and item, the per-kind and topic pages, and
+the events readers can see.
 
 URLs use SITE_URL, not the sites framework's domain. Submitters' pages are left out: they
 are linked from the issues, not advertised.
@@ -10,7 +11,9 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from .models import KIND_SLUGS, Issue, IssueItem, Kind
+from events.models import Event
+
+from .models import KIND_SLUGS, Issue, IssueItem, Kind, Topic
 
 
 class SiteUrlSitemap(Sitemap):
@@ -68,4 +71,57 @@ class KindSitemap(SiteUrlSitemap):
         return reverse("newsletter:kind", args=[slug])
 
 
-SITEMAPS = {"archive": ArchiveSitemap, "issues": IssueSitemap, "kinds": KindSitemap}
+class ItemSitemap(SiteUrlSitemap):
+    """Each published item's own page."""
+
+    changefreq = "monthly"
+    priority = 0.5
+    limit = 5000
+
+    def items(self):
+        return (
+            IssueItem.objects.published()
+            .filter(submission__isnull=False)
+            .select_related("submission", "issue")
+            .only("submission__title", "issue__published_at", "issue__corrected_at")
+            .order_by("-issue__published_at", "id")
+        )
+
+    def location(self, item):
+        return item.submission.get_page_url()
+
+    def lastmod(self, item):
+        return item.issue.corrected_at or item.issue.published_at
+
+
+class TopicSitemap(SiteUrlSitemap):
+    changefreq = "weekly"
+    priority = 0.5
+
+    def items(self):
+        return Topic.objects.filter(
+            submissions__in=IssueItem.objects.published().values("submission_id")
+        ).distinct()
+
+
+class EventSitemap(SiteUrlSitemap):
+    """Published and cancelled events: their pages stay up."""
+
+    changefreq = "weekly"
+    priority = 0.5
+
+    def items(self):
+        return Event.objects.visible().only("slug", "start", "updated_at").order_by("-start")
+
+    def lastmod(self, event):
+        return event.updated_at
+
+
+SITEMAPS = {
+    "archive": ArchiveSitemap,
+    "issues": IssueSitemap,
+    "items": ItemSitemap,
+    "kinds": KindSitemap,
+    "topics": TopicSitemap,
+    "events": EventSitemap,
+}

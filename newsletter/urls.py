@@ -13,7 +13,17 @@ from django.urls import URLPattern, path, register_converter
 from portal.pagecache import reader_page
 
 from .models import KIND_SLUGS
-from .views import archive, discord, feeds, search, submissions, subscribers
+from .views import (
+    archive,
+    cards,
+    discord,
+    feeds,
+    items,
+    search,
+    submissions,
+    subscribers,
+    topics,
+)
 
 app_name = "newsletter"
 
@@ -49,6 +59,22 @@ urlpatterns = [
         reader_page("archive")(feeds.KindAtomFeed()),
         name="kind-feed-atom",
     ),
+    path("topics/", topics.topic_list, name="topic-list"),
+    path("topics/<slug:slug>/", topics.topic_detail, name="topic"),
+    path(
+        "topics/<slug:slug>/feed/",
+        reader_page("archive")(feeds.TopicRssFeed()),
+        name="topic-feed-rss",
+    ),
+    path(
+        "topics/<slug:slug>/feed/atom/",
+        reader_page("archive")(feeds.TopicAtomFeed()),
+        name="topic-feed-atom",
+    ),
+    path("items/<int:pk>/", items.item_redirect, name="item-redirect"),
+    path("items/<int:pk>/card.png", cards.item_card, name="item-card"),
+    path("items/<int:pk>/<slug:slug>/", items.item_detail, name="item-detail"),
+    path("<int:number>/<slug:slug>/card.png", cards.issue_card, name="issue-card"),
     path("<int:number>/", archive.issue_redirect, name="issue-number"),
     path("<int:number>/<slug:slug>/", archive.issue_detail, name="issue-detail"),
     path("<int:number>/<slug:slug>.md", archive.issue_markdown, name="issue-markdown"),

@@ -88,7 +88,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         (
             "Edit before deciding",
             {
-                "fields": ["title", "kind", "summary"],
+                "fields": ["title", "kind", "summary", "topics"],
                 "description": (
                     "Tidy the title or summary for the newsletter. The submitter's original "
                     "text is kept and the edit is recorded in the activity log."
@@ -370,8 +370,14 @@ class SubmissionAdmin(admin.ModelAdmin):
             title=data["title"],
             kind=data["kind"],
             summary=data["summary"],
+            topics=data["topics"],
         )
         obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # The topics were set by submission_update (checked and logged), not by the form.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # --- Voting and deciding ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from newsletter.services.submissions import (
 )
 from newsletter.services.votes import VOTE_COMMENT_MAX
 
-from ..models import Submission, Vote
+from ..models import TOPICS_PER_SUBMISSION, Submission, Topic, Vote
 
 State = Submission.State
 
@@ -70,6 +70,21 @@ class SubmissionReviewForm(forms.ModelForm):
         help_text="Markdown. The submitter's original stays on record.",
     )
 
+    topics = forms.ModelMultipleChoiceField(
+        queryset=Topic.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"Up to {TOPICS_PER_SUBMISSION}. Readers see them as chips on the item.",
+    )
+
     class Meta:
         model = Submission
-        fields = ["title", "kind", "summary"]
+        fields = ["title", "kind", "summary", "topics"]
+
+    def clean_topics(self):
+        topics = self.cleaned_data["topics"]
+        if len(topics) > TOPICS_PER_SUBMISSION:
+            raise forms.ValidationError(
+                f"Pick at most {TOPICS_PER_SUBMISSION} topics; {len(topics)} are ticked."
+            )
+        return topics

@@ -8,6 +8,7 @@ from .delivery import Delivery, DeliveryMessage, DiscordChannel
 from .discord import DiscordPending
 from .endorsements import Endorsement
 from .issues import Issue, IssueItem, IssueItemQuerySet, IssueQuerySet, Section
+from .search import SearchWord
 from .submissions import (
     KIND_SLUGS,
     Activity,
@@ -20,9 +21,11 @@ from .submissions import (
     Vote,
 )
 from .subscribers import EmailSend, Subscriber, SubscriberQuerySet
+from .topics import TOPICS_PER_SUBMISSION, Topic
 
 __all__ = [
     "KIND_SLUGS",
+    "TOPICS_PER_SUBMISSION",
     "Activity",
     "Delivery",
     "DeliveryMessage",
@@ -37,11 +40,13 @@ __all__ = [
     "IssueQuerySet",
     "Kind",
     "Notification",
+    "SearchWord",
     "Section",
     "Submission",
     "SubmissionQuerySet",
     "SubqueryCount",
     "Subscriber",
     "SubscriberQuerySet",
+    "Topic",
     "Vote",
 ]

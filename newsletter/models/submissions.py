@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import IntegerField, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from markdownx.models import MarkdownxField
 
 
@@ -98,6 +99,8 @@ class Submission(models.Model):
     source = models.CharField(
         max_length=10, choices=Source.choices, default=Source.WEBSITE, editable=False
     )
+    # Up to three (services/topics.py checks the number); editors may change them.
+    topics = models.ManyToManyField("newsletter.Topic", blank=True, related_name="submissions")
     # The submitter's own words, kept when an editor edits title or summary.
     original_title = models.CharField(max_length=300, blank=True, editable=False)
     original_summary = models.TextField(blank=True, editable=False)
@@ -145,6 +148,10 @@ class Submission(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("portal:submission-detail", args=[self.pk])
+
+    def get_page_url(self) -> str:
+        """The public page of the item, once published (views/items.py)."""
+        return reverse("newsletter:item-detail", args=[self.pk, slugify(self.title)[:80] or "item"])
 
     @property
     def is_editable_by_author(self) -> bool:

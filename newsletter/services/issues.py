@@ -27,6 +27,7 @@ from portal.text import one_line
 
 from .delivery import deliveries_create_for_issue
 from .email_delivery import email_sends_create_for_issue
+from .search_words import search_words_add
 from .submissions import submission_transition
 
 logger = logging.getLogger(__name__)
@@ -164,6 +165,10 @@ def issue_render(*, issue: Issue) -> Issue:
     if issue.state == State.PUBLISHED:
         if connection.vendor == "postgresql":
             _store_search_vectors(issue, items, rendered)
+        search_words_add(
+            texts=[issue.title, issue.search_text]
+            + [f"{title} {text}" for title, text in rendered.item_search.values()]
+        )
         # Readers see the publication or the correction at once.
         transaction.on_commit(lambda: reader_pages_changed("archive"))
     return issue

@@ -20,7 +20,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from newsletter.links.canonical import CANONICAL_VERSION, canonical_key, clean_url
-from newsletter.models import Activity, ExtraLink, Notification, Submission
+from newsletter.models import (
+    TOPICS_PER_SUBMISSION,
+    Activity,
+    ExtraLink,
+    Notification,
+    Submission,
+    Topic,
+)
 from newsletter.permissions import can_decide
 from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
@@ -129,6 +136,21 @@ def _set_extra_links(submission: Submission, extra_links: Iterable[tuple[str, st
     )
 
 
+def topics_check(topics: Iterable[Topic]) -> list[Topic]:
+    """At most TOPICS_PER_SUBMISSION topics, each once."""
+    topics = list(dict.fromkeys(topics))
+    if len(topics) > TOPICS_PER_SUBMISSION:
+        raise ValidationError(
+            f"Pick at most {TOPICS_PER_SUBMISSION} topics; you picked {len(topics)}.",
+            code="topics",
+        )
+    return topics
+
+
+def topic_names(submission: Submission) -> list[str]:
+    return sorted(topic.name for topic in submission.topics.all())
+
+
 def submission_create(
     *,
     author,
@@ -140,12 +162,14 @@ def submission_create(
     extra_links: Sequence[tuple[str, str]] = (),
     flood_limit: bool = True,
     source: str = Submission.Source.WEBSITE,
+    topics: Iterable[Topic] = (),
 ) -> Submission:
     """Store a member's link, refusing duplicates and floods; fetch details if missing.
 
     `flood_limit=False`: an editor importing a past edition's links, not a member sharing.
     """
     _check_one_line(url, *(link for _, link in extra_links))
+    topics = topics_check(topics)
     key = canonical_key(url)  # raises ValueError for non-http(s) links
     summary, note_to_editors = strip_controls(summary), strip_controls(note_to_editors)
     limit = settings.NEWSLETTER_SUBMISSIONS_PER_DAY
@@ -178,6 +202,7 @@ def submission_create(
                 source=source,
             )
             _set_extra_links(submission, extra_links)
+            submission.topics.set(topics)
             _log(submission, Activity.Action.SUBMITTED, author, to_state=State.PENDING)
     except IntegrityError:
         # Another request stored the same link between our check and our insert.
@@ -200,6 +225,7 @@ def submission_update(
     summary: str | None = None,
     note_to_editors: str | None = None,
     extra_links: Sequence[tuple[str, str]] | None = None,
+    topics: Iterable[Topic] | None = None,
 ) -> Submission:
     """An author edits their pending submission, or an editor edits before deciding.
 
@@ -208,6 +234,7 @@ def submission_update(
     """
     is_author = actor.pk == submission.author_id
     _check_may_edit(submission, actor, is_author=is_author)
+    topics = None if topics is None else topics_check(topics)
     before = {field: getattr(submission, field) for field in _SHOWN_CHANGES}
     with transaction.atomic():
         # Votes are cast under the same lock: an edit and a vote never interleave.
@@ -254,7 +281,25 @@ def submission_update(
             )
         if extra_links is not None:
             _set_extra_links(submission, extra_links)
+        if topics is not None:
+            _change_topics(submission, topics, actor)
     return submission
+
+
+def _change_topics(submission: Submission, topics: list[Topic], actor) -> None:
+    """Set the topics; a change is logged with the names before and after."""
+    before = topic_names(submission)
+    after = sorted(topic.name for topic in topics)
+    if before == after:
+        return
+    submission.topics.set(topics)
+    _log(
+        submission,
+        Activity.Action.EDITED,
+        actor,
+        detail="Changed topics",
+        changes={"topics": [", ".join(before), ", ".join(after)]},
+    )
 
 
 # The fields whose before and after the activity log keeps for editors.

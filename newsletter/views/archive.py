@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
-from newsletter import rendering
+from newsletter import cards, rendering
 from newsletter.models import KIND_SLUGS, Issue, IssueItem, Kind
 from portal.models import User
 from portal.pagecache import reader_page
@@ -95,6 +95,7 @@ def _article(issue: Issue) -> dict:
         article = {
             "html": str(rendering.localize_times(issue.body_html)),
             "description": Truncator(issue.search_text).chars(200),
+            "card_url": cards.issue_card_url(issue, cards.issue_sections(issue)),
         }
         cache.set(key, article, ARTICLE_CACHE_SECONDS)
     return article
@@ -112,6 +113,7 @@ def _issue_page(request: HttpRequest, issue: Issue, *, preview: bool = False) ->
         article = {
             "html": str(rendering.localize_times(rendered.body_html)),
             "description": Truncator(rendered.search_text).chars(200),
+            "card_url": "",
         }
     return render(
         request,
@@ -120,6 +122,7 @@ def _issue_page(request: HttpRequest, issue: Issue, *, preview: bool = False) ->
             "issue": issue,
             "article": mark_safe(article["html"]),  # noqa: S308  (stored, sanitised rendering)
             "description": article["description"],
+            "card_url": article.get("card_url", ""),
             "previous": previous,
             "next": newer,
             "preview": preview,
@@ -169,7 +172,7 @@ def issue_preview(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Items: by kind, by submitter ----------------------------------------------------------------
 
 
-def _published_items():
+def published_items():
     return (
         IssueItem.objects.published()
         .select_related("issue")
@@ -184,7 +187,7 @@ def _published_items():
     )
 
 
-def _item_rows(items) -> list[dict]:
+def item_rows(items) -> list[dict]:
     return [
         {
             "item": item,
@@ -205,12 +208,12 @@ def kind_filter(kind: str) -> Q:
 @require_GET
 def kind_items(request: HttpRequest, kind_slug: str) -> HttpResponse:
     kind = KINDS_BY_SLUG[kind_slug]
-    items = _published_items().filter(kind_filter(kind))
+    items = published_items().filter(kind_filter(kind))
     page, context, status = paginate(request, items, ITEMS_PER_PAGE)
     context.update(
         heading=KIND_TITLES[kind],
         kind_slug=kind_slug,
-        rows=_item_rows(page.object_list),
+        rows=item_rows(page.object_list),
         kinds=_kind_links(),
     )
     return render(request, "newsletter/item_list.html", context, status=status)
@@ -226,11 +229,11 @@ def submitter_items(request: HttpRequest, user_id: int) -> HttpResponse:
         credit_me=True,
         is_active=True,
     )
-    items = _published_items().filter(submission__author=member)
+    items = published_items().filter(submission__author=member)
     page, context, status = paginate(request, items, ITEMS_PER_PAGE)
     if not page.object_list:
         raise Http404("Nothing published yet.")
     context.update(
-        heading=f"Shared by {member.public_name}", member=member, rows=_item_rows(page.object_list)
+        heading=f"Shared by {member.public_name}", member=member, rows=item_rows(page.object_list)
     )
     return render(request, "newsletter/item_list.html", context, status=status)

@@ -6,11 +6,12 @@ few queries however many items the issues hold.
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
 from newsletter import rendering
-from newsletter.models import Issue, IssueItem
+from newsletter.models import Issue, IssueItem, Topic
 from portal.site import absolute_url
 from portal.text import strip_controls
 
@@ -82,6 +83,63 @@ class IssueAtomFeed(IssueRssFeed):
 
     def feed_url(self):
         return absolute_url(reverse("newsletter:feed-atom"))
+
+
+class TopicRssFeed(Feed):
+    """The published items of one topic, newest first, each linking to its own page."""
+
+    feed_type = CleanRssFeed
+    item_guid_is_permalink = False
+
+    def get_object(self, request, slug: str) -> Topic:
+        return get_object_or_404(Topic.objects.only("name", "slug", "description"), slug=slug)
+
+    def title(self, topic: Topic) -> str:
+        return f"{settings.SITE_NAME} newsletter: {topic.name}"
+
+    def description(self, topic: Topic) -> str:
+        return topic.description or f"Items about {topic.name} from every published issue."
+
+    subtitle = description
+
+    def link(self, topic: Topic) -> str:
+        return absolute_url(topic.get_absolute_url())
+
+    def feed_url(self, topic: Topic) -> str:
+        return absolute_url(reverse("newsletter:topic-feed-rss", args=[topic.slug]))
+
+    def items(self, topic: Topic):
+        return (
+            IssueItem.objects.published()
+            .filter(submission__topics=topic)
+            .select_related("issue", "submission")
+            .only("html", "issue__published_at", "submission__title", "submission__url")
+            .order_by(
+                "-issue__published_at", "-issue__number", "section__position", "position", "id"
+            )[:FEED_LENGTH]
+        )
+
+    def item_title(self, item: IssueItem) -> str:
+        return item.submission.title or item.submission.url
+
+    def item_link(self, item: IssueItem) -> str:
+        return absolute_url(item.submission.get_page_url())
+
+    def item_guid(self, item: IssueItem) -> str:
+        return absolute_url(reverse("newsletter:item-redirect", args=[item.submission_id]))
+
+    def item_description(self, item: IssueItem) -> str:
+        return rendering.absolutize(item.html)
+
+    def item_pubdate(self, item: IssueItem):
+        return item.issue.published_at
+
+
+class TopicAtomFeed(TopicRssFeed):
+    feed_type = CleanAtomFeed
+
+    def feed_url(self, topic: Topic) -> str:
+        return absolute_url(reverse("newsletter:topic-feed-atom", args=[topic.slug]))
 
 
 class KindRssFeed(Feed):

@@ -14,6 +14,10 @@ from newsletter import search
 from portal import pagination
 from portal.pagecache import reader_page
 
+from .archive import item_rows, published_items
+
+LATEST_ITEMS = 10
+
 
 class SearchForm(forms.Form):
     q = forms.CharField(
@@ -40,12 +44,17 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "issue_hits": [],
         "page_obj": None,
         "ranked": search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
+        "event_hits": [],
+        "suggestion": None,
+        "latest": [],
     }
     if not form.is_valid():
         return render(request, "newsletter/search.html", context, status=400)
     query = form.cleaned_data["q"].strip()
     context["query"] = query
     if not query:
+        # Nothing asked yet: the latest items, to start from.
+        context["latest"] = item_rows(published_items()[:LATEST_ITEMS])
         return render(request, "newsletter/search.html", context)
     number, error, status = pagination.page_asked(request)
     per_page = search.RESULTS_PER_PAGE
@@ -58,10 +67,18 @@ def search_view(request: HttpRequest) -> HttpResponse:
     page, page_context = pagination.page_context(
         Paginator(range(results.total), per_page), number, error
     )
+    issue_hits = search.search_issues(query) if number == 1 else []
+    event_hits = search.search_events(query) if number == 1 else []
     context.update(
         page_context,
         hits=results.hits,
         query_string=urlencode({"q": query}),
-        issue_hits=search.search_issues(query) if number == 1 else [],
+        issue_hits=issue_hits,
+        event_hits=event_hits,
     )
+    if not (results.total or issue_hits or event_hits):
+        suggestion = search.suggest(query)
+        if suggestion:
+            context["suggestion"] = suggestion
+            context["suggestion_query"] = urlencode({"q": suggestion})
     return render(request, "newsletter/search.html", context, status=status)

@@ -36,7 +36,7 @@ FETCHES_PER_MINUTE = 20
 
 def _submitted(data: dict, formset) -> dict:
     """What the submission form hands the service, for a new submission or an edit."""
-    fields = ("url", "kind", "title", "summary", "note_to_editors")
+    fields = ("url", "kind", "title", "summary", "note_to_editors", "topics")
     return {**{name: data[name] for name in fields}, "extra_links": extra_links_from(formset)}
 
 
@@ -113,9 +113,9 @@ def submission_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "fetch" in request.POST:
         # "Fetch details" without JavaScript: show the form again, filled, with no errors yet.
         data, fetch_message = _autofill(request.POST, request.user)
-        form = SubmissionForm(
-            initial={name: data.get(name, "") for name in SubmissionForm.base_fields}
-        )
+        initial = {name: data.get(name, "") for name in SubmissionForm.base_fields}
+        initial["topics"] = data.getlist("topics")
+        form = SubmissionForm(initial=initial)
         formset = ExtraLinkFormSet(
             prefix="links",
             initial=[
@@ -240,6 +240,7 @@ class SubmissionListView(LoginRequiredMixin, ListView):
         return (
             Submission.objects.filter(author=self.request.user)
             .prefetch_related(
+                "topics",
                 Prefetch("issue_items", queryset=published_items, to_attr="published_items"),
                 _endorsements(),
             )
@@ -253,6 +254,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = get_object_or_404(
         Submission.objects.prefetch_related(
             "extra_links",
+            "topics",
             Prefetch("issue_items", queryset=published_items, to_attr="published_items"),
             _endorsements(),
         ),
@@ -281,6 +283,7 @@ def submission_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "title": submission.title,
         "summary": submission.summary,
         "note_to_editors": submission.note_to_editors,
+        "topics": list(submission.topics.all()),
     }
     links_initial = [
         {"label": link.label, "url": link.url} for link in submission.extra_links.all()

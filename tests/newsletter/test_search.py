@@ -9,11 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from events.models import Event
 from newsletter import search
 from newsletter.models import Issue, IssueItem, Kind
 from newsletter.services.compose import issue_item_add, issue_item_set_blurb
 from newsletter.services.issues import SEARCH_CONFIG, issue_publish, issue_schedule
-from tests.newsletter.issue_data import accepted, draft_issue
+from tests.newsletter.issue_data import accepted, draft_issue, published_event
 
 pytestmark = pytest.mark.django_db
 
@@ -197,7 +198,8 @@ def test_search_queries_do_not_grow_with_results(client):
         response = client.get(URL, {"q": "efficient"})
 
     assert len(response.context["hits"]) == 10
-    assert len(many) == one_count <= (2 if search.full_text() else 3)
+    # Items (counted in the same statement on PostgreSQL), their topics, issues, events.
+    assert len(many) == one_count <= (4 if search.full_text() else 5)
 
 
 def test_highlight_escapes_then_marks():
@@ -273,3 +275,92 @@ def test_search_help_describes_what_this_database_understands(client):
     else:
         assert "Every word must appear; newest first." in page
         assert "minus sign" not in page
+
+
+# --- Did you mean, the empty query, events, the tab --------------------------------------------
+
+
+def test_a_misspelt_query_gets_did_you_mean_from_the_archives_words(client):
+    publish(accepted(title="Speculative decoding for faster inference"))
+
+    response = client.get(URL, {"q": "speculatve decodng"})
+
+    assert response.context["hits"] == []
+    assert response.context["suggestion"] == "speculative decoding"
+    page = response.content.decode()
+    assert 'Did you mean <a href="?q=speculative+decoding"' in page
+    followed = client.get(URL, {"q": response.context["suggestion"]})
+    assert len(followed.context["hits"]) == 1
+
+
+def test_no_suggestion_for_known_words_or_words_far_from_any(client):
+    publish(accepted(title="Speculative decoding"))
+
+    assert client.get(URL, {"q": "decoding"}).context["suggestion"] is None
+    assert client.get(URL, {"q": "zzzzqqqq"}).context["suggestion"] is None
+
+
+def test_unpublished_words_are_never_suggested(client):
+    draft = draft_issue()
+    issue_item_add(issue=draft, submission=accepted(title="Clandestine embargoed launch"))
+
+    assert client.get(URL, {"q": "clandestin"}).context["suggestion"] is None
+
+
+def test_an_empty_query_shows_the_latest_items(client):
+    publish(accepted(title="Older item"), title="Old")
+    publish(accepted(title="Newest item"), title="New")
+
+    response = client.get(URL, {"q": ""})
+    bare = client.get(URL)
+
+    assert response.status_code == bare.status_code == 200
+    titles = [row["item"].issue.title for row in response.context["latest"]]
+    assert titles == ["New", "Old"]
+    assert "Latest items" in bare.content.decode()
+
+
+def test_empty_search_queries_do_not_grow_with_items(client):
+    publish(accepted())
+    client.get(URL)
+    with CaptureQueriesContext(connection) as one:
+        client.get(URL)
+    publish(*(accepted() for _ in range(30)))
+
+    with CaptureQueriesContext(connection) as many:
+        client.get(URL)
+
+    assert len(many) == len(one)
+
+
+def test_events_are_searched_and_drafts_are_not(client):
+    published_event(title="Reading group on quantisation", description="Bring questions.")
+    draft = published_event(title="Draft quantization social")
+    Event.objects.filter(pk=draft.pk).update(state=Event.State.DRAFT)
+
+    response = client.get(URL, {"q": "quantization"})
+
+    assert [str(hit.title) for hit in response.context["event_hits"]] == [
+        "Reading group on <mark>quantisation</mark>"
+    ]
+    assert "/events/" in response.context["event_hits"][0].url
+
+
+def test_event_search_uses_its_index():
+    if not search.full_text():
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        params = search._params(
+            "quantisation", limit=5, event_published="published", event_cancelled="cancelled"
+        )
+        cursor.execute("EXPLAIN " + search._EVENTS_SQL, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "events_event_search_gin" in plan
+
+
+def test_the_search_tab_is_marked_current(client):
+    page = client.get(URL).content.decode()
+
+    assert f'<a href="{URL}" aria-current="page">Search</a>' in page
+    assert 'aria-current="page">Archive</a>' not in page

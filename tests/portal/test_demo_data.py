@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from newsletter.models import Issue, Notification, Submission
+from newsletter.models import Issue, Notification, Submission, Topic
 from newsletter.services.submissions import submission_create, submissions_today
 from portal.models import User
 
@@ -38,3 +38,19 @@ def test_demo_data_runs_twice_without_duplicating(django_capture_on_commit_callb
         call_command("demo_data", stdout=io.StringIO())
     assert Submission.objects.count() == count
     assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_demo_data_has_topics_and_tags_the_demo_issue(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo_data", stdout=io.StringIO())
+
+    names = set(Topic.objects.values_list("name", flat=True))
+    assert {"Quantisation", "Distillation", "Sparsity", "Long context", "Serving"} <= names
+    issue = Issue.objects.get(number=1)
+    untagged = issue.items.filter(submission__isnull=False, submission__topics__isnull=True)
+    assert not untagged.exists()
+    page = client.get(issue.get_absolute_url()).content.decode()
+    assert '<a class="topic-chip" href="/archive/topics/quantisation/">Quantisation</a>' in page
+    topic_page = client.get("/archive/topics/quantisation/")
+    assert "Llama.cpp" in topic_page.content.decode()

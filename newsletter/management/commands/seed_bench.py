@@ -391,6 +391,21 @@ def _store_search_vectors() -> None:
             " FROM events_event AS e WHERE e.id = i.event_id AND i.is_published",
             [SEARCH_CONFIG, SEARCH_CONFIG],
         )
+        # The archive's words for "Did you mean", as newsletter.services.search_words keeps them.
+        cursor.execute(
+            "INSERT INTO newsletter_searchword (word)"
+            " SELECT DISTINCT word FROM ("
+            "  SELECT regexp_split_to_table(lower(title || ' ' || search_text), '[^a-z''-]+')"
+            "  FROM newsletter_issue WHERE state = 'published'"
+            "  UNION ALL"
+            "  SELECT regexp_split_to_table("
+            "   lower(COALESCE(s.title, '') || ' ' || i.search_text), '[^a-z''-]+')"
+            "  FROM newsletter_issueitem i"
+            "  LEFT JOIN newsletter_submission s ON s.id = i.submission_id WHERE i.is_published"
+            " ) AS words (word)"
+            " WHERE word ~ '^[a-z][a-z''-]{1,38}[a-z]$'"
+            " ON CONFLICT (word) DO NOTHING"
+        )
         cursor.execute("VACUUM ANALYZE")
 
 

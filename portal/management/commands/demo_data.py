@@ -20,7 +20,7 @@ from django.utils import timezone
 import newsletter
 from events.models import Event
 from events.services import event_save, rsvp_set
-from newsletter.models import Issue, Kind, Notification, Submission
+from newsletter.models import Issue, Kind, Notification, Submission, Topic
 from newsletter.services.imports import edition_import
 from newsletter.services.submissions import (
     submission_create,
@@ -28,6 +28,7 @@ from newsletter.services.submissions import (
     submission_transition,
     submission_withdraw,
 )
+from newsletter.services.topics import topic_save
 from newsletter.services.votes import vote_cast
 from portal.models import User
 
@@ -120,6 +121,36 @@ WITHDRAWN = [
 ]
 
 
+# The editors' topic list: (name, slug, description). REFERENCE_TOPICS tags the reference
+# edition's items once it is imported.
+TOPICS = [
+    ("Quantisation", "quantisation", "Fewer bits per weight and activation: int8, 4-bit, GPTQ."),
+    ("Distillation", "distillation", "Small students learning from large teachers."),
+    ("Sparsity", "sparsity", "Pruning, mixtures of experts and conditional computation."),
+    ("Long context", "long-context", "Attention and its alternatives over very long inputs."),
+    ("Serving", "serving", "Inference throughput, latency, batching and offloading."),
+    ("Efficient training", "efficient-training", "Training for less compute, memory or data."),
+    ("Fine-tuning", "fine-tuning", "Adapters, LoRA and other ways to specialise a model."),
+    ("Architectures", "architectures", "New model designs and how they scale."),
+    ("Multimodal", "multimodal", "Models that see, hear and read."),
+    ("Federated learning", "federated-learning", "Training across devices without pooling data."),
+    ("On-device", "on-device", "Running models on laptops, phones and small boards."),
+]
+
+
+# The reference edition's links and the topics an editor would give them.
+REFERENCE_TOPICS = {
+    "https://arxiv.org/abs/2303.16058": ("efficient-training", "multimodal"),
+    "https://arxiv.org/abs/2303.06865": ("serving", "quantisation"),
+    "https://arxiv.org/abs/2302.10866": ("long-context", "architectures"),
+    "https://arxiv.org/abs/2208.07339v2": ("quantisation",),
+    "https://arxiv.org/abs/2303.09752": ("long-context", "sparsity"),
+    "https://www.ruder.io/modular-deep-learning/": ("fine-tuning", "architectures"),
+    "https://flower.dev/docs/tutorial/Flower-0-What-is-FL.html": ("federated-learning",),
+    "https://github.com/ggerganov/llama.cpp": ("quantisation", "on-device", "serving"),
+}
+
+
 class Command(BaseCommand):
     help = "Load the demo community (idempotent)."
 
@@ -128,6 +159,10 @@ class Command(BaseCommand):
             people = {email: self.person(email, name, role, tz) for email, name, role, tz in PEOPLE}
             ada, grace = people["ada@example.org"], people["grace@example.org"]
             alan = people["alan@example.org"]
+            for position, (name, slug, description) in enumerate(TOPICS):
+                if not Topic.objects.filter(slug=slug).exists():
+                    topic = Topic(name=name, slug=slug, description=description, position=position)
+                    topic_save(topic=topic)
             if not Issue.objects.filter(number=REFERENCE_NUMBER).exists():
                 edition_import(
                     text=REFERENCE_EDITION.read_text(encoding="utf-8"),
@@ -136,6 +171,7 @@ class Command(BaseCommand):
                     actor=ada,
                     author=alan,
                 )
+                self.tag_reference_items(ada)
             for email, url, kind, title, summary in PENDING + ACCEPTED + WITHDRAWN:
                 self.submission(people[email], url, kind, title, summary)
             for email, url, kind, title, summary, reason, note in REJECTED:
@@ -170,6 +206,12 @@ class Command(BaseCommand):
             "  editor  grace@example.org\n"
             "  member  alan@example.org    (submits links: /submit/)\n"
         )
+
+    def tag_reference_items(self, editor) -> None:
+        """The topics an editor gives the imported edition's items (the paste has none)."""
+        for url, slugs in REFERENCE_TOPICS.items():
+            submission = Submission.objects.get(url=url)
+            submission.topics.set(Topic.objects.filter(slug__in=slugs))
 
     def settle(self, people) -> None:
         """Make the demo look lived-in, not just loaded: its submissions were shared days ago

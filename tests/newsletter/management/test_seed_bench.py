@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from events.models import RSVP, Event
 from newsletter import rendering, search
-from newsletter.models import Issue, IssueItem, Submission
+from newsletter.models import Issue, IssueItem, SearchWord, Submission
 
 pytestmark = [
     pytest.mark.postgres,
@@ -68,6 +68,16 @@ def test_seed_bench_items_are_searchable(seeded):
     assert IssueItem.objects.filter(search_vector__isnull=True).count() == 0
     hits = search.search_items(word, limit=10_000).hits
     assert any(hit.url.endswith(f"#{item.anchor}") for hit in hits)
+
+
+def test_seed_bench_stores_the_archives_words_for_did_you_mean(seeded):
+    title = IssueItem.objects.filter(submission__isnull=False).values_list(
+        "submission__title", flat=True
+    )[0]
+    word = max(re.findall(r"[a-z]{5,}", title.lower()), key=len)
+
+    assert SearchWord.objects.filter(word=word).exists()
+    assert search.suggest(word[:-1] + "q" + word[-1]) == word
 
 
 def test_seed_bench_event_page_is_upcoming(client, seeded):

@@ -140,7 +140,9 @@ def test_issue_page_has_anchors_navigation_and_social_tags(client):
         f'<meta property="og:url" content="http://127.0.0.1:8000{issue.get_absolute_url()}">'
         in page
     )
-    assert '<meta name="twitter:card" content="summary">' in page
+    assert '<meta name="twitter:card" content="summary_large_image">' in page
+    card = f"http://127.0.0.1:8000/archive/{issue.number}/{issue.slug}/card.png?v="
+    assert f'<meta property="og:image" content="{card}' in page
     assert '<meta property="article:published_time"' in page
 
 
