@@ -35,7 +35,15 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["display_name", "discord_handle", "timezone", "credit_me"]
+        fields = [
+            "display_name",
+            "discord_handle",
+            "timezone",
+            "credit_me",
+            "show_when_going",
+            "email_decisions",
+            "email_reminders",
+        ]
 
     def clean_display_name(self):
         name = one_line(self.cleaned_data["display_name"])
@@ -53,6 +61,34 @@ class ProfileForm(forms.ModelForm):
                 "A Discord handle has only letters, digits, dots and underscores."
             )
         return handle
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account is confirmed with the password (or, without one, the address)."""
+
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():
+            self.fields["password"] = forms.CharField(
+                label="Your email address",
+                help_text="You have no password here (you sign in with another service).",
+            )
+
+    def clean_password(self):
+        value = self.cleaned_data["password"]
+        if self.user.has_usable_password():
+            if not self.user.check_password(value):
+                raise ValidationError("That is not your password; nothing was deleted.")
+        elif value.strip().lower() != self.user.email.lower():
+            raise ValidationError("That is not your account's address; nothing was deleted.")
+        return value
 
 
 class MarkdownEditor(MarkdownxWidget):
