@@ -49,6 +49,12 @@ from ..email import issue_email
 from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
 from .compose import BaseItemFormSet, ItemFormSet
 from .issue_email import IssueEmailAdmin
+from .issue_publishing import (
+    IssuePublishingAdmin,
+    ScheduleForm,
+    delivery_progress,
+    schedule_form_for,
+)
 
 
 def _is_id(value: str) -> bool:
@@ -133,17 +139,8 @@ class IssueForm(forms.ModelForm):
         return number
 
 
-class ScheduleForm(forms.Form):
-    publish_at = forms.DateTimeField(
-        label="Publish at",
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="In your time zone.",
-    )
-
-
 @admin.register(Issue)
-class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
+class IssueAdmin(IssuePublishingAdmin, IssueEmailAdmin, admin.ModelAdmin):
     form = IssueForm
     list_display = [
         "number",
@@ -257,6 +254,8 @@ class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
 
     @admin.action(description="Publish now", permissions=["change"])
     def publish_now(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            return self.publish_confirm_action(request, queryset)
         self._run(request, queryset, issue_publish, "published")
         if deliveries_waiting_for_queue(issues=queryset):
             messages.warning(request, DELIVERY_FOLLOWS)
@@ -282,6 +281,7 @@ class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
                 name="newsletter_issue_publishing",
             ),
             *self.email_urls(),
+            *self.publishing_urls(),
             *super().get_urls(),
         ]
 
@@ -303,10 +303,9 @@ class IssueAdmin(IssueEmailAdmin, admin.ModelAdmin):
             "issue": issue,
             "original": issue,
             "title": title,
-            "schedule_form": ScheduleForm(
-                initial={
-                    "publish_at": timezone.localtime(issue.publish_at) if issue.publish_at else None
-                }
+            "schedule_form": schedule_form_for(issue),
+            "discord_progress": (
+                delivery_progress(issue) if issue.state == Issue.State.PUBLISHED else None
             ),
             "has_change_permission": self.has_change_permission(request, issue),
             **self.email_context(issue),
