@@ -9,6 +9,7 @@ from markdownx.widgets import MarkdownxWidget
 
 from .models import User
 from .text import one_line
+from .timezones import UTC, zone_choices
 
 # "Ada (editor)", "Grace [admin]", "mod - Alan": a name that reads as a role on the site.
 _ROLE_CLAIM = re.compile(
@@ -17,13 +18,16 @@ _ROLE_CLAIM = re.compile(
     re.IGNORECASE,
 )
 
+
+# Every name Python knows (aliases too): the organisers' event form. Members choose from
+# portal.timezones' canonical list instead.
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})
 
 
 class ProfileForm(forms.ModelForm):
     timezone = forms.ChoiceField(
-        choices=[(tz, tz.replace("_", " ")) for tz in COMMON_TIMEZONES],
-        help_text="Event times are shown in this time zone.",
+        help_text="Event times are shown in this time zone. The time now is beside each place.",
+        widget=forms.Select(attrs={"data-timezone-picker": ""}),
     )
 
     # Not a field of the member: the email list's entry for their address (views.profile).
@@ -44,6 +48,15 @@ class ProfileForm(forms.ModelForm):
             "email_decisions",
             "email_reminders",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.timezone if self.instance else ""
+        field = self.fields["timezone"]
+        field.choices = zone_choices(current=current)
+        if (current or UTC) == UTC and not self.is_bound:
+            # Never chosen (UTC is the default): timezone.js proposes the browser's zone.
+            field.widget.attrs["data-browser-default"] = ""
 
     def clean_display_name(self):
         name = one_line(self.cleaned_data["display_name"])

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from newsletter.models import Submission
 from portal.models import User
-from tests.browser.conftest import browser_test
+from tests.browser.conftest import browser_test, sign_in
 from tests.factories import EventFactory, RSVPFactory, SubmissionFactory, UserFactory
 
 pytestmark = browser_test
@@ -77,3 +77,40 @@ def test_delete_account_journey(open_tab):
     tab.go("/profile/")
     assert "/accounts/login/" in tab.path()
     tab.assert_clean()
+
+
+def test_profile_proposes_the_browsers_zone_and_searches_the_list(
+    chromium, live_server, browser_settings
+):
+    member = UserFactory()
+    context = chromium.new_context(timezone_id="Asia/Tokyo", viewport={"width": 390, "height": 844})
+    try:
+        sign_in(context, live_server.url, member)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/profile/")
+        select = page.locator("select[data-timezone-picker]")
+        expect(select).to_have_value("Asia/Tokyo")
+        expect(page.locator("#timezone-note")).to_contain_text("Asia/Tokyo")
+        page.get_by_label("Search the time zones").fill("lisbon")
+        expect(select).to_have_value("Europe/Lisbon")
+        assert page.locator("select[data-timezone-picker] option:not([hidden])").count() == 1
+        page.get_by_role("button", name="Save profile").click()
+        expect(page.locator(".messages")).to_contain_text("Your profile is saved.")
+        assert User.objects.get(pk=member.pk).timezone == "Europe/Lisbon"
+    finally:
+        context.close()
+
+
+def test_signup_starts_in_the_browsers_zone(chromium, live_server, browser_settings):
+    context = chromium.new_context(timezone_id="America/Sao_Paulo")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/signup/")
+        page.get_by_label("Email:").fill("zoned@example.org")
+        page.get_by_label("Password:", exact=True).fill("a long and unusual passphrase")
+        page.get_by_label("Password (again):").fill("a long and unusual passphrase")
+        page.get_by_role("button", name="Sign Up").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Verify Your Email Address")
+        assert User.objects.get(email="zoned@example.org").timezone == "America/Sao_Paulo"
+    finally:
+        context.close()
