@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from events.models import Event
+from newsletter.discord.preview import message_preview
 from newsletter.discord.split import split_text
 from newsletter.services.compose import (
     events_section,
@@ -425,7 +426,16 @@ class IssueAdmin(IssuePublishingAdmin, IssueEmailAdmin, admin.ModelAdmin):
             return response
         limit = settings.DISCORD_MESSAGE_LIMIT
         discord_messages = [
-            {"text": text, "length": len(text), "over": len(text) > limit} for text in messages_sent
+            {
+                "text": text,
+                "length": len(text),
+                "over": len(text) > limit,
+                # Sanitised by nh3 in message_preview, as every rendered Markdown is.
+                "html": mark_safe(preview.html),  # noqa: S308
+                "warnings": preview.warnings,
+            }
+            for text in messages_sent
+            for preview in [message_preview(text)]
         ]
         context = self._context(request, issue, f"Preview issue #{issue.number}")
         context.update(
