@@ -61,8 +61,13 @@ class RSVPResult:
 # --- RSVPs ------------------------------------------------------------------------------
 
 
-def rsvp_set(*, event: Event, user, status: str, now: datetime | None = None) -> RSVPResult:
+def rsvp_set(
+    *, event: Event, user, status: str, now: datetime | None = None, confirm: bool = True
+) -> RSVPResult:
     """Record a member's answer. "Going" on a full event puts them on the waiting list.
+
+    A new "Going" is confirmed by email with the event's .ics (`confirm=False`: not, for
+    answers loaded rather than given, such as the demo's).
 
     The event's row is locked for the whole decision, so concurrent answers are
     counted one after another. When a going member stops going, the first member
@@ -92,7 +97,7 @@ def rsvp_set(*, event: Event, user, status: str, now: datetime | None = None) ->
             rsvp.status = status
             rsvp.waitlisted_at = None
         rsvp.save()
-        if rsvp.status == Status.GOING and previous != Status.GOING:
+        if confirm and rsvp.status == Status.GOING and previous != Status.GOING:
             queue_after_commit("events.send_going_email", rsvp_id=rsvp.pk)
         promoted = None
         if previous == Status.GOING and rsvp.status != Status.GOING:
