@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# `make run PORT=8001`: the port served, and the address links in emails, feeds and the demo's
+# login hint point to (a SITE_URL of your own wins).
+PORT ?= 8000
+SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lint format bench worker beat demo clean
 
@@ -14,14 +18,15 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: install, migrate, load the demo community and serve http://127.0.0.1:8000 (SQLite, tasks inline)
+## run: install, migrate, load the demo community and serve http://127.0.0.1:$(PORT) (SQLite, tasks inline)
 run: export DEBUG = true
+run: export SITE_URL := $(SITE_URL)
 run: export DATABASE_URL = sqlite:///db.sqlite3
 run: export REDIS_URL =
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_data
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## test: lint, check migrations, run the whole suite (skipped groups are named at the end)
 test: $(VENV)/.installed
@@ -57,7 +62,7 @@ beat: $(VENV)/.installed
 	$(BIN)/celery -A portal beat --loglevel=info
 
 demo: $(VENV)/.installed
-	DEBUG=true $(PY) manage.py demo_data
+	DEBUG=true SITE_URL=$(SITE_URL) $(PY) manage.py demo_data
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .hypothesis

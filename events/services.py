@@ -9,6 +9,7 @@ change that was rolled back.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from portal.pagecache import reader_pages_changed
 from portal.states import transition_check
 from portal.text import one_line
 
+from .ical import calendar_document
 from .messages import event_email, reminder_discord_message
 from .models import RSVP, Event, Reminder
 
@@ -59,8 +61,13 @@ class RSVPResult:
 # --- RSVPs ------------------------------------------------------------------------------
 
 
-def rsvp_set(*, event: Event, user, status: str, now: datetime | None = None) -> RSVPResult:
+def rsvp_set(
+    *, event: Event, user, status: str, now: datetime | None = None, confirm: bool = True
+) -> RSVPResult:
     """Record a member's answer. "Going" on a full event puts them on the waiting list.
+
+    A new "Going" is confirmed by email with the event's .ics (`confirm=False`: not, for
+    answers loaded rather than given, such as the demo's).
 
     The event's row is locked for the whole decision, so concurrent answers are
     counted one after another. When a going member stops going, the first member
@@ -90,6 +97,8 @@ def rsvp_set(*, event: Event, user, status: str, now: datetime | None = None) ->
             rsvp.status = status
             rsvp.waitlisted_at = None
         rsvp.save()
+        if confirm and rsvp.status == Status.GOING and previous != Status.GOING:
+            queue_after_commit("events.send_going_email", rsvp_id=rsvp.pk)
         promoted = None
         if previous == Status.GOING and rsvp.status != Status.GOING:
             filled = _fill_from_waitlist(locked, now=now)
@@ -148,6 +157,22 @@ def waitlist_place(rsvp: RSVP) -> int | None:
         .count()
     )
     return ahead + 1
+
+
+# --- The member's own calendar ----------------------------------------------------------
+
+
+def calendar_token_reset(*, user) -> str:
+    """A new secret for the member's personal calendar URL; the old URL stops working."""
+    user.calendar_token = secrets.token_urlsafe(24)
+    user.save(update_fields=["calendar_token"])
+    return user.calendar_token
+
+
+def calendar_token_revoke(*, user) -> None:
+    """No personal calendar URL any more: calendars subscribed to it get a 404."""
+    user.calendar_token = ""
+    user.save(update_fields=["calendar_token"])
 
 
 # --- Events -------------------------------------------------------------------------------
@@ -339,7 +364,7 @@ def reminder_emails_send(*, reminder_id: int) -> None:
                 [
                     event_email(user=rsvp.user, template="reminder", event=event)
                     for rsvp in going
-                    if rsvp.user.email
+                    if rsvp.user.email and rsvp.user.email_reminders
                 ]
             )
         reminder.emails_sent_at = timezone.now()
@@ -358,9 +383,34 @@ def promotion_email_send(*, rsvp_id: int) -> None:
         if rsvp is None or rsvp.promotion_emailed_at is not None or rsvp.promoted_at is None:
             return
         if rsvp.status == RSVP.Status.GOING and rsvp.event.state == Event.State.PUBLISHED:
-            _send([event_email(user=rsvp.user, template="promoted", event=rsvp.event)])
+            message = event_email(user=rsvp.user, template="promoted", event=rsvp.event)
+            _send([_with_ics(message, rsvp.event)])
         rsvp.promotion_emailed_at = timezone.now()
         rsvp.save(update_fields=["promotion_emailed_at"])
+
+
+def going_email_send(*, rsvp_id: int) -> None:
+    """Confirm a member's "Going" with the event's .ics attached, while it is still true.
+
+    The member asked for it by answering, so it goes whatever their reminder setting.
+    """
+    rsvp = RSVP.objects.select_related("event", "user").filter(pk=rsvp_id).first()
+    if rsvp is None or rsvp.status != RSVP.Status.GOING or not rsvp.user.email:
+        return
+    if rsvp.event.state != Event.State.PUBLISHED:
+        return
+    message = event_email(user=rsvp.user, template="going", event=rsvp.event)
+    _send([_with_ics(message, rsvp.event)])
+
+
+def _with_ics(message, event: Event):
+    """Attach the event as an .ics file, so a mail client offers "add to calendar"."""
+    message.attach(
+        f"{event.slug}.ics",
+        calendar_document([event], name=event.title),
+        "text/calendar; charset=utf-8; method=PUBLISH",
+    )
+    return message
 
 
 def cancellation_emails_send(*, event_id: int) -> None:

@@ -29,3 +29,9 @@ def send_promotion_email(*, rsvp_id: int) -> None:
 def send_cancellation_emails(*, event_id: int) -> None:
     """Tell members who answered going or maybe that the event is cancelled."""
     services.cancellation_emails_send(event_id=event_id)
+
+
+@shared_task(name="events.send_going_email")
+def send_going_email(*, rsvp_id: int) -> None:
+    """Confirm a member's "Going", with the event's .ics attached."""
+    services.going_email_send(rsvp_id=rsvp_id)

@@ -14,6 +14,9 @@ urlpatterns = [
         name="event-list",
     ),
     path("calendar.ics", views.calendar_ics, name="calendar-ics"),
+    # Two segments: no event's slug can hide them.
+    path("me/rsvps/", views.my_rsvps, name="my-rsvps"),
+    path("me/<str:token>.ics", views.personal_calendar, name="personal-calendar"),
     path("<slug:slug>.ics", views.event_ics, name="event-ics"),
     path("<slug:slug>/", views.event_detail, name="event-detail"),
     path("<slug:slug>/rsvp/", views.rsvp, name="rsvp"),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -80,7 +82,17 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         answer = RSVP.objects.filter(event=event, user=user).first()
         place = services.waitlist_place(answer) if answer else None
     organiser = is_organiser(user, event)
-    attendees = waiting = ()
+    attendees = waiting = named = ()
+    if user.is_authenticated and not organiser:
+        # Members see the names of those going who allow it; the rest are counted.
+        named = [
+            rsvp.user
+            for rsvp in RSVP.objects.filter(
+                event=event, status=RSVP.Status.GOING, user__show_when_going=True
+            )
+            .select_related("user")
+            .order_by("created_at", "id")
+        ]
     if organiser:
         rows = list(
             RSVP.objects.filter(event=event, status__in=[RSVP.Status.GOING, RSVP.Status.WAITLISTED])
@@ -104,6 +116,8 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "is_organiser": organiser,
         "attendees": attendees,
         "waiting": waiting,
+        "named": named,
+        "unnamed_count": event.going_count - len(named),
         "google_url": google_calendar_url(event),
         "browser_zone": browser_zone(request),
         "login_url": f"{reverse('account_login')}?{urlencode({'next': event.get_absolute_url()})}",
@@ -177,3 +191,74 @@ def attendees_csv(request: HttpRequest, slug: str) -> HttpResponse:
     if not is_organiser(request.user, event):
         raise PermissionDenied
     return attendees_csv_response([event], filename=f"{event.slug}-attendees.csv")
+
+
+@login_required
+def my_rsvps(request: HttpRequest) -> HttpResponse:
+    """The member's answers, upcoming events first, and their personal calendar link."""
+    if request.method == "POST":
+        action = request.POST.get("calendar")
+        if action == "new":
+            services.calendar_token_reset(user=request.user)
+            messages.success(
+                request,
+                "Your calendar link is ready. Any link you had before no longer works.",
+            )
+        elif action == "revoke":
+            services.calendar_token_revoke(user=request.user)
+            messages.success(request, "Your calendar link is turned off.")
+        else:
+            messages.error(request, "Choose to make a new calendar link or to turn it off.")
+        return redirect("events:my-rsvps")
+    now = timezone.now()
+    rows = list(
+        RSVP.objects.filter(user=request.user)
+        .exclude(event__state=Event.State.DRAFT)
+        .select_related("event")
+        .order_by("event__start", "event__id")
+    )
+    upcoming = [r for r in rows if r.event.end >= now]
+    past = [r for r in rows if r.event.end < now][::-1]
+    token = request.user.calendar_token
+    feed_url = (
+        request.build_absolute_uri(reverse("events:personal-calendar", args=[token]))
+        if token
+        else ""
+    )
+    return render(
+        request,
+        "events/my_rsvps.html",
+        {
+            "upcoming": upcoming,
+            "past": past,
+            "feed_url": feed_url,
+            "browser_zone": browser_zone(request),
+        },
+    )
+
+
+@require_GET
+def personal_calendar(request: HttpRequest, token: str) -> HttpResponse:
+    """A member's private feed: the events they are going to (and those cancelled since).
+
+    The token is the only key: anyone with the URL sees the member's events, so the member
+    can replace or turn it off on My RSVPs.
+    """
+    if not token:
+        raise Http404
+    user = User.objects.filter(calendar_token=token, is_active=True).first()
+    if user is None:
+        raise Http404
+    since = timezone.now() - FEED_HISTORY
+    events = (
+        Event.objects.visible()
+        .filter(rsvps__user=user, rsvps__status=RSVP.Status.GOING, end__gte=since)
+        .order_by("start", "id")
+    )
+    document = calendar_document(events, name=f"My events · {settings.SITE_NAME}")
+    response = HttpResponse(document, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="my-events.ics"'
+    # Private: no shared cache keeps it, no search engine lists it.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -9,6 +9,7 @@ from markdownx.widgets import MarkdownxWidget
 
 from .models import User
 from .text import one_line
+from .timezones import UTC, zone_choices
 
 # "Ada (editor)", "Grace [admin]", "mod - Alan": a name that reads as a role on the site.
 _ROLE_CLAIM = re.compile(
@@ -17,13 +18,16 @@ _ROLE_CLAIM = re.compile(
     re.IGNORECASE,
 )
 
+
+# Every name Python knows (aliases too): the organisers' event form. Members choose from
+# portal.timezones' canonical list instead.
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})
 
 
 class ProfileForm(forms.ModelForm):
     timezone = forms.ChoiceField(
-        choices=[(tz, tz.replace("_", " ")) for tz in COMMON_TIMEZONES],
-        help_text="Event times are shown in this time zone.",
+        help_text="Event times are shown in this time zone. The time now is beside each place.",
+        widget=forms.Select(attrs={"data-timezone-picker": ""}),
     )
 
     # Not a field of the member: the email list's entry for their address (views.profile).
@@ -35,7 +39,24 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["display_name", "discord_handle", "timezone", "credit_me"]
+        fields = [
+            "display_name",
+            "discord_handle",
+            "timezone",
+            "credit_me",
+            "show_when_going",
+            "email_decisions",
+            "email_reminders",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.timezone if self.instance else ""
+        field = self.fields["timezone"]
+        field.choices = zone_choices(current=current)
+        if (current or UTC) == UTC and not self.is_bound:
+            # Never chosen (UTC is the default): timezone.js proposes the browser's zone.
+            field.widget.attrs["data-browser-default"] = ""
 
     def clean_display_name(self):
         name = one_line(self.cleaned_data["display_name"])
@@ -53,6 +74,34 @@ class ProfileForm(forms.ModelForm):
                 "A Discord handle has only letters, digits, dots and underscores."
             )
         return handle
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting an account is confirmed with the password (or, without one, the address)."""
+
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():
+            self.fields["password"] = forms.CharField(
+                label="Your email address",
+                help_text="You have no password here (you sign in with another service).",
+            )
+
+    def clean_password(self):
+        value = self.cleaned_data["password"]
+        if self.user.has_usable_password():
+            if not self.user.check_password(value):
+                raise ValidationError("That is not your password; nothing was deleted.")
+        elif value.strip().lower() != self.user.email.lower():
+            raise ValidationError("That is not your account's address; nothing was deleted.")
+        return value
 
 
 class MarkdownEditor(MarkdownxWidget):

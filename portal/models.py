@@ -36,9 +36,36 @@ class User(AbstractUser):
         verbose_name="credit me in the newsletter",
         help_text="Show your display name under the items you submitted.",
     )
+    # Account preferences (profile page). Emails a member asked for (a confirmation of their
+    # own RSVP, sign-in mail) are always sent; these switch off the ones we send unasked.
+    email_decisions = models.BooleanField(
+        default=True,
+        verbose_name="email me decisions on my submissions",
+        help_text="Accepted, rejected and published: one email each.",
+    )
+    email_reminders = models.BooleanField(
+        default=True,
+        verbose_name="email me event reminders",
+        help_text="Before an event you are going to starts.",
+    )
+    show_when_going = models.BooleanField(
+        default=False,
+        verbose_name="show my name to members on events I go to",
+        help_text="Other signed-in members see who is going; off, you count as one more.",
+    )
+    # The secret in the member's personal calendar URL; empty: no calendar link. A new one
+    # replaces it, and the old URL stops working at once.
+    calendar_token = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["calendar_token"],
+                condition=~models.Q(calendar_token=""),
+                name="user_calendar_token_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.public_name

@@ -22,6 +22,8 @@ admin.site.enable_nav_sidebar = False
 member_patterns = [
     path("", views.home, name="home"),
     path("profile/", views.profile, name="profile"),
+    path("profile/my-data.json", views.account_data, name="account-data"),
+    path("profile/delete/", views.account_delete_view, name="account-delete"),
     *submission_patterns,
 ]
 

@@ -7,11 +7,11 @@ import functools
 import redis
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -23,9 +23,10 @@ from newsletter.forms import SUMMARY_MAX_LENGTH
 from newsletter.models import Issue, Subscriber
 from newsletter.services.subscribers import member_receives_issues, subscriber_set_for_member
 
+from .account import account_delete, account_export
 from .auth import remember_zone
 from .celery import queue_after_commit
-from .forms import ProfileForm
+from .forms import DeleteAccountForm, ProfileForm
 from .markdown import markdownify
 from .pagecache import reader_page
 
@@ -98,7 +99,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/home.html",
-        {"latest": latest, "upcoming": upcoming, "readers": readers},
+        {
+            "latest": latest,
+            "upcoming": upcoming,
+            "readers": readers,
+            # Visitors without a zone of their own see times in their browser's (localtime.js).
+            "browser_zone": not request.user.is_authenticated
+            or (request.user.timezone or "UTC") == "UTC",
+        },
     )
 
 
@@ -120,6 +128,33 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your profile is saved.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
+
+
+@login_required
+@require_safe
+def account_data(request: HttpRequest) -> HttpResponse:
+    """Download my data: one JSON file of what the member gave us."""
+    response = JsonResponse(
+        account_export(user=request.user), json_dumps_params={"indent": 2, "ensure_ascii": False}
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def account_delete_view(request: HttpRequest) -> HttpResponse:
+    """Delete my account, after the member confirms with their password."""
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        account_delete(user=request.user)
+        logout(request)
+        messages.success(request, "Your account is deleted. Thank you for having been with us.")
+        return redirect("portal:home")
+    published = request.user.submissions.filter(state="published").count()
+    return render(
+        request, "portal/account_delete.html", {"form": form, "published_count": published}
+    )
 
 
 def _preview_allowed(user) -> bool:

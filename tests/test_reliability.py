@@ -351,7 +351,7 @@ def test_publish_now_with_the_broker_unreachable_publishes_and_says_discord_will
 
     response = client.post(
         reverse("admin:newsletter_issue_changelist"),
-        {"action": "publish_now", "_selected_action": [issue.pk]},
+        {"action": "publish_now", "_selected_action": [issue.pk], "confirmed": "yes"},
         secure=True,
         follow=True,
     )

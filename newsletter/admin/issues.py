@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from events.models import Event
+from newsletter.discord.preview import message_preview
 from newsletter.discord.split import split_text
 from newsletter.services.compose import (
     events_section,
@@ -50,6 +51,12 @@ from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submissio
 from .compose import BaseItemFormSet, ItemFormSet
 from .imports import EditionImportAdmin
 from .issue_email import IssueEmailAdmin
+from .issue_publishing import (
+    IssuePublishingAdmin,
+    ScheduleForm,
+    delivery_progress,
+    schedule_form_for,
+)
 
 
 def _is_id(value: str) -> bool:
@@ -134,17 +141,8 @@ class IssueForm(forms.ModelForm):
         return number
 
 
-class ScheduleForm(forms.Form):
-    publish_at = forms.DateTimeField(
-        label="Publish at",
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="In your time zone.",
-    )
-
-
 @admin.register(Issue)
-class IssueAdmin(IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
+class IssueAdmin(IssuePublishingAdmin, IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
     form = IssueForm
     list_display = [
         "number",
@@ -258,6 +256,8 @@ class IssueAdmin(IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
 
     @admin.action(description="Publish now", permissions=["change"])
     def publish_now(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            return self.publish_confirm_action(request, queryset)
         self._run(request, queryset, issue_publish, "published")
         if deliveries_waiting_for_queue(issues=queryset):
             messages.warning(request, DELIVERY_FOLLOWS)
@@ -284,6 +284,7 @@ class IssueAdmin(IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
             ),
             *self.email_urls(),
             *self.import_urls(),
+            *self.publishing_urls(),
             *super().get_urls(),
         ]
 
@@ -305,10 +306,9 @@ class IssueAdmin(IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
             "issue": issue,
             "original": issue,
             "title": title,
-            "schedule_form": ScheduleForm(
-                initial={
-                    "publish_at": timezone.localtime(issue.publish_at) if issue.publish_at else None
-                }
+            "schedule_form": schedule_form_for(issue),
+            "discord_progress": (
+                delivery_progress(issue) if issue.state == Issue.State.PUBLISHED else None
             ),
             "has_change_permission": self.has_change_permission(request, issue),
             **self.email_context(issue),
@@ -428,7 +428,16 @@ class IssueAdmin(IssueEmailAdmin, EditionImportAdmin, admin.ModelAdmin):
             return response
         limit = settings.DISCORD_MESSAGE_LIMIT
         discord_messages = [
-            {"text": text, "length": len(text), "over": len(text) > limit} for text in messages_sent
+            {
+                "text": text,
+                "length": len(text),
+                "over": len(text) > limit,
+                # Sanitised by nh3 in message_preview, as every rendered Markdown is.
+                "html": mark_safe(preview.html),  # noqa: S308
+                "warnings": preview.warnings,
+            }
+            for text in messages_sent
+            for preview in [message_preview(text)]
         ]
         context = self._context(request, issue, f"Preview issue #{issue.number}")
         context.update(

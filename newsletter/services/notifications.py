@@ -43,13 +43,17 @@ def notification_send(*, notification_id: int) -> None:
                 ),
             )
             return
-        if not submission.author.email:
+        if not submission.author.email or not submission.author.email_decisions:
             notification.sent_at = timezone.now()
             notification.save(update_fields=["sent_at"])
             Activity.objects.create(
                 submission=submission,
                 action=Activity.Action.EMAILED,
-                detail="Not emailed: the submitter has no email address",
+                detail=(
+                    "Not emailed: the submitter has no email address"
+                    if not submission.author.email
+                    else "Not emailed: the submitter turned decision emails off"
+                ),
             )
             return
         context = {

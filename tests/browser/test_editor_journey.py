@@ -99,7 +99,11 @@ def test_editor_journey_votes_accepts_composes_and_publishes_to_discord(
     tab.shot("07-preview")
 
     # Publish: the site shows the issue and the Discord channel gets exactly the preview.
+    # First the page that says who will receive it: the one channel, and its messages.
     page.get_by_role("button", name="Publish now").click()
+    expect(page.locator(".publish-confirm")).to_contain_text("Discord: 1 channel")
+    expect(page.locator(".publish-confirm")).to_contain_text(channel.name)
+    page.get_by_role("button", name="Yes, publish now").click()
     expect(page.locator(".messagelist")).to_contain_text(f"Issue #{issue.number} is published.")
     tab.shot("08-published")
     hook = discord_server.hooks[channel.webhook_id]

@@ -251,7 +251,10 @@ def test_rsvp_set_concurrent_leaving_promotes_each_waiting_member_once():
         u.pk for u in waiting[:5]
     }
     assert event.rsvps.filter(status=Status.WAITLISTED).count() == 3
-    assert len(mail.outbox) == 5
+    # The five who first went were each confirmed; each promoted member is told once.
+    subjects = [m.subject.split(":")[0] for m in mail.outbox]
+    assert subjects.count("You have a seat") == 5
+    assert subjects.count("You are going") == 5
 
 
 # --- Event changes and cancelling -------------------------------------------------------------
@@ -357,3 +360,61 @@ def test_event_save_with_state_cancelled_cancels_through_event_cancel(
     event.refresh_from_db()
     assert (event.state, event.cancelled_by) == (Event.State.CANCELLED, editor)
     assert [m.to for m in mail.outbox] == [[member.email]]
+
+
+# --- The "Going" confirmation -----------------------------------------------------------------
+
+
+def test_rsvp_set_going_emails_a_confirmation_with_the_ics(
+    member, django_capture_on_commit_callbacks
+):
+    event = EventFactory(title="Sparse attention night")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(event, member)
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [member.email]
+    assert message.subject == "You are going: Sparse attention night"
+    ((name, content, mimetype),) = message.attachments
+    assert name == f"{event.slug}.ics"
+    assert mimetype.startswith("text/calendar")
+    assert "SUMMARY:Sparse attention night" in content
+
+
+def test_rsvp_set_maybe_or_waitlisted_sends_no_confirmation(
+    member, other_member, django_capture_on_commit_callbacks
+):
+    event = EventFactory(capacity=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(EventFactory(), member, Status.MAYBE)
+        answer(event, UserFactory(email=""))
+        answer(event, other_member)  # waiting list
+    assert mail.outbox == []
+
+
+def test_rsvp_set_going_twice_confirms_once(member, django_capture_on_commit_callbacks):
+    event = EventFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(event, member)
+        answer(event, member)
+    assert len(mail.outbox) == 1
+
+
+def test_going_email_send_missing_or_changed_answer_sends_nothing(member):
+    from events.tasks import send_going_email
+
+    send_going_email(rsvp_id=0)
+    rsvp = RSVPFactory(user=member, status=Status.NOT_GOING)
+    send_going_email(rsvp_id=rsvp.pk)
+    assert mail.outbox == []
+
+
+def test_reminder_emails_skip_members_who_turned_them_off(db):
+    event = EventFactory(start=timezone.now() + timedelta(minutes=30))
+    keen, quiet = UserFactory(), UserFactory(email_reminders=False)
+    RSVPFactory(event=event, user=keen)
+    RSVPFactory(event=event, user=quiet)
+    reminder = event.reminders.create(lead_minutes=60)
+    services.reminder_emails_send(reminder_id=reminder.pk)
+    assert [m.to for m in mail.outbox] == [[keen.email]]

@@ -200,8 +200,8 @@ def test_event_detail_query_count_does_not_grow(client, db, django_assert_num_qu
     services.rsvp_set(event=event, user=viewer, status=Status.MAYBE)
     client.force_login(viewer)
     # The user and the editor check (the first time: then from the cache; the session is in
-    # the cache), event with its counts, hosts, the member's answer.
-    with django_assert_num_queries(5):
+    # the cache), event with its counts, hosts, the member's answer, the names going.
+    with django_assert_num_queries(6):
         page(client, event)
     client.force_login(host)
     # The same, and the organiser's going and waiting lists in one query.
@@ -279,3 +279,146 @@ def test_rsvp_changes_are_rate_limited_per_member(member_client, member, setting
     ]
     assert statuses == [302] * 10 + [429] * 2
     assert "Too many attempts" in member_client.post(url, {"status": "going"}).content.decode()
+
+
+# --- Who is going, My RSVPs and the personal calendar ----------------------------------------
+
+
+def test_event_detail_members_see_names_of_those_who_allow_it(client, member):
+    event = EventFactory()
+    RSVPFactory(event=event, user=UserFactory(display_name="Open Olga", show_when_going=True))
+    RSVPFactory(event=event, user=UserFactory(display_name="Quiet Quentin"))
+    RSVPFactory(
+        event=event,
+        user=UserFactory(display_name="Maybe Mia", show_when_going=True),
+        status=Status.MAYBE,
+    )
+
+    anonymous = page(client, event)
+    client.force_login(member)
+    body = page(client, event)
+
+    assert "Open Olga" in body
+    assert "Quiet Quentin" not in body and "Maybe Mia" not in body
+    assert "and 1 other member." in body
+    assert "Who is going" not in anonymous and "Open Olga" not in anonymous
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_event_detail_with_attendees_query_count_does_not_grow(
+    client, member, django_assert_num_queries, rows
+):
+    event = EventFactory()
+    for i in range(rows):
+        RSVPFactory(event=event, user=UserFactory(show_when_going=True, display_name=f"Att {i}"))
+    client.force_login(member)
+    page(client, event)  # the user and the editor check are cached from here on
+    # The session is in the cache: the event with its counts, hosts, the member's answer,
+    # the names going.
+    with django_assert_num_queries(4):
+        body = page(client, event)
+    assert body.count("<li>Att ") == rows
+
+
+def my_rsvps(client) -> str:
+    response = client.get(reverse("events:my-rsvps"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_my_rsvps_lists_answers_upcoming_then_past(client, member):
+    now = timezone.now()
+    soon = EventFactory(title="Soon group", start=now + timedelta(days=1))
+    later = EventFactory(title="Later group", start=now + timedelta(days=5))
+    gone = EventFactory(title="Gone group", start=now - timedelta(days=3))
+    draft = EventFactory(title="Draft group", state=Event.State.DRAFT)
+    RSVPFactory(event=later, user=member, status=Status.MAYBE)
+    RSVPFactory(event=soon, user=member)
+    RSVPFactory(event=gone, user=member, status=Status.NOT_GOING)
+    RSVPFactory(event=draft, user=member)
+    RSVPFactory(event=EventFactory(title="Someone else's"), user=UserFactory())
+    client.force_login(member)
+
+    body = my_rsvps(client)
+
+    assert body.index("Soon group") < body.index("Later group") < body.index("Gone group")
+    assert body.index("Upcoming") < body.index("Soon group") < body.index("Past")
+    assert "Maybe" in body and "Not going" in body
+    assert "Draft group" not in body and "Someone else" not in body
+
+
+def test_my_rsvps_asks_anonymous_visitors_to_log_in(client, db):
+    response = client.get(reverse("events:my-rsvps"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_my_rsvps_query_count_does_not_grow(client, member, django_assert_num_queries, rows):
+    for _ in range(rows):
+        RSVPFactory(user=member)
+        RSVPFactory(user=member, event=EventFactory(start=timezone.now() - timedelta(days=9)))
+    client.force_login(member)
+    my_rsvps(client)
+    # The session is in the cache: the answers with their events in one query.
+    with django_assert_num_queries(1):
+        body = my_rsvps(client)
+    assert body.count("Your answer:") == 2 * rows
+
+
+def test_personal_calendar_holds_the_events_the_member_goes_to(client, member):
+    going = EventFactory(title="Going to this")
+    maybe = EventFactory(title="Maybe this")
+    other = EventFactory(title="Not mine")
+    RSVPFactory(event=going, user=member)
+    RSVPFactory(event=maybe, user=member, status=Status.MAYBE)
+    RSVPFactory(event=other, user=UserFactory())
+    client.force_login(member)
+
+    client.post(reverse("events:my-rsvps"), {"calendar": "new"})
+    member.refresh_from_db()
+    assert member.calendar_token
+    assert member.calendar_token in my_rsvps(client)
+    client.logout()
+    url = reverse("events:personal-calendar", args=[member.calendar_token])
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response["Cache-Control"] == "private, no-store"
+    body = response.content.decode()
+    assert "SUMMARY:Going to this" in body
+    assert "Maybe this" not in body and "Not mine" not in body
+
+
+def test_personal_calendar_new_link_retires_the_old_and_revoke_ends_it(client, member):
+    client.force_login(member)
+    client.post(reverse("events:my-rsvps"), {"calendar": "new"})
+    member.refresh_from_db()
+    first = reverse("events:personal-calendar", args=[member.calendar_token])
+    client.post(reverse("events:my-rsvps"), {"calendar": "new"})
+    member.refresh_from_db()
+    second = reverse("events:personal-calendar", args=[member.calendar_token])
+
+    assert first != second
+    assert client.get(first).status_code == 404
+    assert client.get(second).status_code == 200
+    client.post(reverse("events:my-rsvps"), {"calendar": "revoke"})
+    assert client.get(second).status_code == 404
+    member.refresh_from_db()
+    assert member.calendar_token == ""
+
+
+def test_personal_calendar_unknown_action_says_what_to_do(client, member):
+    client.force_login(member)
+    response = client.post(reverse("events:my-rsvps"), {"calendar": "explode"}, follow=True)
+    assert "Choose to make a new calendar link or to turn it off." in response.content.decode()
+    member.refresh_from_db()
+    assert member.calendar_token == ""
+
+
+def test_home_shows_event_times_for_the_browser_zone(client, db):
+    EventFactory(title="Home group")
+    body = client.get(reverse("portal:home")).content.decode()
+    assert 'data-localtime="range"' in body
+    assert "js/localtime.js" in body

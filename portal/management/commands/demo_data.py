@@ -31,6 +31,7 @@ from newsletter.services.submissions import (
 from newsletter.services.topics import topic_save
 from newsletter.services.votes import vote_cast
 from portal.models import User
+from portal.site import absolute_url
 
 # The March 2023 edition, as pasted from Discord, and when it went out.
 REFERENCE_EDITION = Path(newsletter.__file__).parent / "data" / "edition-2023-03.md"
@@ -199,7 +200,7 @@ class Command(BaseCommand):
             self.settle(people.values())
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
         self.stdout.write(
-            "\nLog in at http://127.0.0.1:8000/accounts/login/ with password "
+            f"\nLog in at {absolute_url('/accounts/login/')} with password "
             f"“{PASSWORD}” as:\n"
             "  admin   admin@example.org   (superuser: everything, /admin/)\n"
             "  editor  ada@example.org     (votes and composes in /admin/)\n"
@@ -321,4 +322,4 @@ class Command(BaseCommand):
             event.hosts.add(ada)
             if capacity:
                 for email in ("alan@example.org", "katherine@example.org"):
-                    rsvp_set(event=event, user=people[email], status="going")
+                    rsvp_set(event=event, user=people[email], status="going", confirm=False)

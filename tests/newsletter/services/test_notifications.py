@@ -14,7 +14,7 @@ from newsletter.services.compose import issue_item_add
 from newsletter.services.issues import issue_create, issue_publish
 from newsletter.services.submissions import submission_decide
 from newsletter.tasks.submissions import send_notification
-from tests.factories import EditorFactory, SubmissionFactory
+from tests.factories import EditorFactory, SubmissionFactory, UserFactory
 from tests.workers import wait_until
 
 State = Submission.State
@@ -212,3 +212,12 @@ def test_worker_emails_each_decision_once_even_when_queued_again(
     assert "See issue #3." in body_of(rejection)
     assert emailed_log(rejected) == ["Emailed the submitter: rejected"]
     assert emailed_log(accepted) == ["Emailed the submitter: accepted"]
+
+
+@pytest.mark.django_db
+def test_member_who_turned_decision_emails_off_is_not_emailed(decide):
+    author = UserFactory(email_decisions=False)
+    submission = decide(SubmissionFactory(author=author), State.ACCEPTED)
+    assert mail.outbox == []
+    assert emailed_log(submission) == ["Not emailed: the submitter turned decision emails off"]
+    assert Notification.objects.get(submission=submission).sent_at is not None
