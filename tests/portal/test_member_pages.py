@@ -4,6 +4,7 @@ members, with each member's own CSRF token put back; never another member's bits
 import re
 
 import pytest
+from django.conf import settings
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 
@@ -141,7 +142,10 @@ def test_a_member_with_a_message_waiting_gets_a_fresh_page(page_cache):
     session = client.session
     session["_messages"] = '[["__json_message",0,25,"Your profile is saved."]]'
     session.save()
+    # A changed session is saved under a new key (portal/sessions.py), as a response would say.
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
 
     response = client.get("/archive/")
 
     assert "X-Reader-Cache" not in response
+    assert "Log out" in response.content.decode()  # still the member, on the new key
