@@ -783,3 +783,15 @@ def test_queue_vote_updates_the_row_without_a_page_reload(open_tab):  # noqa: F8
     tab.shot("03-review-page")
     assert tab.collect_csp() == []
     assert tab.errors == []
+
+
+@pytest.mark.django_db
+def test_queue_counts_the_filtered_rows_only_not_the_whole_table(editor_client):
+    SubmissionFactory.create_batch(2)
+    with CaptureQueriesContext(connection) as queries:
+        response = editor_client.get(QUEUE)
+
+    assert len(rows(response)) == 2
+    counts = [q["sql"] for q in queries if "COUNT(*) AS" in q["sql"]]
+    assert counts, "the queue pages by the filtered count"
+    assert all("WHERE" in sql for sql in counts), counts
