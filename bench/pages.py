@@ -48,7 +48,8 @@ PAGES = [
 ]
 # The logged-in pass: each page with a seeded member's (or editor's) session cookie, paired with
 # the anonymous baseline, and the share of it the page must reach (None: no share target).
-# The editor's review queue is measured with one connection (one editor): p50 < 150 ms.
+# The editor's review queue and composer (its pool: every accepted submission of the seed) are
+# measured with one connection (one editor): p50 < 150 ms.
 LOGGED_IN = "logged in"
 LOGGED_IN_PAGES = [
     ("healthz", "/healthz", "member", 0.8),
@@ -60,6 +61,7 @@ LOGGED_IN_PAGES = [
     ("event", "{event}", "member", 0.4),
     ("my submissions", "/my/submissions/", "member", 0.25),
     ("review queue", "/admin/newsletter/submission/?state=pending", "editor", None),
+    ("composer", "{compose}", "editor", None),
 ]
 # Seeded accounts (seed_bench): the first five members are editors.
 LOGINS = {"member": "member100@example.org", "editor": "member1@example.org"}

@@ -12,15 +12,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import TemplateView
 
 from portal import ratelimit
 from portal.models import User
-from portal.pagecache import reader_page
+from portal.pagecache import PERSONAL_PLACEHOLDER, reader_page
 from portal.pagination import paginate
 
 from . import services
@@ -70,18 +72,38 @@ class EventListView(TemplateView):
         return self.render_to_response(self.get_context_data(**context), status=status)
 
 
-# A minute at most: answers close when the event starts. A member sees their own answer.
-@reader_page("events", timeout=60, members=False)
+# Stands for the member's place on the waiting list in the stored answer blocks.
+PLACE_MARK = "\x00place\x00"
+
+
+def rsvp_part(request: HttpRequest, parts: dict) -> str | None:
+    """The member's own "Are you coming?" block on a shared event page: their answer read
+    with one query, the block pre-rendered for that answer (the place on the waiting list put
+    in). A host gets their own page (it lists who is coming)."""
+    user = request.user
+    if user.pk in parts["hosts"]:
+        return None
+    answer = RSVP.objects.filter(event_id=parts["event"], user=user).first()
+    block = parts["blocks"][answer.status if answer else ""]
+    if answer is not None and PLACE_MARK in block:
+        block = block.replace(PLACE_MARK, str(services.waitlist_place(answer)))
+    return block
+
+
+# A minute at most: answers close when the event starts. The page is shared between members
+# (per role and zone); each member's answer is put in by `rsvp_part`.
+@reader_page("events", timeout=60, personal=rsvp_part)
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     event = get_object_or_404(
         Event.objects.visible().with_counts().prefetch_related(_hosts_prefetch()), slug=slug
     )
     user = request.user
+    shared = getattr(request, "shared_page", False)
     answer = place = None
-    if user.is_authenticated:
+    if user.is_authenticated and not shared:
         answer = RSVP.objects.filter(event=event, user=user).first()
         place = services.waitlist_place(answer) if answer else None
-    organiser = is_organiser(user, event)
+    organiser = user.is_staff if shared else is_organiser(user, event)
     attendees = waiting = named = ()
     if user.is_authenticated and not organiser:
         # Members see the names of those going who allow it; the rest are counted.
@@ -122,7 +144,35 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "browser_zone": browser_zone(request),
         "login_url": f"{reverse('account_login')}?{urlencode({'next': event.get_absolute_url()})}",
     }
-    return render(request, "events/event_detail.html", context)
+    if not shared:
+        return render(request, "events/event_detail.html", context)
+    response = render(
+        request,
+        "events/event_detail.html",
+        {**context, "personal_placeholder": mark_safe(PERSONAL_PLACEHOLDER)},  # noqa: S308
+    )
+    response.personal = {
+        "event": event.pk,
+        "hosts": [host.pk for host in event.hosts.all()],
+        "blocks": _rsvp_blocks(request, event, context),
+    }
+    return response
+
+
+def _rsvp_blocks(request: HttpRequest, event: Event, context: dict) -> dict[str, str]:
+    """The "Are you coming?" block for each answer a member may have given ("" for none)."""
+    if event.is_cancelled:
+        return dict.fromkeys(["", *RSVP.Status.values], "")
+    blocks = {}
+    for status in ["", *RSVP.Status.values]:
+        answer = RSVP(event=event, status=status) if status else None
+        place = PLACE_MARK if status == RSVP.Status.WAITLISTED else None
+        blocks[status] = render_to_string(
+            "events/includes/_rsvp.html",
+            {**context, "answer": answer, "place": place},
+            request=request,
+        )
+    return blocks
 
 
 @require_POST

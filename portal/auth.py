@@ -1,12 +1,15 @@
 """The logged-in member, read from the cache instead of the database on every request.
 
 Django loads the session's user with a query on every request that looks at it, and the
-session itself with another. Sessions live in Redis (`cached_db`, settings) and the user
-here: `CachedAuthenticationMiddleware` takes the member from the cache, keyed by their id,
-and falls back to Django's own `get_user` (the database) on a miss. The check that makes a
+session itself with another. Sessions live in Redis and each process's memory
+(portal/sessions.py) and the user here: `CachedAuthenticationMiddleware` takes the member
+from this process's copy (kept while the sessions' shared generation is unchanged), then
+from the cache, keyed by their id, and falls back to Django's own `get_user` (the
+database) on a miss. The check that makes a
 password change log out the other sessions stays: a cached member is used only while the
 session's auth hash matches theirs. Saving or deleting a member, or changing their groups,
-forgets the cached copy at once and again when the change commits, so a password change,
+forgets the cached copy at once and again when the change commits (and has every process
+drop its own copies), so a password change,
 a deactivation or a lost staff flag takes effect on the next request; USER_CACHE_SECONDS
 bounds what a change made past the ORM (a queryset `update`) could leave behind.
 
@@ -31,6 +34,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
+from .sessions import copies
+
 logger = logging.getLogger(__name__)
 
 ZONE_SESSION_KEY = "portal_timezone"
@@ -51,9 +56,13 @@ def cached_user(request: HttpRequest):
     except KeyError:
         return AnonymousUser()
     session_hash = session.get(HASH_SESSION_KEY)
-    user = (
-        cache.get(_user_key(user_id)) if backend_path in settings.AUTHENTICATION_BACKENDS else None
-    )
+    user = None
+    if backend_path in settings.AUTHENTICATION_BACKENDS:
+        user = copies.get(_user_key(user_id)) if copies.current() else None
+        if user is None:
+            user = cache.get(_user_key(user_id))
+            if user is not None:
+                copies.put(_user_key(user_id), user, USER_CACHE_SECONDS)
     if user is None or not (
         session_hash and constant_time_compare(session_hash, user.get_session_auth_hash())
     ):
@@ -63,6 +72,7 @@ def cached_user(request: HttpRequest):
             return user
         user.is_editor  # noqa: B018  (worked out once, kept with the cached copy)
         cache.set(_user_key(user.pk), user, USER_CACHE_SECONDS)
+        copies.put(_user_key(user.pk), user, USER_CACHE_SECONDS)
     remember_zone(request, user)
     return user
 
@@ -101,10 +111,12 @@ def forget_user(user_id) -> None:
 
 
 def _delete(key: str) -> None:
+    copies.forget(key)
     try:
         cache.delete(key)
     except Exception:  # a cache that raises when down: USER_CACHE_SECONDS retires the copy
         logger.warning("Could not forget the cached member %s.", key)
+    copies.changed()  # and every other process's copy
 
 
 def on_user_saved(sender, instance, **kwargs) -> None:

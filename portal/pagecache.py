@@ -13,8 +13,10 @@ leave behind; `READER_CACHE_SECONDS=0` turns the cache off.
 Members who are logged in get the same pages, shared between every member who would see the
 same bytes: a page is stored per role (member, staff, editor) and time zone, since those are
 all a member's page shows of them, with the CSRF token taken out; each request puts the
-member's own token back. A page that shows more of the member (an event page's answer) is
-marked `members=False` and rendered for each member. Visitors with a flash message waiting
+member's own token back. A page that shows a member more than that has two ways: `personal`
+(an event page's answer) stores the page with a placeholder where the member's own part goes
+and has a function put each member's part in (from data the view stored with the page, at a
+query or so a request); `members=False` renders the page afresh for each member. Visitors with a flash message waiting
 (in its cookie or the session), and URLs with query parameters the view does not name (or
 name twice, or a `page` that is not written as a plain number: ?page=01, ?page=1.0) are
 always rendered afresh, so nothing personal is ever stored and one page is stored once, not
@@ -87,6 +89,9 @@ def reader_pages_changed(*scopes: str) -> None:
 # Stands for the member's CSRF token in a page stored for members. Escaped text cannot hold
 # it (a NUL byte, and "<" is escaped), nor can sanitised Markdown.
 CSRF_PLACEHOLDER = b"<\x00csrf-token\x00>"
+# Stands for the member's own part of a page stored for members (`personal`); the view writes
+# it where that part goes when `request.shared_page` is set.
+PERSONAL_PLACEHOLDER = "<\x00personal\x00>"
 # A masked CSRF token, as {% csrf_token %} writes it.
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 
@@ -104,8 +109,12 @@ def _variant(request: HttpRequest, members: bool) -> str | None:
     user = request.user  # read first: loading the member may set their zone (portal.auth)
     if not user.is_authenticated or "_messages" in request.session:
         return None
-    role = "editor" if user.is_editor else "staff" if user.is_staff else "member"
-    return f"{role} {timezone.get_current_timezone_name()}"
+    # Both flags: an editor who is not staff must not share a staff editor's page (an event
+    # page lists who is coming to staff).
+    role = "+".join(
+        name for name, on in (("editor", user.is_editor), ("staff", user.is_staff)) if on
+    )
+    return f"{role or 'member'} {timezone.get_current_timezone_name()}"
 
 
 def _without_csrf_token(request: HttpRequest, content: bytes) -> bytes:
@@ -147,6 +156,17 @@ def _storable(request: HttpRequest, response: HttpResponse, member: bool) -> boo
         and "private" not in response.get("Cache-Control", "")
         and "no-store" not in response.get("Cache-Control", "")
     )
+
+
+def _shared_parts(request: HttpRequest, response: HttpResponse) -> dict:
+    """What the view stored for `personal` (`response.personal`), with this member's CSRF
+    token taken out of each pre-rendered part."""
+    parts = dict(getattr(response, "personal", None) or {})
+    parts["blocks"] = {
+        name: _without_csrf_token(request, block.encode()).decode()
+        for name, block in parts.get("blocks", {}).items()
+    }
+    return parts
 
 
 def _from_entry(content: bytes, headers: dict[str, str]) -> HttpResponse:
@@ -239,8 +259,57 @@ def _store(page_key: str, entry: tuple, path: str) -> None:
         logger.warning("Could not cache %s.", path)
 
 
+def _served(request: HttpRequest, entry: tuple, variant: str, personal) -> HttpResponse | None:
+    """The stored page, with the member's own part and CSRF token put in; None when the
+    member's page is their own (`personal` said so)."""
+    content = entry[2]
+    parts = entry[4] if personal is not None and variant and len(entry) > 4 else None
+    if parts and parts.get("blocks"):
+        own = personal(request, parts)
+        if own is None:
+            return None
+        content = content.replace(PERSONAL_PLACEHOLDER.encode(), own.encode())
+    if variant and CSRF_PLACEHOLDER in content:
+        content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
+    return _from_entry(content, entry[3])
+
+
+def _rendered(request, view, args, kwargs, variant, personal, fresh) -> HttpResponse | None:
+    """The view's page, stored when it may be; a page shared between members (`personal`)
+    is rendered with the placeholder, stored, then given this member's own part."""
+    generations, expires, page_key, path = fresh
+    shared = bool(variant) and personal is not None
+    request.shared_page = shared
+    response = view(request, *args, **kwargs)
+    request.shared_page = False
+    if hasattr(response, "render"):  # a TemplateResponse: its content is needed now
+        response.render()
+    parts = _shared_parts(request, response) if shared else None
+    # No generations (Redis unreachable): nothing could retire the page, keep none.
+    if _storable(request, response, bool(variant)) and None not in generations:
+        content = response.content
+        if variant:
+            content = _without_csrf_token(request, content)
+        headers = {name: response[name] for name in KEPT_HEADERS if name in response}
+        entry = (generations, expires, content, headers)
+        _store(page_key, (*entry, parts) if shared else entry, path)
+    if parts and parts.get("blocks"):
+        own = personal(request, parts)
+        if own is None:
+            return None
+        token = get_token(request).encode()
+        response.content = response.content.replace(
+            PERSONAL_PLACEHOLDER.encode(), own.encode().replace(CSRF_PLACEHOLDER, token)
+        )
+    return response
+
+
 def reader_page(
-    *scopes: str, query: Iterable[str] = (), timeout: int | None = None, members: bool = True
+    *scopes: str,
+    query: Iterable[str] = (),
+    timeout: int | None = None,
+    members: bool = True,
+    personal: Callable[[HttpRequest, dict], str | None] | None = None,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Serve the view's page to anonymous visitors and to members from the cache.
 
@@ -248,6 +317,10 @@ def reader_page(
     page reads (e.g. "page", "q"); a URL with any other parameter is not cached. `timeout`:
     at most this many seconds, below READER_CACHE_SECONDS. `members=False`: the page shows a
     member more than their role and zone, so it is cached for anonymous visitors only.
+    `personal(request, parts)`: the member's own part of a page stored for members, from the
+    `parts` the view set on the response (`response.personal`) when it rendered the shared
+    page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
+    renders the whole page afresh for this member.
     """
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:
@@ -279,23 +352,13 @@ def reader_page(
                 logger.warning("The reader page cache is unreachable; rendering %s.", path)
                 return view(request, *args, **kwargs)
             if entry is not None:
-                content = entry[2]
-                if variant and CSRF_PLACEHOLDER in content:
-                    content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
-                response = _from_entry(content, entry[3])
-                state = "hit"
+                response, state = _served(request, entry, variant, personal), "hit"
             else:
-                response = view(request, *args, **kwargs)
+                fresh = (generations, time.time() + seconds, page_key, path)
+                response = _rendered(request, view, args, kwargs, variant, personal, fresh)
                 state = "miss"
-                if hasattr(response, "render"):  # a TemplateResponse: its content is needed now
-                    response.render()
-                # No generations (Redis unreachable): nothing could retire the page, keep none.
-                if _storable(request, response, bool(variant)) and None not in generations:
-                    content = response.content
-                    if variant:
-                        content = _without_csrf_token(request, content)
-                    headers = {name: response[name] for name in KEPT_HEADERS if name in response}
-                    _store(page_key, (generations, time.time() + seconds, content, headers), path)
+            if response is None:  # this member's page is their own: render it afresh
+                return view(request, *args, **kwargs)
             # The page differs for logged-in members: shared caches must keep them apart.
             patch_vary_headers(response, ["Cookie"])
             if variant:

@@ -123,10 +123,10 @@ DATABASE_REQUEST_TIMEOUT = env.float("DATABASE_REQUEST_TIMEOUT", default=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "portal.User"
-# Sessions are read from the cache (Redis), written to both; a down Redis reads as a miss
-# and the database answers. With the member cached too (portal/auth.py), a request that
+# Sessions are read from each process's copy, then the cache (Redis), written to both; a
+# down Redis reads as a miss and the database answers (portal/sessions.py). With the member cached too (portal/auth.py), a request that
 # needs neither the member's rows nor the page's makes no query.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "portal.sessions"
 
 # --- Redis: Celery broker and cache when REDIS_URL is set ----------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
-from newsletter.services.compose import BLURB_MAX_LENGTH, ItemChange
+from newsletter.services.compose import BLURB_MAX_LENGTH, ItemChange, section_for_kind
 
-from ..models import IssueItem, Section
+from ..models import IssueItem, Kind, Section, Submission
 
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 # The order is a sort key within the section (1.5 goes between 1 and 2); the page numbers each
 # section 1, 2, 3... and ↑/↓ step half a place past the neighbour.
 ORDER_MAX = 1000
@@ -162,3 +166,58 @@ class BaseItemFormSet(forms.BaseFormSet):
 ItemFormSet = forms.formset_factory(
     ItemForm, formset=BaseItemFormSet, extra=0, can_order=True, can_delete=True
 )
+
+
+# What `pool_rows` reads of each submission.
+POOL_FIELDS = (
+    "id",
+    "url",
+    "title",
+    "kind",
+    "state_changed_at",
+    "author__id",
+    "author__display_name",
+    "author__email",
+    "author__username",
+)
+
+
+def pool_rows(pool: Sequence[Submission], sections: Sequence[Section]) -> str:
+    """The pool's table rows: a tick box, the submission, its section, when it was accepted.
+
+    Written directly (every value through `escape`), the section choices once for each
+    default section: the pool holds hundreds of accepted submissions, and a template loop
+    over the sections in each of them was nearly all of the page's time."""
+    choices = [section for section in sections if not section.collects_events]
+    options: dict[int | None, str] = {}
+    for default in {section_for_kind(kind, sections=sections) for kind in Kind.values} | {None}:
+        key = default.pk if default is not None else None
+        options[key] = "".join(
+            f'<option value="{choice.pk}"{" selected" if choice.pk == key else ""}>'
+            f"{escape(choice.heading)}</option>"
+            for choice in choices
+        )
+    defaults = {kind: section_for_kind(kind, sections=sections) for kind in Kind.values}
+    kinds = dict(Kind.choices)
+    rows = []
+    for submission in pool:
+        pk, name = submission.pk, escape(str(submission))
+        default = defaults.get(submission.kind)
+        accepted = submission.state_changed_at
+        if accepted is not None:
+            accepted = timezone.localtime(accepted)
+            accepted = f"{accepted.day} {MONTHS[accepted.month - 1]} {accepted.year}"
+        rows.append(
+            "<tr>"
+            f'<td><label class="visually-hidden" for="add-{pk}">Add {name}</label>'
+            f'<input type="checkbox" id="add-{pk}" name="add" value="{pk}"></td>'
+            f'<td><a href="{escape(submission.url)}">{escape(submission.title or submission.url)}'
+            f'</a><br><span class="help">{escape(kinds.get(submission.kind, submission.kind))} · '
+            f"shared by {escape(submission.author.public_name)}</span></td>"
+            f'<td><label class="visually-hidden" for="section-for-{pk}">Section for {name}</label>'
+            f'<select id="section-for-{pk}" name="section-for-{pk}">'
+            f"{options[default.pk if default is not None else None]}</select></td>"
+            f"<td>{accepted or ''}</td>"
+            "</tr>"
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308  (every value above is escaped)

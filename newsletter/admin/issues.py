@@ -31,7 +31,6 @@ from newsletter.services.compose import (
     issue_items_add,
     issue_items_update,
     issue_pool,
-    section_for_kind,
 )
 from newsletter.services.delivery import deliveries_waiting_for_queue, issue_delivery_key
 from newsletter.services.issues import (
@@ -48,7 +47,7 @@ from portal.forms import MarkdownEditor
 from .. import rendering
 from ..email import issue_email
 from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
-from .compose import BaseItemFormSet, ItemFormSet
+from .compose import POOL_FIELDS, BaseItemFormSet, ItemFormSet, pool_rows
 from .imports import EditionImportAdmin
 from .issue_email import IssueEmailAdmin
 from .issue_publishing import (
@@ -363,15 +362,16 @@ class IssueAdmin(IssuePublishingAdmin, IssueEmailAdmin, EditionImportAdmin, admi
             if form.item is not None:
                 rows.setdefault(form.item.section_id, []).append(form)
         present_events = {item.event_id for item in formset.items.values() if item.event_id}
-        pool = list(issue_pool(issue=issue))
-        default_sections = {kind: section_for_kind(kind) for kind in Kind.values}
+        # Only what a pool row shows: hundreds of whole rows cost more to load than to show.
+        pool = list(issue_pool(issue=issue).only(*POOL_FIELDS))
         context = self._context(request, issue, f"Compose issue #{issue.number}")
         context.update(
             sections=sections,
             formset=formset,
             items_errors=items_errors,
             section_rows=[(section, rows[section.pk]) for section in sections],
-            pool=[(submission, default_sections.get(submission.kind)) for submission in pool],
+            pool_count=len(pool),
+            pool_rows=pool_rows(pool, sections),
             events=[e for e in issue_events_window() if e.pk not in present_events],
             events_section=events_section(),
             events_weeks=settings.NEWSLETTER_EVENTS_WEEKS,

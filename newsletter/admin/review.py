@@ -14,22 +14,24 @@ from the HTML cells the JSON answer carries. Every write goes through the servic
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Prefetch, Q, Subquery, Value, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 from newsletter import permissions
 from newsletter.services.submissions import (
@@ -49,16 +51,18 @@ from .review_display import (
     next_unreviewed,
     summary_excerpt,
 )
+from .review_cells import VOTE_BUTTONS, my_vote_cell, tally_cell
 from .review_filters import AgeFilter, MyVoteFilter, StateFilter
 from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
 
 State = Submission.State
-# The order of the buttons: for, against, abstain.
-VOTE_BUTTONS = [
-    (v.value, v.label) for v in (Vote.Value.FOR, Vote.Value.AGAINST, Vote.Value.ABSTAIN)
-]
 
 # --- The queue and the review page ---------------------------------------------------------------
+
+
+@functools.cache
+def _changelist_url() -> str:
+    return reverse("admin:newsletter_submission_changelist")
 
 
 def _host(url: str) -> str:
@@ -80,7 +84,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     search_fields = ["title", "url", "author__email", "author__display_name"]
     search_help_text = "Title, link, or the submitter's email or name."
     ordering = ["created_at", "id"]
-    list_per_page = 50
+    list_per_page = 100
+    # No COUNT(*) of the whole table on every page: the filtered count pages the queue.
+    show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     view_on_site = False  # the site's page of a submission is its submitter's own
     actions = ["accept_selected", "reject_selected"]
@@ -154,6 +160,15 @@ class SubmissionAdmin(admin.ModelAdmin):
             )
         )
 
+    def action_checkbox(self, obj: Submission) -> str:
+        """Django's checkbox, written directly: its widget renders a template per row."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(gettext("Select this object for an action - {}"), obj),
+        )
+
     @admin.display(description="title · summary · +1s", ordering="title")
     def title_cell(self, obj: Submission) -> str:
         excerpt = summary_excerpt(obj)
@@ -203,7 +218,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description="duplicates")
     def duplicates(self, obj: Submission) -> str:
         """Other submissions (in any state) with the same link or the same title."""
-        changelist = reverse("admin:newsletter_submission_changelist")
+        changelist = _changelist_url()
         warnings = []
         if obj.same_link:
             query = urlencode({"canonical_key": obj.canonical_key, "state": "all"})
@@ -219,34 +234,11 @@ class SubmissionAdmin(admin.ModelAdmin):
             ((url, label, count, "s" if count != 1 else "") for url, label, count in warnings),
         )
 
-    def _tally_visible(self, obj: Submission, user) -> bool:
-        return permissions.votes_visible(
-            submission=obj, viewer=user, has_voted=obj.my_vote is not None
-        )
-
     def _tally_html(self, obj: Submission, user) -> str:
-        return render_to_string(
-            "admin/newsletter/review/_tally.html",
-            {
-                "submission": obj,
-                "visible": self._tally_visible(obj, user),
-                "tally": vote_tally(obj),
-            },
-        )
+        return tally_cell(obj, user)
 
     def _my_vote_html(self, obj: Submission, user) -> str:
-        return render_to_string(
-            "admin/newsletter/review/_my_vote.html",
-            {
-                "submission": obj,
-                "can_vote": obj.viewer_can_vote
-                and obj.author_id != user.pk
-                and obj.state == State.PENDING,
-                "is_mine": obj.author_id == user.pk,
-                "my_vote_label": Vote.Value(obj.my_vote).label if obj.my_vote is not None else "",
-                "values": VOTE_BUTTONS,
-            },
-        )
+        return my_vote_cell(obj, user)
 
     @admin.display(description="votes (for / against / abstain · net)")
     def tally(self, obj: Submission) -> str:

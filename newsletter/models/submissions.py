@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -141,7 +142,11 @@ class Submission(models.Model):
                 name="submission_rejected_has_reason",
             ),
         ]
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            # The review queue's "same title" warning compares titles without case.
+            models.Index(Lower("title"), name="submission_title_lower"),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.url

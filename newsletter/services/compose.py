@@ -42,10 +42,15 @@ def issue_events_window(*, now: datetime | None = None) -> QuerySet[Event]:
     return Event.objects.published().filter(start__gte=now, start__lt=until).order_by("start", "id")
 
 
-def section_for_kind(kind: str) -> Section | None:
-    """The first section (by position) collecting a kind of submission."""
-    for section in Section.objects.filter(collects_events=False).order_by("position", "id"):
-        if kind in section.kinds:
+def section_for_kind(kind: str, *, sections: Sequence[Section] | None = None) -> Section | None:
+    """The first section (by position) collecting a kind of submission; from `sections` when
+    the caller has them all (the composer asks for every kind)."""
+    if sections is None:
+        sections = Section.objects.filter(collects_events=False).order_by("position", "id")
+    else:
+        sections = sorted(sections, key=lambda section: (section.position, section.pk))
+    for section in sections:
+        if not section.collects_events and kind in section.kinds:
             return section
     return None
 

@@ -4,10 +4,12 @@ members, with each member's own CSRF token put back; never another member's bits
 import re
 
 import pytest
+from django.conf import settings
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 
 from events.services import rsvp_set
+from newsletter.views.archive import KINDS_BY_SLUG
 from portal.pagecache import reader_pages_changed
 from tests.factories import UserFactory
 from tests.newsletter.issue_data import published_event, published_issue
@@ -141,7 +143,99 @@ def test_a_member_with_a_message_waiting_gets_a_fresh_page(page_cache):
     session = client.session
     session["_messages"] = '[["__json_message",0,25,"Your profile is saved."]]'
     session.save()
+    # A changed session is saved under a new key (portal/sessions.py), as a response would say.
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
 
     response = client.get("/archive/")
 
     assert "X-Reader-Cache" not in response
+    assert "Log out" in response.content.decode()  # still the member, on the new key
+
+
+# --- Pages shared between members with each member's own part put in (an event's answer) -------
+
+
+def test_two_members_see_only_their_own_bits_on_every_cached_page(settings):
+    """Every page cached for members, requested in turn by two members of the same role and
+    zone who answered an event differently: each gets, byte for byte (the CSRF token masked),
+    the page rendered for them alone, with their own answer and their own token."""
+    paths = reader_paths()
+    event = published_event(title="Pruning in practice", capacity=1)
+    kind = next(iter(KINDS_BY_SLUG))
+    paths += [event.get_absolute_url(), f"/archive/{kind}/", "/archive/feed/rss/"]
+    ada = UserFactory(timezone="Europe/Paris")
+    bob = UserFactory(timezone="Europe/Paris")
+    rsvp_set(event=event, user=ada, status="going")
+    rsvp_set(event=event, user=bob, status="going")  # no seat left: the waiting list
+    clients = {user: logged_in(user) for user in (ada, bob)}
+    settings.READER_CACHE_SECONDS = 0
+    fresh = {(u, p): masked(c.get(p).content.decode()) for u, c in clients.items() for p in paths}
+    settings.READER_CACHE_SECONDS = 600
+    reader_pages_changed("archive", "events")
+
+    for _round in range(2):
+        for path in paths:
+            for user in (ada, bob):
+                response = clients[user].get(path)
+                page = response.content.decode()
+                assert masked(page) == fresh[user, path], (user, path)
+                secret = clients[user].cookies["csrftoken"].value
+                assert all(_unmask_cipher_token(t) == secret for t in TOKEN.findall(page))
+                if _round or user == bob:  # Ada's first request stored each page
+                    assert response["X-Reader-Cache"] == "hit", (user, path)
+    event_page = event.get_absolute_url()
+    assert "Your answer: <strong>Going</strong>" in fresh[ada, event_page]
+    assert "<strong>number 1</strong> on the waiting list" in fresh[bob, event_page]
+    assert fresh[ada, event_page] != fresh[bob, event_page]
+
+
+def test_an_event_page_is_rendered_once_and_shared_between_members(page_cache):
+    event = published_event(title="Reading group on pruning")
+    ada, bob, kai = UserFactory(), UserFactory(), UserFactory()
+    rsvp_set(event=event, user=ada, status="maybe")
+    rsvp_set(event=event, user=bob, status="not_going")
+
+    states = [logged_in(user).get(event.get_absolute_url()) for user in (ada, bob, kai)]
+
+    assert [page["X-Reader-Cache"] for page in states] == ["miss", "hit", "hit"]
+    assert "Your answer: <strong>Maybe</strong>" in states[0].content.decode()
+    assert "Your answer: <strong>Not going</strong>" in states[1].content.decode()
+    assert "Your answer:" not in states[2].content.decode()
+    assert 'name="csrfmiddlewaretoken"' in states[2].content.decode()
+
+
+def test_a_host_sees_who_is_coming_on_a_shared_event_page_and_members_do_not(page_cache):
+    host, ada = UserFactory(display_name="Hester Host"), UserFactory(display_name="Ada Lovelace")
+    event = published_event(title="Reading group on pruning")
+    event.hosts.add(host)
+    rsvp_set(event=event, user=ada, status="going")
+    member_page = logged_in(UserFactory()).get(event.get_absolute_url())  # stored, shared
+
+    host_page = logged_in(host).get(event.get_absolute_url()).content.decode()
+
+    assert "Ada Lovelace" in host_page
+    assert "Ada Lovelace" not in member_page.content.decode()
+    assert (
+        "Ada Lovelace"
+        not in logged_in(UserFactory()).get(event.get_absolute_url()).content.decode()
+    )
+
+
+@pytest.mark.parametrize("answers", [1, 3])
+def test_a_shared_event_page_costs_a_member_one_query_whatever_the_answers(
+    page_cache, django_assert_num_queries, answers
+):
+    event = published_event(title="Reading group on pruning")
+    event.hosts.add(*UserFactory.create_batch(answers))
+    for user in UserFactory.create_batch(answers):
+        rsvp_set(event=event, user=user, status="going")
+    member = UserFactory()
+    rsvp_set(event=event, user=member, status="maybe")
+    client = logged_in(member)
+    client.get(event.get_absolute_url())
+
+    with django_assert_num_queries(1):  # the member's own answer
+        page = client.get(event.get_absolute_url())
+
+    assert page["X-Reader-Cache"] == "hit"
+    assert "Your answer: <strong>Maybe</strong>" in page.content.decode()

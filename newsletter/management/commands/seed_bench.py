@@ -31,6 +31,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, transaction
+from django.urls import reverse
 from django.utils.text import slugify
 
 from events.models import RSVP, Event
@@ -47,6 +48,7 @@ from newsletter.management.bench_vocabulary import (
 )
 from newsletter.models import ExtraLink, Issue, IssueItem, Submission
 from newsletter.services.compose import events_section, section_for_kind
+from newsletter.services.issues import issue_create
 from portal.markdown import render_markdown
 from portal.models import User
 
@@ -464,13 +466,17 @@ class Command(BaseCommand):
         log("search vectors and statistics")
 
         newest = issue_rows[-1] if issue_rows else None
+        # The editors' next issue, for the composer: its pool is every accepted submission.
+        draft = issue_create(title="The next issue", actor=users[0], introduction="Soon.")
         upcoming = [e for e in events if e.start > now and e.state == Event.State.PUBLISHED]
         event = next((e for e in upcoming if e.capacity), upcoming[0] if upcoming else None)
         result = {
             "paths": {
                 "issue": newest.get_absolute_url() if newest else None,
                 "event": event.get_absolute_url() if event else None,
+                "compose": reverse("admin:newsletter_issue_compose", args=[draft.pk]),
             },
+            "pool": Submission.objects.accepted().count(),
             "issue_items": sizes[-1] if sizes else 0,
             "counts": {
                 "members": len(users),

@@ -935,3 +935,13 @@ def test_sent_back_submission_is_in_the_queue_again_for_every_editor(editor_clie
     submission_resubmit(submission=submission, actor=member, summary="More detail now.")
     page = text(editor_client.get(f"{QUEUE}?my_vote=none"))
     assert "Back again" in page
+@pytest.mark.django_db
+def test_queue_counts_the_filtered_rows_only_not_the_whole_table(editor_client):
+    SubmissionFactory.create_batch(2)
+    with CaptureQueriesContext(connection) as queries:
+        response = editor_client.get(QUEUE)
+
+    assert len(rows(response)) == 2
+    counts = [q["sql"] for q in queries if "COUNT(*) AS" in q["sql"]]
+    assert counts, "the queue pages by the filtered count"
+    assert all("WHERE" in sql for sql in counts), counts

@@ -92,6 +92,15 @@ def test_seed_bench_members_log_in_and_editors_reach_the_admin(client, seeded):
     assert client.get("/admin/newsletter/submission/").status_code == 200
 
 
+def test_seed_bench_composer_shows_every_accepted_submission(client, seeded):
+    assert client.login(username="member0", password="bench-password")
+    page = client.get(seeded["paths"]["compose"])
+
+    assert page.status_code == 200
+    assert seeded["pool"] == Submission.objects.accepted().count() > 0
+    assert page.content.decode().count('name="add" value=') == seeded["pool"]
+
+
 def test_seed_bench_refuses_a_database_with_content(seeded):
     with pytest.raises(CommandError, match="already holds"):
         seed_bench(issues=1, items=3, big_issue=3, submissions=5, members=3, events=1, rsvps=1)
