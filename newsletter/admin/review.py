@@ -45,13 +45,13 @@ from newsletter.services.votes import vote_cast, vote_tally
 from portal.markdown import render_markdown
 
 from ..models import Activity, Endorsement, Submission, SubqueryCount, Vote
+from .review_cells import VOTE_BUTTONS, my_vote_cell, tally_cell
 from .review_display import (
     endorsements_html,
     metadata_fields,
     next_unreviewed,
     summary_excerpt,
 )
-from .review_cells import VOTE_BUTTONS, my_vote_cell, tally_cell
 from .review_filters import AgeFilter, MyVoteFilter, StateFilter
 from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
 

@@ -935,6 +935,8 @@ def test_sent_back_submission_is_in_the_queue_again_for_every_editor(editor_clie
     submission_resubmit(submission=submission, actor=member, summary="More detail now.")
     page = text(editor_client.get(f"{QUEUE}?my_vote=none"))
     assert "Back again" in page
+
+
 @pytest.mark.django_db
 def test_queue_counts_the_filtered_rows_only_not_the_whole_table(editor_client):
     SubmissionFactory.create_batch(2)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0010_subscribers_and_email_sends'),
+        ('newsletter', '0015_topics_search_words'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

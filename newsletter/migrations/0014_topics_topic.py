@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0010_subscribers_and_email_sends'),
+        ('newsletter', '0013_submit_endorsements'),
     ]
 
     operations = [

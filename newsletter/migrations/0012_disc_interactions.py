@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletter', '0010_subscribers_and_email_sends'),
+        ('newsletter', '0011_forum_threads'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

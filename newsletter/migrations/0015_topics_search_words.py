@@ -47,7 +47,7 @@ def collect_words(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("newsletter", "0011_topics_topic"),
+        ('newsletter', '0014_topics_topic'),
     ]
 
     operations = [
