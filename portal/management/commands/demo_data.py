@@ -22,6 +22,7 @@ from events.models import Event
 from events.services import event_save, rsvp_set
 from newsletter.models import Issue, Kind, Notification, Submission, Topic
 from newsletter.services.imports import edition_import
+from newsletter.services.issues import issue_render
 from newsletter.services.submissions import (
     submission_create,
     submission_find_duplicate,
@@ -209,10 +210,12 @@ class Command(BaseCommand):
         )
 
     def tag_reference_items(self, editor) -> None:
-        """The topics an editor gives the imported edition's items (the paste has none)."""
+        """The topics an editor gives the imported edition's items (the paste has none), then
+        the issue rendered again with its topic chips (as it was first shown: no correction)."""
         for url, slugs in REFERENCE_TOPICS.items():
             submission = Submission.objects.get(url=url)
             submission.topics.set(Topic.objects.filter(slug__in=slugs))
+        issue_render(issue=Issue.objects.get(number=REFERENCE_NUMBER))
 
     def settle(self, people) -> None:
         """Make the demo look lived-in, not just loaded: its submissions were shared days ago
