@@ -277,6 +277,7 @@ class DeliveryMessageInline(admin.TabularInline):
         "length",
         "attempts",
         "discord_message_id",
+        "forum_post",
         "sent_at",
         "problem",
     ]
@@ -291,6 +292,13 @@ class DeliveryMessageInline(admin.TabularInline):
     @admin.display(description="#")
     def position_shown(self, message: DeliveryMessage) -> int:
         return message.position + 1
+
+    @admin.display(description="forum post")
+    def forum_post(self, message: DeliveryMessage) -> str:
+        """A forum channel's post: its thread's name, and the thread once posted."""
+        if not message.thread_name:
+            return "(in its thread)" if message.thread_id else ""
+        return message.thread_name + (f" (thread {message.thread_id})" if message.thread_id else "")
 
     @admin.display(description="length")
     def length(self, message: DeliveryMessage) -> int:

@@ -438,3 +438,61 @@ def test_a_test_message_makes_one_attempt_while_the_editor_waits(
     assert "Trying again in about" in html
     assert discord_server.fail_next == 4  # one request, not five with backoff between
     assert discord_server.contents() == []
+
+
+@pytest.mark.django_db
+def test_a_forum_channel_is_made_in_the_form_and_its_server_learnt_by_the_check(
+    editor_client,
+    discord_server,  # noqa: F811
+):
+    hook = discord_server.create_webhook(forum=True)
+    editor_client.post(
+        reverse("admin:newsletter_discordchannel_add"),
+        channel_form(webhook_url=discord_server.webhook_url(hook), forum="on"),
+    )
+    channel = DiscordChannel.objects.get()
+    assert channel.forum is True
+    assert channel.guild_id == ""
+
+    editor_client.post(reverse("admin:newsletter_discordchannel_check", args=[channel.pk]))
+
+    channel.refresh_from_db()
+    assert channel.guild_id == hook.guild_id
+
+
+@pytest.mark.django_db
+def test_a_forum_channel_takes_no_thread_id(editor_client, discord_server):  # noqa: F811
+    hook = discord_server.create_webhook(forum=True)
+    response = editor_client.post(
+        reverse("admin:newsletter_discordchannel_add"),
+        channel_form(webhook_url=discord_server.webhook_url(hook), forum="on", thread_id="123"),
+    )
+    assert "A forum channel opens a post per item: leave the thread id empty." in (
+        response.content.decode()
+    )
+    assert not DiscordChannel.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_forum_delivery_page_shows_each_posts_thread(
+    editor_client,
+    discord_server,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    from newsletter.rendering import ForumPost
+    from newsletter.services.delivery import delivery_create
+
+    channel = make_channel(discord_server, name="forum", forum=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = delivery_create(
+            channel=channel,
+            key="k",
+            contents=[ForumPost("Hello", "The introduction"), ForumPost("An item", "A paper")],
+        )
+
+    page = editor_client.get(reverse("admin:newsletter_delivery_change", args=[delivery.pk]))
+
+    threads = list(delivery.messages.values_list("thread_id", flat=True))
+    html = page.content.decode()
+    assert f"The introduction (thread {threads[0]})" in html
+    assert f"A paper (thread {threads[1]})" in html
