@@ -7,6 +7,7 @@ import concurrent.futures
 
 from newsletter.links.autofill import fetch_metadata
 from newsletter.links.fetch import FetchError
+from newsletter.models import DiscordPending
 
 from . import replies
 from .accounts import member_for
@@ -14,6 +15,7 @@ from .linking import link_reply, pending_create
 from .submit import KIND_HINT, kind_from, outcomes_text, submit_one
 
 MODAL_ID = "share"
+RETRY_PREFIX = "share-retry:"
 # Autofill gets this long to pre-fill the modal (Discord waits 3 s for the answer); a title
 # left empty is fetched after the submission by the usual task, as on the website.
 AUTOFILL_BUDGET = 1.2
@@ -66,4 +68,33 @@ def share_submit(interaction: dict) -> dict:
     author = member_for(str(who.get("id") or ""))
     if author is None:
         return link_reply(pending_create(discord_user=who, items=[item]))
-    return replies.ephemeral(outcomes_text([submit_one(author=author, item=item)]))
+    outcome = submit_one(author=author, item=item)
+    if outcome.submission is None:
+        # Refused (a bad link or kind, the daily limit): what was typed is kept, and the
+        # button opens the modal again with it.
+        kept = pending_create(discord_user=who, items=[item])
+        retry = replies.button("Edit and try again", f"{RETRY_PREFIX}{kept.pk}", style=1)
+        return replies.ephemeral(outcomes_text([outcome]), [replies.row(retry)])
+    return replies.ephemeral(outcomes_text([outcome]))
+
+
+def share_retry(interaction: dict, pending_id: str) -> dict:
+    """"Edit and try again": the modal once more, with what its sender typed."""
+    who = str(replies.discord_user(interaction).get("id") or "")
+    kept = (
+        DiscordPending.objects.filter(
+            pk=pending_id, discord_user_id=who, completed_at__isnull=True
+        ).first()
+        if pending_id.isdigit()
+        else None
+    )
+    if kept is None or not kept.items:
+        return replies.ephemeral("This has expired; use /share again.")
+    item = kept.items[0]
+    return share_modal(
+        url=item.get("url", ""),
+        title=item.get("title", ""),
+        summary=item.get("summary", ""),
+        kind=item.get("kind", ""),
+        note=item.get("note", ""),
+    )

@@ -113,6 +113,15 @@ def test_bad_input_is_explained_and_nothing_is_stored(discord_app, member):
     assert "must start with http:// or https://" in content
     assert "The kinds are: paper, blog, tool, repo, talk, event, other." in content
     assert Submission.objects.count() == 0
+    # What was typed comes back in the modal, for its sender only.
+    retry = answer["data"]["components"][0]["components"][0]["custom_id"]
+    assert discord_app.press(retry).json()["data"]["content"] == (
+        "This has expired; use /share again."
+    )
+    modal = discord_app.press(retry, user=who).json()
+    assert modal["type"] == 9
+    assert _values(modal)["url"] == "javascript:alert(1)"
+    assert _values(modal)["kind"] == "poem"
 
 
 def test_the_daily_limit_applies_from_discord(discord_app, member, settings):
