@@ -79,7 +79,7 @@ def share_submit(interaction: dict) -> dict:
 
 
 def share_retry(interaction: dict, pending_id: str) -> dict:
-    """"Edit and try again": the modal once more, with what its sender typed."""
+    """ "Edit and try again": the modal once more, with what its sender typed."""
     who = str(replies.discord_user(interaction).get("id") or "")
     kept = (
         DiscordPending.objects.filter(
