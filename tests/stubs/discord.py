@@ -30,6 +30,9 @@ In tests: the ``discord_server`` fixture gives a fresh server and points DISCORD
 (also for a worker started afterwards); ``make_channel(server, **fields)`` adds a DiscordChannel
 with a new webhook, ``server.hooks[channel.webhook_id]`` is its webhook.
 
+The application's routes (interaction follow-ups, command registration, the OAuth login) are in
+tests/stubs/discord_apps.py, as ``server.apps``; its ``discord_app`` fixture signs interactions.
+
 The record: ``server.messages`` (every message posted, in order, with its later edits and
 deletion), ``server.requests`` (every request with its answer's status), ``contents(hook)``,
 ``visible(hook)`` and ``count(status)``.
