@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 
 from newsletter.models import Submission, Vote
-from newsletter.permissions import can_vote
-from newsletter.services.votes import vote_cast
+from newsletter.permissions import can_vote, votes_visible
+from newsletter.services.votes import vote_cast, vote_tally
 
 from . import replies
 from .accounts import member_for
@@ -65,6 +65,9 @@ def card(editor, submission: Submission | None, notice: str = "") -> dict:
         if settings.NEWSLETTER_BLIND_REVIEW
         else ""
     )
+    if votes_visible(submission=submission, viewer=editor, has_voted=False):
+        tally = vote_tally(submission)
+        rule += f"Votes so far: {tally['yes']} for, {tally['no']} against."
     summary = replies.cut(submission.summary or "(no summary yet)", 900)
     text = (
         f"{head}**{replies.cut(submission.title or submission.url, 200)}** "
