@@ -8,6 +8,7 @@ import concurrent.futures
 from newsletter.links.autofill import fetch_metadata
 from newsletter.links.fetch import FetchError
 from newsletter.models import DiscordPending
+from portal import ratelimit
 
 from . import replies
 from .accounts import member_for
@@ -19,6 +20,7 @@ RETRY_PREFIX = "share-retry:"
 # Autofill gets this long to pre-fill the modal (Discord waits 3 s for the answer); a title
 # left empty is fetched after the submission by the usual task, as on the website.
 AUTOFILL_BUDGET = 1.2
+FETCHES_PER_MINUTE = 20  # as on the website
 _autofill_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="share")
 
 
@@ -55,7 +57,11 @@ def share_command(interaction: dict) -> dict:
     summary = str(given.get("summary") or "")[:4000]
     kind = kind_from(str(given.get("kind") or ""), url)
     title = ""
-    if url.startswith(("http://", "https://")):
+    who = str(replies.discord_user(interaction).get("id") or "")
+    # The website's budget of fetches, per Discord user: each makes this server call another.
+    if url.startswith(("http://", "https://")) and ratelimit.allow(
+        "discord-fetch", who, limit=FETCHES_PER_MINUTE, seconds=60
+    ):
         title, fetched_summary = _autofill(url)
         summary = summary or fetched_summary
     return share_modal(url=url, title=title, summary=summary, kind=kind)

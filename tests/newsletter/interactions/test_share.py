@@ -167,3 +167,14 @@ def test_a_decision_on_a_discord_submission_is_emailed_as_usual(
             submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
         )
     assert [m.to for m in mail.outbox] == [[member.email]]
+
+
+def test_autofill_keeps_to_a_budget_per_discord_user(discord_app, thirdparty_settings):
+    url = thirdparty_settings.url_for("/pages/og.html")
+    who = discord_user()
+    for _ in range(20):
+        assert _values(discord_app.command("share", user=who, options={"url": url}).json())["title"]
+    over = discord_app.command("share", user=who, options={"url": url}).json()
+    assert over["type"] == 9 and _values(over)["title"] == ""
+    other = discord_app.command("share", options={"url": url}).json()
+    assert _values(other)["title"] == "Training Tiny Models, & Why"
