@@ -682,6 +682,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Discord stand-in on {server.url}")
     print(f"  set DISCORD_API_BASE={server.api_base}")
     print(f"  webhook URL for the admin: {server.webhook_url(hook)}")
+    print(f"  interactions: DISCORD_APPLICATION_ID={server.apps.application_id}")
     print(f"  what it received: {server.url}/_stub/record", flush=True)
     try:
         server._httpd.serve_forever()
