@@ -190,7 +190,7 @@ def run(argv: list[str]) -> dict:
     from nacl.signing import SigningKey
 
     key = SigningKey.generate()
-    started_at, started = datetime.now(UTC), time.perf_counter()
+    started_at, started, machine = datetime.now(UTC), time.perf_counter(), common.machine()
     name = f"{urlsplit(database_url).path.lstrip('/')}_interactions"
     with common.throwaway_database(database_url, name) as url:
         env = common.production_env(
@@ -226,7 +226,7 @@ def run(argv: list[str]) -> dict:
         "benchmark": "interactions",
         "started_at": started_at.isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench interactions", *argv]),
-        "machine": common.machine(),
+        "machine": machine,
         "concurrency": args.concurrency,
         "duration_s": args.duration,
         "server": {"software": "gunicorn", "workers": args.workers, "threads": args.threads},

@@ -253,8 +253,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_PROVIDERS: dict = {}
 # "Log in with Discord/GitHub" exists only when its client id and secret are set.
 # Discord's login is our subclass of allauth's provider (portal/discord_login/): its OAuth
-# addresses follow DISCORD_API_BASE, so tests reach a local stand-in. Installed always, listed
-# only when its client id and secret are set.
+# addresses follow DISCORD_API_BASE, so tests reach a local stand-in. Installed always; not
+# listed, and its pages 404, until its client id and secret are set.
 INSTALLED_APPS.append("portal.discord_login")
 for _provider in ("discord", "github"):
     _client_id = env.str(f"{_provider.upper()}_CLIENT_ID", default="")

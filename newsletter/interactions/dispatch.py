@@ -29,7 +29,10 @@ def interaction_answer(interaction: dict) -> dict:
     if kind == replies.MODAL_SUBMIT and data.get("custom_id") == share.MODAL_ID:
         return share.share_submit(interaction)
     if kind == replies.MESSAGE_COMPONENT:
-        parts = str(data.get("custom_id") or "").split(":")
+        custom_id = str(data.get("custom_id") or "")
+        if custom_id.startswith(share.RETRY_PREFIX):
+            return share.share_retry(interaction, custom_id.removeprefix(share.RETRY_PREFIX))
+        parts = custom_id.split(":")
         if len(parts) == 3 and parts[0] == "review" and parts[1] in ("for", "against", "skip"):
             return review.review_button(interaction, parts[1], parts[2])
     return replies.ephemeral("This action is unknown here; it may have expired.")

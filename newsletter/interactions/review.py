@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from newsletter.models import Submission, Vote
-from newsletter.permissions import can_vote
-from newsletter.services.votes import vote_cast
+from newsletter.permissions import can_vote, votes_visible
+from newsletter.services.votes import vote_cast, vote_tally
 
 from . import replies
 from .accounts import member_for
@@ -37,19 +37,18 @@ def next_for(editor, *, after: Submission | None = None) -> Submission | None:
 
 
 def _duplicates(submission: Submission) -> str:
-    same_link = (
-        Submission.objects.filter(canonical_key=submission.canonical_key)
+    """Other submissions (in any state) with the same link or title, counted in one query."""
+    same_link, same_title = Q(canonical_key=submission.canonical_key), Q(pk__in=[])
+    if submission.title:
+        same_title = Q(title__iexact=submission.title)
+    counts = (
+        Submission.objects.filter(same_link | same_title)
         .exclude(pk=submission.pk)
-        .count()
-    )
-    same_title = (
-        Submission.objects.filter(title__iexact=submission.title).exclude(pk=submission.pk).count()
-        if submission.title
-        else 0
+        .aggregate(link=Count("pk", filter=same_link), title=Count("pk", filter=same_title))
     )
     warnings = [
         f"{count} other{'s' if count != 1 else ''} with the same {what}"
-        for what, count in (("link", same_link), ("title", same_title))
+        for what, count in (("link", counts["link"]), ("title", counts["title"]))
         if count
     ]
     return f"⚠ Possible duplicate: {', '.join(warnings)}.\n" if warnings else ""
@@ -66,6 +65,9 @@ def card(editor, submission: Submission | None, notice: str = "") -> dict:
         if settings.NEWSLETTER_BLIND_REVIEW
         else ""
     )
+    if votes_visible(submission=submission, viewer=editor, has_voted=False):
+        tally = vote_tally(submission)
+        rule += f"Votes so far: {tally['yes']} for, {tally['no']} against."
     summary = replies.cut(submission.summary or "(no summary yet)", 900)
     text = (
         f"{head}**{replies.cut(submission.title or submission.url, 200)}** "
@@ -109,14 +111,12 @@ def review_button(interaction: dict, action: str, submission_id: str) -> dict:
     notice = "Skipped."
     if action in VALUES:
         try:
-            vote_cast(submission=submission, editor=editor, value=VALUES[action])
+            vote = vote_cast(submission=submission, editor=editor, value=VALUES[action])
         except (PermissionDenied, ValidationError) as exc:
             notice = " ".join(getattr(exc, "messages", None) or [str(exc)])
         else:
-            submission.refresh_from_db(fields=["state"])
-            notice = f"Voted {action}." + (
-                " It is now accepted." if submission.state == Submission.State.ACCEPTED else ""
-            )
+            accepted = vote.submission.state == Submission.State.ACCEPTED  # the locked row
+            notice = f"Voted {action}." + (" It is now accepted." if accepted else "")
     return {
         "type": replies.UPDATE_MESSAGE,
         "data": card(editor, next_for(editor, after=submission), notice),

@@ -9,7 +9,8 @@ class DiscordPending(models.Model):
     """A submission from Discord waiting for its sender to log in or sign up with Discord.
 
     The signed link in the ephemeral reply names this row; opening it after logging in with
-    the same Discord account completes the submission once (`completed_at`).
+    the same Discord account completes the submission once (`completed_at`). A /share refused
+    for its content (a bad link, the daily limit) is kept here too, for "Edit and try again".
     """
 
     discord_user_id = models.CharField(max_length=32)

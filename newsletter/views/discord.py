@@ -66,6 +66,8 @@ def interactions(request: HttpRequest) -> HttpResponse:
     if not length.isdigit() or int(length) > MAX_BODY_BYTES:
         return _problem(413, f"An interaction is at most {MAX_BODY_BYTES} bytes.")
     body = request.body
+    if len(body) > MAX_BODY_BYTES:  # sent without a length (chunked)
+        return _problem(413, f"An interaction is at most {MAX_BODY_BYTES} bytes.")
     try:
         signature_check(
             public_key=settings.DISCORD_PUBLIC_KEY,

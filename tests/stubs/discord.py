@@ -33,6 +33,9 @@ In tests: the ``discord_server`` fixture gives a fresh server and points DISCORD
 (also for a worker started afterwards); ``make_channel(server, **fields)`` adds a DiscordChannel
 with a new webhook, ``server.hooks[channel.webhook_id]`` is its webhook.
 
+The application's routes (interaction follow-ups, command registration, the OAuth login) are in
+tests/stubs/discord_apps.py, as ``server.apps``; its ``discord_app`` fixture signs interactions.
+
 The record: ``server.messages`` (every message posted, in order, with its later edits and
 deletion), ``server.requests`` (every request with its answer's status), ``contents(hook)``,
 ``visible(hook)`` and ``count(status)``.
@@ -731,6 +734,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Discord stand-in on {server.url}")
     print(f"  set DISCORD_API_BASE={server.api_base}")
     print(f"  webhook URL for the admin: {server.webhook_url(hook)}")
+    print(f"  interactions: DISCORD_APPLICATION_ID={server.apps.application_id}")
     print(f"  what it received: {server.url}/_stub/record", flush=True)
     try:
         server._httpd.serve_forever()

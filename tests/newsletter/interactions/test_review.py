@@ -43,6 +43,17 @@ def test_review_shows_the_oldest_unvoted_submission_with_buttons(discord_app, ed
     ]
 
 
+def test_without_blind_review_the_tally_shows(discord_app, editor, settings):
+    (submission,) = _oldest_first("Open")
+    VoteFactory(submission=submission, editor=EditorFactory(), value=Vote.Value.AGAINST)
+    who = discord_user(link_account(editor))
+    hidden = discord_app.command("review", user=who).json()["data"]["content"]
+    assert "Votes so far" not in hidden
+    settings.NEWSLETTER_BLIND_REVIEW = False
+    shown = discord_app.command("review", user=who).json()["data"]["content"]
+    assert "Votes so far: 0 for, 1 against." in shown
+
+
 def test_review_warns_of_duplicates(discord_app, editor):
     (submission,) = _oldest_first("Same")
     SubmissionFactory(title="same", state=Submission.State.REJECTED, reject_reason="other")

@@ -113,6 +113,15 @@ def test_bad_input_is_explained_and_nothing_is_stored(discord_app, member):
     assert "must start with http:// or https://" in content
     assert "The kinds are: paper, blog, tool, repo, talk, event, other." in content
     assert Submission.objects.count() == 0
+    # What was typed comes back in the modal, for its sender only.
+    retry = answer["data"]["components"][0]["components"][0]["custom_id"]
+    assert discord_app.press(retry).json()["data"]["content"] == (
+        "This has expired; use /share again."
+    )
+    modal = discord_app.press(retry, user=who).json()
+    assert modal["type"] == 9
+    assert _values(modal)["url"] == "javascript:alert(1)"
+    assert _values(modal)["kind"] == "poem"
 
 
 def test_the_daily_limit_applies_from_discord(discord_app, member, settings):
@@ -158,3 +167,14 @@ def test_a_decision_on_a_discord_submission_is_emailed_as_usual(
             submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
         )
     assert [m.to for m in mail.outbox] == [[member.email]]
+
+
+def test_autofill_keeps_to_a_budget_per_discord_user(discord_app, thirdparty_settings):
+    url = thirdparty_settings.url_for("/pages/og.html")
+    who = discord_user()
+    for _ in range(20):
+        assert _values(discord_app.command("share", user=who, options={"url": url}).json())["title"]
+    over = discord_app.command("share", user=who, options={"url": url}).json()
+    assert over["type"] == 9 and _values(over)["title"] == ""
+    other = discord_app.command("share", options={"url": url}).json()
+    assert _values(other)["title"] == "Training Tiny Models, & Why"
