@@ -935,3 +935,19 @@ def test_sent_back_submission_is_in_the_queue_again_for_every_editor(editor_clie
     submission_resubmit(submission=submission, actor=member, summary="More detail now.")
     page = text(editor_client.get(f"{QUEUE}?my_vote=none"))
     assert "Back again" in page
+
+
+@pytest.mark.django_db
+def test_review_page_query_count_does_not_grow_with_plus_ones(client, django_assert_num_queries):
+    editor = EditorFactory()
+    client.force_login(editor)
+    submission = SubmissionFactory()
+    endorsement_create(submission=submission, member=UserFactory(), reason="One")
+    client.get(review_url(submission))
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(review_url(submission)).status_code == 200
+    for fan in UserFactory.create_batch(3):
+        endorsement_create(submission=submission, member=fan, reason="More")
+    with django_assert_num_queries(len(one)):
+        response = client.get(review_url(submission))
+    assert "Members who want it in too +4" in text(response)
