@@ -19,6 +19,7 @@ from events.models import Event
 from events.services import event_save, rsvp_set
 from newsletter import reference
 from newsletter.models import Issue, Kind, Notification, Submission
+from newsletter.services.endorsements import endorsement_create, endorsement_refusal
 from newsletter.services.submissions import (
     submission_create,
     submission_find_duplicate,
@@ -145,6 +146,10 @@ class Command(BaseCommand):
             self.vote(PENDING[1][1], ada, 1, "Great for the next issue.")
             self.vote(PENDING[2][1], grace, 1, "A classic, and the v2 paper is out.")
             self.vote(PENDING[2][1], ada, -1, "Covered everywhere already; maybe the v2 instead?")
+            # Members who found vLLM already submitted said +1 instead (the editors see why).
+            vllm = PENDING[3][1]
+            self.endorse(vllm, people["katherine@example.org"], "We serve our chat demo with it.")
+            self.endorse(vllm, people["linus@example.org"], "")
             self.events(people)
             self.settle(people.values())
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
@@ -216,6 +221,11 @@ class Command(BaseCommand):
             and not submission.votes.filter(editor=editor).exists()
         ):
             vote_cast(submission=submission, editor=editor, value=value, comment=comment)
+
+    def endorse(self, url, member, reason) -> None:
+        submission = submission_find_duplicate(url)
+        if submission and not endorsement_refusal(submission=submission, member=member):
+            endorsement_create(submission=submission, member=member, reason=reason)
 
     def events(self, people) -> None:
         """The reference reading group (past) and upcoming ones to RSVP to, one nearly full."""
