@@ -97,6 +97,7 @@
   var endorseRefusal = document.getElementById("endorse-refusal");
   function offerEndorsement(data) {
     if (!endorseForm || !endorseOffer || !endorseRefusal) return;
+    if (form.dataset.editing === "true") return; // editing finds the submission itself
     var refusal = data ? data.endorse_refusal : "";
     if (data) endorseForm.action = data.endorse_url;
     endorseOffer.hidden = !data || !!refusal;

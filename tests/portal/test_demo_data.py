@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from newsletter.models import Issue, Notification, Submission, Topic
+from newsletter.models import Endorsement, Issue, Notification, Submission, Topic
 from newsletter.services.submissions import submission_create, submissions_today
 from portal.models import User
 
@@ -34,9 +34,12 @@ def test_demo_data_runs_twice_without_duplicating(django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo_data", stdout=io.StringIO())
     count = Submission.objects.count()
+    # Two members said +1 to vLLM; the editors see it in the queue.
+    assert Endorsement.objects.filter(submission__url__contains="vllm").count() == 2
     with django_capture_on_commit_callbacks(execute=True):
         call_command("demo_data", stdout=io.StringIO())
     assert Submission.objects.count() == count
+    assert Endorsement.objects.count() == 2
     assert mail.outbox == []
 
 

@@ -21,6 +21,7 @@ import newsletter
 from events.models import Event
 from events.services import event_save, rsvp_set
 from newsletter.models import Issue, Kind, Notification, Submission, Topic
+from newsletter.services.endorsements import endorsement_create, endorsement_refusal
 from newsletter.services.imports import edition_import
 from newsletter.services.issues import issue_render
 from newsletter.services.submissions import (
@@ -197,6 +198,10 @@ class Command(BaseCommand):
             self.vote(PENDING[1][1], ada, 1, "Great for the next issue.")
             self.vote(PENDING[2][1], grace, 1, "A classic, and the v2 paper is out.")
             self.vote(PENDING[2][1], ada, -1, "Covered everywhere already; maybe the v2 instead?")
+            # Members who found vLLM already submitted said +1 instead (the editors see why).
+            vllm = PENDING[3][1]
+            self.endorse(vllm, people["katherine@example.org"], "We serve our chat demo with it.")
+            self.endorse(vllm, people["linus@example.org"], "")
             self.events(people)
             self.settle(people.values())
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
@@ -276,6 +281,11 @@ class Command(BaseCommand):
             and not submission.votes.filter(editor=editor).exists()
         ):
             vote_cast(submission=submission, editor=editor, value=value, comment=comment)
+
+    def endorse(self, url, member, reason) -> None:
+        submission = submission_find_duplicate(url)
+        if submission and not endorsement_refusal(submission=submission, member=member):
+            endorsement_create(submission=submission, member=member, reason=reason)
 
     def events(self, people) -> None:
         """Upcoming events to RSVP to, one nearly full (the reference edition's reading group,

@@ -947,3 +947,19 @@ def test_queue_counts_the_filtered_rows_only_not_the_whole_table(editor_client):
     counts = [q["sql"] for q in queries if "COUNT(*) AS" in q["sql"]]
     assert counts, "the queue pages by the filtered count"
     assert all("WHERE" in sql for sql in counts), counts
+
+
+@pytest.mark.django_db
+def test_review_page_query_count_does_not_grow_with_plus_ones(client, django_assert_num_queries):
+    editor = EditorFactory()
+    client.force_login(editor)
+    submission = SubmissionFactory()
+    endorsement_create(submission=submission, member=UserFactory(), reason="One")
+    client.get(review_url(submission))
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(review_url(submission)).status_code == 200
+    for fan in UserFactory.create_batch(3):
+        endorsement_create(submission=submission, member=fan, reason="More")
+    with django_assert_num_queries(len(one)):
+        response = client.get(review_url(submission))
+    assert "Members who want it in too +4" in text(response)

@@ -65,6 +65,8 @@ def test_rejected_email_carries_the_reason_and_the_note(decide):
     assert message.subject == "Not this time: Yet another LLM list"
     assert "Reason: Already covered in an earlier issue" in message.body
     assert "We featured this list in issue #3." in message.body
+    assert "edit the submission and send it back for review" in message.body
+    assert f"/my/submissions/{submission.pk}/" in message.body
     assert emailed_log(submission) == ["Emailed the submitter: rejected"]
 
 
