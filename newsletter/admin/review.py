@@ -45,6 +45,7 @@ from portal.markdown import render_markdown
 from ..models import Activity, Submission, SubqueryCount, Vote
 from .review_filters import AgeFilter, MyVoteFilter, StateFilter
 from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
+from .topics import SubmissionTopicsForm
 
 State = Submission.State
 # The order of the buttons: for, against, abstain.
@@ -342,6 +343,9 @@ class SubmissionAdmin(admin.ModelAdmin):
                 for key, value in (obj.metadata or {}).items()
                 if value not in ("", None, [], {})
             ],
+            "topics_form": SubmissionTopicsForm(initial={"topics": list(obj.topics.all())})
+            if obj.state == State.PUBLISHED and permissions.can_decide(user)
+            else None,
             "blind_review": settings.NEWSLETTER_BLIND_REVIEW,
             "votes_to_accept": settings.NEWSLETTER_VOTES_TO_ACCEPT,
         }
