@@ -12,7 +12,7 @@ from django.urls import path
 
 from newsletter import permissions
 from newsletter.models import TOPICS_PER_SUBMISSION, Submission, Topic
-from newsletter.services.topics import submission_topics_set, topic_save
+from newsletter.services.topics import submission_topics_set, topic_delete, topic_save
 
 
 class SubmissionTopicsForm(forms.Form):
@@ -95,3 +95,10 @@ class TopicAdmin(admin.ModelAdmin):
                 f"{rerendered} published issue{'s' if rerendered != 1 else ''} now show the "
                 "new name.",
             )
+
+    def delete_model(self, request, obj):
+        topic_delete(topic=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for topic in queryset:
+            topic_delete(topic=topic, actor=request.user)

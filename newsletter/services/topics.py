@@ -13,9 +13,21 @@ from django.db import transaction
 
 from newsletter.models import Activity, Issue, Submission, Topic
 from newsletter.permissions import can_decide
+from portal.pagecache import reader_pages_changed
 
 from .issues import issue_correct
 from .submissions import _log, topic_names, topics_check
+
+
+def _rerender_showing(topic: Topic, actor) -> int:
+    issues = list(
+        Issue.objects.filter(state=Issue.State.PUBLISHED, items__submission__topics=topic)
+        .distinct()
+        .only("pk")
+    )
+    for issue in issues:
+        issue_correct(issue=issue, actor=actor)
+    return len(issues)
 
 
 def topic_save(*, topic: Topic, actor=None) -> int:
@@ -25,16 +37,26 @@ def topic_save(*, topic: Topic, actor=None) -> int:
         shown_before = Topic.objects.filter(pk=topic.pk).values_list("name", "slug").first()
     with transaction.atomic():
         topic.save()
+        # The topic pages and list show the description too: readers see the change at once.
+        transaction.on_commit(lambda: reader_pages_changed("archive"))
         if shown_before is None or shown_before == (topic.name, topic.slug):
             return 0
-        issues = Issue.objects.filter(
-            state=Issue.State.PUBLISHED, items__submission__topics=topic
-        ).distinct()
-        count = 0
+        return _rerender_showing(topic, actor)
+
+
+def topic_delete(*, topic: Topic, actor=None) -> int:
+    """Delete a topic; the published issues that showed its chip are re-rendered without it."""
+    with transaction.atomic():
+        issues = list(
+            Issue.objects.filter(state=Issue.State.PUBLISHED, items__submission__topics=topic)
+            .distinct()
+            .only("pk")
+        )
+        topic.delete()
         for issue in issues:
             issue_correct(issue=issue, actor=actor)
-            count += 1
-    return count
+        transaction.on_commit(lambda: reader_pages_changed("archive"))
+    return len(issues)
 
 
 def submission_topics_set(*, submission: Submission, topics: Iterable[Topic], actor) -> bool:
