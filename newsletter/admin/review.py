@@ -54,6 +54,7 @@ from .review_display import (
 )
 from .review_filters import AgeFilter, MyVoteFilter, StateFilter
 from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
+from .topics import SubmissionTopicsForm
 
 State = Submission.State
 
@@ -348,6 +349,9 @@ class SubmissionAdmin(admin.ModelAdmin):
             "metadata_rows": metadata_fields(obj.metadata),
             "endorsements": list(obj.endorsements.select_related("member")),
             "next_url": reverse("admin:newsletter_submission_next") + f"?after={obj.pk}",
+            "topics_form": SubmissionTopicsForm(initial={"topics": list(obj.topics.all())})
+            if obj.state == State.PUBLISHED and permissions.can_decide(user)
+            else None,
             "blind_review": settings.NEWSLETTER_BLIND_REVIEW,
             "votes_to_accept": settings.NEWSLETTER_VOTES_TO_ACCEPT,
         }

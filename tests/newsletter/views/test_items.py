@@ -123,3 +123,41 @@ def test_sitemap_lists_items_topics_and_events(client):
     assert f"http://127.0.0.1:8000{submission.get_page_url()}" in body
     assert f"http://127.0.0.1:8000{quant.get_absolute_url()}" in body
     assert f"http://127.0.0.1:8000{event.get_absolute_url()}" in body
+
+
+def test_home_archive_event_and_topic_pages_have_opengraph_tags(client):
+    event = published_event(title="Reading group: GPTQ")
+    quant = topic("Quantisation")
+    pages = {
+        "/": "ML Efficiency",
+        reverse("newsletter:archive"): "The newsletter archive",
+        event.get_absolute_url(): "Reading group: GPTQ",
+        quant.get_absolute_url(): "Quantisation",
+        reverse("newsletter:topic-list"): "Topics",
+    }
+    for path, title in pages.items():
+        page = client.get(path).content.decode()
+        assert f'<meta property="og:title" content="{title}' in page, path
+        assert f'<meta property="og:url" content="http://127.0.0.1:8000{path}">' in page, path
+        assert '<meta name="twitter:card"' in page, path
+
+
+def test_cards_and_sitemap_queries_do_not_grow(client):
+    first = accepted()
+    first.topics.set([topic("Serving")])
+    issue = publish(first)
+    published_event()
+    card_urls = [
+        reverse("newsletter:item-card", args=[first.pk]),
+        reverse("newsletter:issue-card", args=[issue.number, issue.slug]),
+    ]
+    one = [count_queries(client, url) for url in [*card_urls, "/sitemap.xml"]]
+
+    big = [accepted() for _ in range(30)]
+    for submission in big:
+        submission.topics.set(Topic.objects.all())
+    publish(*big)
+    for _ in range(3):
+        published_event()
+
+    assert [count_queries(client, url) for url in [*card_urls, "/sitemap.xml"]] == one

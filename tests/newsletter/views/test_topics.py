@@ -10,7 +10,7 @@ from newsletter.models import Activity, Submission, Topic
 from newsletter.services.compose import issue_item_add
 from newsletter.services.issues import issue_publish
 from newsletter.services.submissions import submission_update
-from newsletter.services.topics import topic_save
+from newsletter.services.topics import topic_delete, topic_save
 from tests.factories import EditorFactory, UserFactory
 from tests.newsletter.issue_data import accepted, draft_issue
 
@@ -181,3 +181,14 @@ def test_topic_pages_queries_do_not_grow_with_items(client):
 
     assert three == one
     assert [count_queries(client, url) for url in urls] == one
+
+
+def test_deleting_a_topic_takes_its_chip_off_published_issues(client):
+    (quant,) = topics("Quantisation")
+    issue = publish_with([[quant]])
+
+    assert topic_delete(topic=quant) == 1
+    issue.refresh_from_db()
+
+    assert "topic-chip" not in issue.body_html
+    assert client.get("/archive/topics/quantisation/").status_code == 404
