@@ -146,7 +146,9 @@ def sample_kwargs(route: Route, site: Site) -> dict[str, str]:
             "rest": "an/old title",
         }
     if route.template.startswith("events/"):
-        return {"slug": site.event.slug}
+        # The personal calendar's token: any will do, an unknown one is a 404 like a known one's
+        # GET (the walk checks that POSTs without a CSRF token change nothing).
+        return {"slug": site.event.slug, "token": "no-such-calendar"}
     if route.template.startswith("discord/"):
         return {"token": signing.dumps({"p": 0, "u": "0"}, salt=LINK_SALT)}
     if route.template.startswith("email/"):

@@ -7,8 +7,10 @@ few queries however many items the issues hold.
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
+from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, Stylesheet
+from django.utils.xmlutils import SimplerXMLGenerator
 
 from newsletter import rendering
 from newsletter.models import Issue, IssueItem, Topic
@@ -18,6 +20,11 @@ from portal.text import strip_controls
 from .archive import KIND_TITLES, KINDS_BY_SLUG, kind_filter
 
 FEED_LENGTH = 20
+
+
+def feed_stylesheets() -> list[Stylesheet]:
+    """A feed opened in a browser reads as a page explaining feeds (static/feeds/feed.xsl)."""
+    return [Stylesheet(static("feeds/feed.xsl"), mimetype="text/xsl", media="screen")]
 
 
 def _clean(values: dict) -> dict:
@@ -35,11 +42,25 @@ class CleanAtomFeed(Atom1Feed):
     def add_item(self, **kwargs):
         super().add_item(**_clean(kwargs))
 
+    def write(self, outfile, encoding):
+        """Atom1Feed.write with the stylesheets Django adds to RSS only."""
+        handler = SimplerXMLGenerator(outfile, encoding, short_empty_elements=True)
+        handler.startDocument()
+        for stylesheet in self.feed["stylesheets"] or []:
+            handler.processingInstruction("xml-stylesheet", stylesheet)
+        handler.startElement("feed", self.root_attributes())
+        self.add_root_elements(handler)
+        self.write_items(handler)
+        handler.endElement("feed")
+
 
 class IssueRssFeed(Feed):
     feed_type = CleanRssFeed
     title = f"{settings.SITE_NAME} newsletter"
     description = "Every issue of the community newsletter, in full."
+
+    def stylesheets(self):
+        return feed_stylesheets()
 
     def link(self):
         return absolute_url(reverse("newsletter:archive"))
@@ -146,6 +167,9 @@ class KindRssFeed(Feed):
     """The published items of one kind (papers, tools, ...), newest first."""
 
     feed_type = CleanRssFeed
+
+    def stylesheets(self, kind_slug: str):
+        return feed_stylesheets()
 
     def get_object(self, request, kind_slug: str) -> str:
         return kind_slug

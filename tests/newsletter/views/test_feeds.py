@@ -3,9 +3,11 @@
 import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from pathlib import Path
 
 import feedparser
 import pytest
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -160,3 +162,24 @@ def test_kind_feed_lists_an_issue_in_reading_order_like_the_kind_page(client):
     titles = [entry.title for entry in feed.entries]
     assert titles == ["In the earlier section", "In the later section"]
     assert page.index("In the earlier section") < page.index("In the later section")
+
+
+@pytest.mark.parametrize("url", ISSUE_FEEDS + KIND_FEEDS)
+def test_feeds_link_the_stylesheet_browsers_show_them_with(client, url):
+    published_issue(items=1, kind=Kind.PAPER)
+    body = client.get(url).content.decode()
+    declaration, rest = body.split("?>", 1)
+    assert declaration.startswith("<?xml")
+    assert rest.lstrip().startswith(
+        '<?xml-stylesheet href="/static/feeds/feed.xsl" media="screen" type="text/xsl"?>'
+    )
+    # Feed readers still read it as a feed.
+    assert not feedparser.parse(body).bozo
+
+
+def test_feed_stylesheet_is_a_static_file_that_explains_feeds(client):
+    path = Path(finders.find("feeds/feed.xsl"))
+    text = path.read_text(encoding="utf-8")
+    ET.fromstring(text.encode())  # noqa: S314  (well-formed XML; our own file)
+    assert "This is a feed" in text and "atom:entry" in text and "/rss/channel/item" in text
+    assert finders.find("feeds/feed.css")
