@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from events import services as event_services
 from events.models import RSVP, Event
-from newsletter.models import Delivery, DiscordChannel, Issue, Kind, Submission, Subscriber
+from newsletter.models import (
+    Delivery,
+    DiscordChannel,
+    Issue,
+    Kind,
+    Submission,
+    Subscriber,
+    Topic,
+)
 from newsletter.services.compose import issue_item_add
 from newsletter.services.issues import issue_create, issue_publish
 from newsletter.services.submissions import submission_create
@@ -70,6 +78,7 @@ def build_site() -> Site:
     vote_cast(submission=submission, editor=EditorFactory(), value=1)
     accepted = SubmissionFactory(state=Submission.State.ACCEPTED, author=member)
     in_issue = SubmissionFactory(state=Submission.State.ACCEPTED, author=member, kind=Kind.PAPER)
+    in_issue.topics.set([Topic.objects.create(name="Sparsity", slug="sparsity")])
     event = event_services.event_save(
         event=Event(
             title="Reading group: sparse attention",
