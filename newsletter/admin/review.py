@@ -34,12 +34,14 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from newsletter import permissions
-from newsletter.services.submissions import (
+from newsletter.services.decisions import (
     DECISIONS,
-    TRANSITIONS,
     submission_decide,
-    submission_update,
     submissions_decide,
+)
+from newsletter.services.submissions import (
+    TRANSITIONS,
+    submission_update,
 )
 from newsletter.services.votes import vote_cast, vote_tally
 from portal.markdown import render_markdown

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from newsletter.services.submissions import (
-    DECISIONS,
-    REJECT_NOTE_MAX,
-)
+from newsletter.services.decisions import DECISIONS
+from newsletter.services.submissions import REJECT_NOTE_MAX
 from newsletter.services.votes import VOTE_COMMENT_MAX
 
 from ..models import TOPICS_PER_SUBMISSION, Submission, Topic, Vote

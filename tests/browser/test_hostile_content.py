@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 
 from newsletter.models import Kind, Submission
 from newsletter.services.compose import issue_fill
+from newsletter.services.decisions import submissions_decide
 from newsletter.services.issues import issue_create, issue_publish
-from newsletter.services.submissions import submissions_decide
 from tests.browser.conftest import browser_test
 from tests.factories import EditorFactory, UserFactory
 from tests.portal.test_markdown import PAYLOADS as SANITISER_PAYLOADS

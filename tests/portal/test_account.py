@@ -10,8 +10,8 @@ from events import services as event_services
 from events.models import RSVP
 from newsletter.models import Section, Submission, Subscriber
 from newsletter.services.compose import issue_item_add
+from newsletter.services.decisions import submission_decide
 from newsletter.services.issues import issue_create, issue_publish
-from newsletter.services.submissions import submission_decide
 from newsletter.services.subscribers import member_receives_issues, subscriber_set_for_member
 from portal.models import User
 from tests.factories import EventFactory, RSVPFactory, SubmissionFactory, UserFactory, VoteFactory

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from newsletter.admin.review_display import metadata_fields
 from newsletter.models import Activity, Submission, Vote
+from newsletter.services.decisions import submission_decide
 from newsletter.services.endorsements import endorsement_create
 from newsletter.services.submissions import (
     submission_apply_metadata,
     submission_create,
-    submission_decide,
     submission_resubmit,
 )
 from newsletter.services.votes import vote_cast

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from newsletter.models import Activity, Notification, Section, Submission
 from newsletter.services.compose import issue_item_add
+from newsletter.services.decisions import submission_decide
 from newsletter.services.issues import issue_create, issue_publish
-from newsletter.services.submissions import submission_decide
 from newsletter.tasks.submissions import send_notification
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
 from tests.workers import wait_until

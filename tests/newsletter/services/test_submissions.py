@@ -8,17 +8,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from newsletter.models import Activity, Notification, Submission
+from newsletter.services.decisions import (
+    submission_decide,
+    submissions_decide,
+)
 from newsletter.services.submissions import (
     WITHDRAW_UNDO_SECONDS,
     IllegalTransition,
     submission_create,
-    submission_decide,
     submission_resubmit,
     submission_transition,
     submission_update,
     submission_withdraw,
     submission_withdraw_undo,
-    submissions_decide,
     withdraw_undo_until,
 )
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory, VoteFactory
