@@ -61,7 +61,14 @@ submission_patterns = [
     path("submit/", submissions.submission_create, name="submission-create"),
     path("submit/check/", submissions.submission_check, name="submission-check"),
     path("submit/fetch/", submissions.submission_fetch, name="submission-fetch"),
-    path("my/submissions/", submissions.SubmissionListView.as_view(), name="submission-list"),
+    path(
+        "my/submissions/",
+        # The member's own page, stored for them until a submission or an issue changes.
+        reader_page("submissions", "archive", query=["page"], timeout=60, per_member=True)(
+            submissions.SubmissionListView.as_view()
+        ),
+        name="submission-list",
+    ),
     path("my/submissions/<int:pk>/", submissions.submission_detail, name="submission-detail"),
     path("my/submissions/<int:pk>/edit/", submissions.submission_edit, name="submission-edit"),
     path(

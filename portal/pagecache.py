@@ -50,7 +50,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 
 logger = logging.getLogger(__name__)
 
-SCOPES = frozenset({"archive", "events"})
+SCOPES = frozenset({"archive", "events", "submissions"})
 # What a cached page keeps of its response's headers; the middleware adds the rest.
 KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Disposition", "X-Robots-Tag", "Link")
 # Each process also keeps the pages it served last, up to this many bytes.
@@ -96,7 +96,7 @@ PERSONAL_PLACEHOLDER = "<\x00personal\x00>"
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 
 
-def _variant(request: HttpRequest, members: bool) -> str | None:
+def _variant(request: HttpRequest, members: bool, per_member: bool = False) -> str | None:
     """ "" for an anonymous visitor; for a logged-in member, what their page depends on (role
     and time zone); None when the page must be rendered afresh."""
     cookies = request.COOKIES
@@ -114,7 +114,10 @@ def _variant(request: HttpRequest, members: bool) -> str | None:
     role = "+".join(
         name for name, on in (("editor", user.is_editor), ("staff", user.is_staff)) if on
     )
-    return f"{role or 'member'} {timezone.get_current_timezone_name()}"
+    zone = timezone.get_current_timezone_name()
+    if per_member:  # the page is the member's own (My submissions): stored for them alone
+        return f"{role or 'member'} {zone} {user.pk}"
+    return f"{role or 'member'} {zone}"
 
 
 def _without_csrf_token(request: HttpRequest, content: bytes) -> bytes:
@@ -310,6 +313,7 @@ def reader_page(
     timeout: int | None = None,
     members: bool = True,
     personal: Callable[[HttpRequest, dict], str | None] | None = None,
+    per_member: bool = False,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Serve the view's page to anonymous visitors and to members from the cache.
 
@@ -320,7 +324,8 @@ def reader_page(
     `personal(request, parts)`: the member's own part of a page stored for members, from the
     `parts` the view set on the response (`response.personal`) when it rendered the shared
     page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
-    renders the whole page afresh for this member.
+    renders the whole page afresh for this member. `per_member=True`: the page is the
+    member's own (My submissions), stored for each member apart, and never for visitors.
     """
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:
@@ -338,7 +343,8 @@ def reader_page(
                 seconds <= 0
                 or request.method not in ("GET", "HEAD")
                 or not _cacheable_query(request, allowed)
-                or (variant := _variant(request, members)) is None
+                or (variant := _variant(request, members, per_member)) is None
+                or (per_member and not variant)
             ):
                 return view(request, *args, **kwargs)
             path = request.get_full_path()
