@@ -6,9 +6,11 @@ import re
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from newsletter.models import Activity, IssueItem, Section, Submission
+from newsletter.models import Activity, ExtraLink, IssueItem, Section, Submission
 from newsletter.views.submissions import FETCHES_PER_MINUTE
 from tests.factories import PublishedIssueFactory, SubmissionFactory
 
@@ -388,3 +390,27 @@ def test_fetch_details_redis_down_budget_still_counts_in_the_process(
 
     assert [answer.status_code for answer in answers] == [200] * FETCHES_PER_MINUTE + [429]
     assert answers[0].json()["title"] == "ggerganov/llama.cpp"
+
+
+@pytest.mark.django_db
+def test_my_submission_page_query_count_is_the_same_for_1_and_3_links(
+    member_client, member, django_assert_num_queries
+):
+    submission = SubmissionFactory(author=member)
+    ExtraLink.objects.create(submission=submission, label="Code", url="https://example.org/c")
+    url = reverse("portal:submission-detail", args=[submission.pk])
+    member_client.get(url)  # the member is read once, then from the cache
+    with CaptureQueriesContext(connection) as one:
+        assert member_client.get(url).status_code == 200
+    for n in range(2):
+        ExtraLink.objects.create(
+            submission=submission,
+            label=f"Talk {n}",
+            url=f"https://example.org/t{n}",
+            position=n + 1,
+        )
+
+    with django_assert_num_queries(len(one)):
+        page = member_client.get(url)
+
+    assert "Talk 1" in page.content.decode()
