@@ -105,7 +105,10 @@ def prepare_database(url: str, *, env: dict, seed_args: list[str], reseed: bool)
     common.database_sql(url, "COMMENT ON DATABASE {name} IS {text}", name, SEED_MARK)
     common.log(f"{name}: manage.py migrate, then seed_bench {' '.join(seed_args)}")
     common.manage("migrate", "--noinput", "-v", "0", env={**env, "DATABASE_URL": url})
-    seeded = common.manage("seed_bench", *seed_args, env={**env, "DATABASE_URL": url})
+    # A batch job: no statement timeout (storing 50,000 search vectors takes longer than a
+    # web request may on a busy machine).
+    seed_env = {**env, "DATABASE_URL": url, "DATABASE_STATEMENT_TIMEOUT": "0"}
+    seeded = common.manage("seed_bench", *seed_args, env=seed_env)
     common.database_sql(url, "COMMENT ON DATABASE {name} IS {text}", name, mark + seeded)
     return json.loads(seeded)
 
