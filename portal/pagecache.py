@@ -268,7 +268,7 @@ def _served(request: HttpRequest, entry: tuple, variant: str, personal) -> HttpR
     content = entry[2]
     parts = entry[4] if personal is not None and variant and len(entry) > 4 else None
     if parts and parts.get("blocks"):
-        own = personal(request, parts)
+        own = personal(request, {**parts, "generations": entry[0]})
         if own is None:
             return None
         content = content.replace(PERSONAL_PLACEHOLDER.encode(), own.encode())
@@ -297,7 +297,7 @@ def _rendered(request, view, args, kwargs, variant, personal, fresh) -> HttpResp
         entry = (generations, expires, content, headers)
         _store(page_key, (*entry, parts) if shared else entry, path)
     if parts and parts.get("blocks"):
-        own = personal(request, parts)
+        own = personal(request, {**parts, "generations": generations})
         if own is None:
             return None
         token = get_token(request).encode()
@@ -322,8 +322,8 @@ def reader_page(
     at most this many seconds, below READER_CACHE_SECONDS. `members=False`: the page shows a
     member more than their role and zone, so it is cached for anonymous visitors only.
     `personal(request, parts)`: the member's own part of a page stored for members, from the
-    `parts` the view set on the response (`response.personal`) when it rendered the shared
-    page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
+    `parts` the view set on the response (`response.personal`; with "generations", those
+    the page is current at) when it rendered the shared page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
     renders the whole page afresh for this member. `per_member=True`: the page is the
     member's own (My submissions), stored for each member apart, and never for visitors.
     """
