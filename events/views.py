@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import timedelta
 
 from django.conf import settings
@@ -83,11 +85,40 @@ def rsvp_part(request: HttpRequest, parts: dict) -> str | None:
     user = request.user
     if user.pk in parts["hosts"]:
         return None
-    answer = RSVP.objects.filter(event_id=parts["event"], user=user).first()
-    block = parts["blocks"][answer.status if answer else ""]
-    if answer is not None and PLACE_MARK in block:
-        block = block.replace(PLACE_MARK, str(services.waitlist_place(answer)))
-    return block
+    generations = tuple(parts.get("generations") or (None,))
+    key = (generations, parts["event"], user.pk)
+    found = _answers.get(key)
+    if found is None:
+        answer = RSVP.objects.filter(event_id=parts["event"], user=user).first()
+        found = (answer.status, services.waitlist_place(answer)) if answer else ("", None)
+        if None not in generations:
+            _answers.put(key, found)
+    status, place = found
+    return parts["blocks"][status].replace(PLACE_MARK, str(place))
+
+
+class _Answers:
+    """Members' answers this process read, each under the "events" generation it was read
+    at: every answer bumps that generation, so a kept answer (and place on the waiting list)
+    is current for as long as the page it goes into is. A repeat visit makes no query."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple, tuple[str, int | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[str, int | None] | None:
+        with self._lock:
+            return self._kept.get(key)
+
+    def put(self, key: tuple, answer: tuple[str, int | None]) -> None:
+        with self._lock:
+            self._kept[key] = answer
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+_answers = _Answers(20_000)
 
 
 # A minute at most: answers close when the event starts. The page is shared between members

@@ -89,7 +89,14 @@ submission_patterns = [
     path("submit/check/", submissions.submission_check, name="submission-check"),
     path("submit/fetch/", submissions.submission_fetch, name="submission-fetch"),
     path("submit/<int:pk>/endorse/", submissions.submission_endorse, name="submission-endorse"),
-    path("my/submissions/", submissions.SubmissionListView.as_view(), name="submission-list"),
+    path(
+        "my/submissions/",
+        # The member's own page, stored for them until a submission or an issue changes.
+        reader_page("submissions", "archive", query=["page"], timeout=60, per_member=True)(
+            submissions.SubmissionListView.as_view()
+        ),
+        name="submission-list",
+    ),
     path("my/submissions/<int:pk>/", submissions.submission_detail, name="submission-detail"),
     path("my/submissions/<int:pk>/edit/", submissions.submission_edit, name="submission-edit"),
     path(

@@ -50,7 +50,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 
 logger = logging.getLogger(__name__)
 
-SCOPES = frozenset({"archive", "events"})
+SCOPES = frozenset({"archive", "events", "submissions"})
 # What a cached page keeps of its response's headers; the middleware adds the rest.
 KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Disposition", "X-Robots-Tag", "Link")
 # Each process also keeps the pages it served last, up to this many bytes.
@@ -96,7 +96,7 @@ PERSONAL_PLACEHOLDER = "<\x00personal\x00>"
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 
 
-def _variant(request: HttpRequest, members: bool) -> str | None:
+def _variant(request: HttpRequest, members: bool, per_member: bool = False) -> str | None:
     """ "" for an anonymous visitor; for a logged-in member, what their page depends on (role
     and time zone); None when the page must be rendered afresh."""
     cookies = request.COOKIES
@@ -114,7 +114,10 @@ def _variant(request: HttpRequest, members: bool) -> str | None:
     role = "+".join(
         name for name, on in (("editor", user.is_editor), ("staff", user.is_staff)) if on
     )
-    return f"{role or 'member'} {timezone.get_current_timezone_name()}"
+    zone = timezone.get_current_timezone_name()
+    if per_member:  # the page is the member's own (My submissions): stored for them alone
+        return f"{role or 'member'} {zone} {user.pk}"
+    return f"{role or 'member'} {zone}"
 
 
 def _without_csrf_token(request: HttpRequest, content: bytes) -> bytes:
@@ -265,7 +268,7 @@ def _served(request: HttpRequest, entry: tuple, variant: str, personal) -> HttpR
     content = entry[2]
     parts = entry[4] if personal is not None and variant and len(entry) > 4 else None
     if parts and parts.get("blocks"):
-        own = personal(request, parts)
+        own = personal(request, {**parts, "generations": entry[0]})
         if own is None:
             return None
         content = content.replace(PERSONAL_PLACEHOLDER.encode(), own.encode())
@@ -294,7 +297,7 @@ def _rendered(request, view, args, kwargs, variant, personal, fresh) -> HttpResp
         entry = (generations, expires, content, headers)
         _store(page_key, (*entry, parts) if shared else entry, path)
     if parts and parts.get("blocks"):
-        own = personal(request, parts)
+        own = personal(request, {**parts, "generations": generations})
         if own is None:
             return None
         token = get_token(request).encode()
@@ -310,6 +313,7 @@ def reader_page(
     timeout: int | None = None,
     members: bool = True,
     personal: Callable[[HttpRequest, dict], str | None] | None = None,
+    per_member: bool = False,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Serve the view's page to anonymous visitors and to members from the cache.
 
@@ -318,9 +322,10 @@ def reader_page(
     at most this many seconds, below READER_CACHE_SECONDS. `members=False`: the page shows a
     member more than their role and zone, so it is cached for anonymous visitors only.
     `personal(request, parts)`: the member's own part of a page stored for members, from the
-    `parts` the view set on the response (`response.personal`) when it rendered the shared
-    page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
-    renders the whole page afresh for this member.
+    `parts` the view set on the response (`response.personal`; with "generations", those
+    the page is current at) when it rendered the shared page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
+    renders the whole page afresh for this member. `per_member=True`: the page is the
+    member's own (My submissions), stored for each member apart, and never for visitors.
     """
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:
@@ -338,7 +343,8 @@ def reader_page(
                 seconds <= 0
                 or request.method not in ("GET", "HEAD")
                 or not _cacheable_query(request, allowed)
-                or (variant := _variant(request, members)) is None
+                or (variant := _variant(request, members, per_member)) is None
+                or (per_member and not variant)
             ):
                 return view(request, *args, **kwargs)
             path = request.get_full_path()

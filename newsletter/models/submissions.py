@@ -143,7 +143,8 @@ class Submission(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "created_at"]),
+            # The review queue: one state, oldest first (created_at, then id), read in order.
+            models.Index(fields=["state", "created_at", "id"], name="submission_state_order"),
             # The review queue's "same title" warning compares titles without case.
             models.Index(Lower("title"), name="submission_title_lower"),
         ]

@@ -31,6 +31,7 @@ from newsletter.models import (
 from newsletter.permissions import can_decide
 from portal.celery import queue_after_commit
 from portal.markdown import render_markdown
+from portal.pagecache import reader_pages_changed
 from portal.states import IllegalTransition, transition_check
 from portal.text import one_line, strip_controls
 
@@ -111,9 +112,12 @@ def submissions_today(author) -> int:
 
 
 def _log(submission: Submission, action: str, actor=None, detail: str = "", **fields) -> None:
+    """Record a change in the activity log; every change is logged, so here the member's
+    cached "My submissions" page is also retired once it commits."""
     Activity.objects.create(
         submission=submission, actor=actor, action=action, detail=detail, **fields
     )
+    transaction.on_commit(lambda: reader_pages_changed("submissions"))
 
 
 def _check_one_line(*urls: str) -> None:

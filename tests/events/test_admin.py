@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from events import services
 from events.models import RSVP, Event
@@ -175,3 +177,19 @@ def test_editors_manage_events_in_the_admin(db):
     event = EventFactory()
     assert client.get(f"/admin/events/event/{event.pk}/change/").status_code == 200
     assert editor.has_perm("events.change_event") and not editor.has_perm("events.delete_event")
+
+
+def test_admin_event_list_query_count_is_the_same_for_1_and_3_events(
+    admin_client, django_assert_num_queries
+):
+    EventFactory()
+    admin_client.get(LIST_URL)  # the organiser is read once, then from the cache
+    with CaptureQueriesContext(connection) as one:
+        assert admin_client.get(LIST_URL).status_code == 200
+    EventFactory.create_batch(2)
+
+    with django_assert_num_queries(len(one)):
+        page = admin_client.get(LIST_URL)
+
+    assert page.status_code == 200
+    assert page.content.decode().count('class="action-select"') == 3

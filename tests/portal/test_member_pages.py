@@ -9,9 +9,10 @@ from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 
 from events.services import rsvp_set
+from newsletter.services.submissions import submission_decide
 from newsletter.views.archive import KINDS_BY_SLUG
 from portal.pagecache import reader_pages_changed
-from tests.factories import UserFactory
+from tests.factories import EditorFactory, SubmissionFactory, UserFactory
 from tests.newsletter.issue_data import published_event, published_issue
 
 pytestmark = pytest.mark.django_db
@@ -222,7 +223,7 @@ def test_a_host_sees_who_is_coming_on_a_shared_event_page_and_members_do_not(pag
 
 
 @pytest.mark.parametrize("answers", [1, 3])
-def test_a_shared_event_page_costs_a_member_one_query_whatever_the_answers(
+def test_a_shared_event_page_costs_a_member_no_query_on_a_repeat_visit(
     page_cache, django_assert_num_queries, answers
 ):
     event = published_event(title="Reading group on pruning")
@@ -232,10 +233,79 @@ def test_a_shared_event_page_costs_a_member_one_query_whatever_the_answers(
     member = UserFactory()
     rsvp_set(event=event, user=member, status="maybe")
     client = logged_in(member)
-    client.get(event.get_absolute_url())
+    client.get(event.get_absolute_url())  # stores the page, and this process keeps the answer
 
-    with django_assert_num_queries(1):  # the member's own answer
+    with django_assert_num_queries(0):
         page = client.get(event.get_absolute_url())
 
     assert page["X-Reader-Cache"] == "hit"
     assert "Your answer: <strong>Maybe</strong>" in page.content.decode()
+
+
+def test_a_members_place_on_the_waiting_list_moves_when_someone_ahead_leaves(
+    page_cache, django_capture_on_commit_callbacks
+):
+    event = published_event(title="Reading group on pruning", capacity=1)
+    ada, bob, kai = UserFactory(), UserFactory(), UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        for user in (ada, bob, kai):
+            rsvp_set(event=event, user=user, status="going")
+    client = logged_in(kai)
+    assert "<strong>number 2</strong>" in client.get(event.get_absolute_url()).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rsvp_set(event=event, user=bob, status="not_going")
+    page = client.get(event.get_absolute_url()).content.decode()
+
+    assert "<strong>number 1</strong> on the waiting list" in page
+
+
+# --- My submissions: the member's own page, stored for them alone --------------------------------
+
+MY_SUBMISSIONS = "/my/submissions/"
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_my_submissions_is_stored_for_each_member_and_costs_no_query(
+    page_cache, django_assert_num_queries, count
+):
+    ada, bob = UserFactory(), UserFactory()
+    SubmissionFactory.create_batch(count, author=ada, title="Ada's find")
+    SubmissionFactory(author=bob, title="Bob's find")
+    ada_client, bob_client = logged_in(ada), logged_in(bob)
+    assert ada_client.get(MY_SUBMISSIONS)["X-Reader-Cache"] == "miss"
+
+    with django_assert_num_queries(0):
+        ada_page = ada_client.get(MY_SUBMISSIONS)
+    bob_page = bob_client.get(MY_SUBMISSIONS)
+
+    assert ada_page["X-Reader-Cache"] == "hit"
+    assert ada_page.content.decode().count("Ada&#x27;s find") == count
+    assert bob_page["X-Reader-Cache"] == "miss"  # never Ada's page
+    assert "Ada&#x27;s find" not in bob_page.content.decode()
+    assert "Bob&#x27;s find" in bob_page.content.decode()
+
+
+def test_my_submissions_is_retired_when_a_submission_changes(
+    page_cache, django_capture_on_commit_callbacks
+):
+    member, editor = UserFactory(), EditorFactory()
+    submission = SubmissionFactory(author=member, title="Sparse attention")
+    client = logged_in(member)
+    assert "Reason:" not in client.get(MY_SUBMISSIONS).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_decide(
+            submission=submission, actor=editor, to_state="rejected", reason="off-topic"
+        )
+    page = client.get(MY_SUBMISSIONS)
+
+    assert page["X-Reader-Cache"] == "miss"
+    assert "Reason:" in page.content.decode()
+
+
+def test_my_submissions_is_never_stored_for_a_visitor(page_cache):
+    response = Client().get(MY_SUBMISSIONS)
+
+    assert response.status_code == 302
+    assert "X-Reader-Cache" not in response

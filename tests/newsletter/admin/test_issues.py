@@ -398,3 +398,38 @@ def test_compose_unknown_move_is_ignored(editor_client):
 
     assert response.status_code == 302
     assert order(issue) == before
+
+
+def test_issue_list_query_count_is_the_same_for_1_and_3_issues(
+    editor_client, django_assert_num_queries
+):
+    url = reverse("admin:newsletter_issue_changelist")
+    draft_issue(items=1)
+    editor_client.get(url)  # the editor is read once, then from the cache
+    with CaptureQueriesContext(connection) as one:
+        assert editor_client.get(url).status_code == 200
+    draft_issue(items=2)
+    published_issue(items=3)
+
+    with django_assert_num_queries(len(one)):
+        page = editor_client.get(url)
+
+    assert page.content.decode().count('class="action-select"') == 3
+
+
+def test_compose_pool_query_count_is_the_same_for_1_and_3_accepted(
+    editor_client, django_assert_num_queries
+):
+    issue = draft_issue()
+    accepted(title="First in the pool")
+    editor_client.get(compose_url(issue))
+    with CaptureQueriesContext(connection) as one:
+        assert editor_client.get(compose_url(issue)).status_code == 200
+    accepted(title="Second in the pool")
+    accepted(title="Third <in> the pool")
+
+    with django_assert_num_queries(len(one)):
+        page = editor_client.get(compose_url(issue)).content.decode()
+
+    assert page.count('name="add" value=') == 3
+    assert "Third &lt;in&gt; the pool" in page

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter.models import Activity, Endorsement, IssueItem, Section, Submission
+from newsletter.models import Activity, Endorsement, ExtraLink, IssueItem, Section, Submission
 from newsletter.services.endorsements import endorsement_create
 from newsletter.views.submissions import FETCHES_PER_MINUTE
 from tests.factories import PublishedIssueFactory, SubmissionFactory, UserFactory
@@ -569,3 +569,27 @@ def test_long_summary_error_sits_at_the_top_and_the_form_keeps_everything(member
     assert long.strip() in page
     assert "keep me" in page
     assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_my_submission_page_query_count_is_the_same_for_1_and_3_links(
+    member_client, member, django_assert_num_queries
+):
+    submission = SubmissionFactory(author=member)
+    ExtraLink.objects.create(submission=submission, label="Code", url="https://example.org/c")
+    url = reverse("portal:submission-detail", args=[submission.pk])
+    member_client.get(url)  # the member is read once, then from the cache
+    with CaptureQueriesContext(connection) as one:
+        assert member_client.get(url).status_code == 200
+    for n in range(2):
+        ExtraLink.objects.create(
+            submission=submission,
+            label=f"Talk {n}",
+            url=f"https://example.org/t{n}",
+            position=n + 1,
+        )
+
+    with django_assert_num_queries(len(one)):
+        page = member_client.get(url)
+
+    assert "Talk 1" in page.content.decode()
