@@ -286,16 +286,16 @@ def submission_update(
         if extra_links is not None:
             _set_extra_links(submission, extra_links)
         if topics is not None:
-            _change_topics(submission, topics, actor)
+            topics_change(submission, topics, actor)
     return submission
 
 
-def _change_topics(submission: Submission, topics: list[Topic], actor) -> None:
-    """Set the topics; a change is logged with the names before and after."""
+def topics_change(submission: Submission, topics: list[Topic], actor) -> bool:
+    """Set the topics; a change is logged with the names before and after. True if changed."""
     before = topic_names(submission)
     after = sorted(topic.name for topic in topics)
     if before == after:
-        return
+        return False
     submission.topics.set(topics)
     _log(
         submission,
@@ -304,6 +304,7 @@ def _change_topics(submission: Submission, topics: list[Topic], actor) -> None:
         detail="Changed topics",
         changes={"topics": [", ".join(before), ", ".join(after)]},
     )
+    return True
 
 
 # The fields whose before and after the activity log keeps for editors.

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from newsletter.models import Activity, Issue, Submission, Topic
+from newsletter.models import Issue, Submission, Topic
 from newsletter.permissions import can_decide
 from portal.pagecache import reader_pages_changed
 
 from .issues import issue_correct
-from .submissions import _log, topic_names, topics_check
+from .submissions import topics_change, topics_check
 
 
 def _rerender_showing(topic: Topic, actor) -> int:
@@ -65,19 +65,9 @@ def submission_topics_set(*, submission: Submission, topics: Iterable[Topic], ac
     if not can_decide(actor):
         raise PermissionDenied("Only editors can change topics.")
     topics = topics_check(topics)
-    before = topic_names(submission)
-    after = sorted(topic.name for topic in topics)
-    if before == after:
-        return False
     with transaction.atomic():
-        submission.topics.set(topics)
-        _log(
-            submission,
-            Activity.Action.EDITED,
-            actor,
-            detail="Changed topics",
-            changes={"topics": [", ".join(before), ", ".join(after)]},
-        )
+        if not topics_change(submission, topics, actor):
+            return False
         issue = Issue.objects.filter(
             state=Issue.State.PUBLISHED, items__submission=submission, items__is_published=True
         ).first()
