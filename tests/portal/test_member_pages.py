@@ -9,7 +9,7 @@ from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 
 from events.services import rsvp_set
-from newsletter.services.submissions import submission_decide
+from newsletter.services.decisions import submission_decide
 from newsletter.views.archive import KINDS_BY_SLUG
 from portal.pagecache import reader_pages_changed
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
