@@ -31,14 +31,23 @@ def _clean(values: dict) -> dict:
     return {k: strip_controls(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
+# Served as application/xml, which every feed reader takes: a browser applies the feed's
+# stylesheet to application/xml but shows application/rss+xml and atom+xml as raw text.
+FEED_CONTENT_TYPE = "application/xml; charset=utf-8"
+
+
 class CleanRssFeed(Rss201rev2Feed):
     """XML 1.0 cannot carry control characters: drop any that reached stored text."""
+
+    content_type = FEED_CONTENT_TYPE
 
     def add_item(self, **kwargs):
         super().add_item(**_clean(kwargs))
 
 
 class CleanAtomFeed(Atom1Feed):
+    content_type = FEED_CONTENT_TYPE
+
     def add_item(self, **kwargs):
         super().add_item(**_clean(kwargs))
 
