@@ -6,13 +6,14 @@ section or re-render its issue. The slug follows the title; an old slug redirect
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
-from newsletter import cards
+from newsletter import cards, rendering
 from newsletter.models import IssueItem, Submission
 from portal.markdown import render_markdown
 from portal.pagecache import reader_page
@@ -25,6 +26,7 @@ def _published_item(pk: int) -> IssueItem:
         IssueItem.objects.published()
         .filter(submission_id=pk)
         .select_related("issue", "section", "submission__author")
+        .prefetch_related(Prefetch("forum_posts", queryset=rendering.forum_threads()))
         .defer(
             "search_vector",
             "issue__body_html",
@@ -92,5 +94,6 @@ def item_detail(request: HttpRequest, pk: int, slug: str) -> HttpResponse:
             "credit_url": author.pk if author.credit_me else None,
             "related": related_items(submission, [topic.pk for topic in topics]),
             "card_url": cards.item_card_url(item, topics),
+            "discussion_url": rendering.discussion_url(item),
         },
     )

@@ -139,6 +139,10 @@ def test_the_issue_page_archive_and_markdown_link_each_item_to_its_thread(
     for link in links:
         assert page.count(f'href="{link}"') == 1
         assert f'href="{link}"' in archive
+    # Each item's own page links to its thread.
+    for item, link in zip(issue.items.order_by("position", "id"), links, strict=True):
+        own_page = client.get(item.submission.get_page_url()).content.decode()
+        assert own_page.count(f'href="{link}"') == 1
     assert page.count("Discuss on Discord") == 2
     issue.refresh_from_db()
     for item in issue.items.all():
