@@ -356,7 +356,7 @@ def test_event_search_uses_its_index():
         )
         cursor.execute("EXPLAIN " + search._EVENTS_SQL, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "events_event_search_gin" in plan
+    assert "events_event_search_document_gin" in plan
 
 
 def test_the_search_tab_is_marked_current(client):
