@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.html import format_html, format_html_join, strip_tags
 from django.utils.text import Truncator
 
-from ..models import Endorsement, Submission, Vote
+from ..models import Submission, Vote
 
 SUMMARY_CHARS = 160
 REASONS_SHOWN = 3
@@ -103,7 +103,3 @@ def next_unreviewed(*, editor, after: Submission | None = None) -> Submission | 
     if after is not None:
         candidates = candidates.exclude(pk=after.pk)
     return candidates.first()
-
-
-def endorsements_for_page(submission: Submission) -> list[Endorsement]:
-    return list(submission.endorsements.select_related("member"))
