@@ -209,6 +209,34 @@ def throwaway_database(base_url: str, name: str):
         database_sql(base_url, "DROP DATABASE IF EXISTS {name} WITH (FORCE)", name)
 
 
+def add_bench_items(issue, count: int, *, editor, author) -> None:
+    """`count` accepted submissions of one author, placed in `issue` through the services: the
+    same items for the delivery and email benchmarks (papers, posts, tools and repositories,
+    each summary with two links)."""
+    from newsletter.models import Kind, Submission
+    from newsletter.services.compose import issue_item_add
+    from newsletter.services.submissions import submission_create, submission_transition
+
+    kinds = [Kind.PAPER, Kind.PAPER, Kind.BLOG, Kind.TOOL, Kind.REPO]
+    for number in range(count):
+        submission = submission_create(
+            author=author,
+            url=f"https://example.org/bench/{number}",
+            kind=kinds[number % len(kinds)],
+            title=f"Item {number}: efficient inference with {4 + number % 5}-bit weights",
+            summary=(
+                f"This work ({number}) shows how to cut memory by half without losing accuracy. "
+                "It combines [quantization](https://example.org/q) with careful kernel design, "
+                "and the code is [on GitHub](https://github.com/example/project). "
+                "Bonus: the authors gave a talk about it."
+            ),
+        )
+        submission_transition(
+            submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
+        )
+        issue_item_add(issue=issue, submission=submission, actor=editor)
+
+
 def finish(name: str, result: dict, print_table) -> int:
     """Print the table, save bench/results/NAME-<time>.json and NAME-latest.json, and answer 0
     when the targets are met."""

@@ -32,11 +32,8 @@ def build_issues() -> list[tuple[str, object]]:
     composed and published by the services."""
     from django.utils import timezone
 
-    from newsletter.models import Kind, Submission
-    from newsletter.services.compose import issue_item_add
     from newsletter.services.imports import edition_import
     from newsletter.services.issues import issue_create, issue_publish
-    from newsletter.services.submissions import submission_create, submission_transition
     from portal.management.commands.demo_data import REFERENCE_EDITION
     from tests.factories import EditorFactory, UserFactory
 
@@ -54,24 +51,7 @@ def build_issues() -> list[tuple[str, object]]:
         closing=edition.closing,
         actor=editor,
     )
-    kinds = [Kind.PAPER, Kind.PAPER, Kind.BLOG, Kind.TOOL, Kind.REPO]
-    for number in range(40):
-        submission = submission_create(
-            author=author,
-            url=f"https://example.org/bench/{number}",
-            kind=kinds[number % len(kinds)],
-            title=f"Item {number}: efficient inference with {4 + number % 5}-bit weights",
-            summary=(
-                f"This work ({number}) shows how to cut memory by half without losing accuracy. "
-                "It combines [quantization](https://example.org/q) with careful kernel design, "
-                "and the code is [on GitHub](https://github.com/example/project). "
-                "Bonus: the authors gave a talk about it."
-            ),
-        )
-        submission_transition(
-            submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
-        )
-        issue_item_add(issue=big, submission=submission, actor=editor)
+    common.add_bench_items(big, 40, editor=editor, author=author)
     big = issue_publish(issue=big, actor=editor)
     return [("reference edition", edition), ("40-item issue", big)]
 

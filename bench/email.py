@@ -34,7 +34,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import DEFAULT_DATABASE_URL, finish, machine
+from bench.common import DEFAULT_DATABASE_URL, add_bench_items, finish, machine
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 CREATE_TARGET_S = 10.0
@@ -79,10 +79,8 @@ def build(subscribers: int):
     from django.conf import settings
     from django.utils import timezone
 
-    from newsletter.models import Kind, Submission, Subscriber
-    from newsletter.services.compose import issue_item_add
+    from newsletter.models import Subscriber
     from newsletter.services.issues import issue_create
-    from newsletter.services.submissions import submission_create, submission_transition
     from tests.factories import EditorFactory, UserFactory
 
     settings.NEWSLETTER_SUBMISSIONS_PER_DAY = 1000
@@ -94,23 +92,7 @@ def build(subscribers: int):
         closing=CLOSING,
         actor=editor,
     )
-    kinds = [Kind.PAPER, Kind.BLOG, Kind.TOOL, Kind.REPO]
-    for number in range(ITEMS):
-        submission = submission_create(
-            author=author,
-            url=f"https://example.org/bench/{number}",
-            kind=kinds[number % len(kinds)],
-            title=f"Item {number}: efficient inference with {4 + number % 5}-bit weights",
-            summary=(
-                f"This work ({number}) shows how to cut memory by half without losing accuracy. "
-                "It combines [quantization](https://example.org/q) with careful kernel design, "
-                "and the code is [on GitHub](https://github.com/example/project)."
-            ),
-        )
-        submission_transition(
-            submission=submission, to_state=Submission.State.ACCEPTED, actor=editor
-        )
-        issue_item_add(issue=issue, submission=submission, actor=editor)
+    add_bench_items(issue, ITEMS, editor=editor, author=author)
     now = timezone.now()
     Subscriber.objects.bulk_create(
         (
