@@ -29,6 +29,7 @@ from newsletter.services.submissions import (
     submission_find_duplicate,
     submission_transition,
     submission_withdraw,
+    topics_change,
 )
 from newsletter.services.topics import topic_save
 from newsletter.services.votes import vote_cast
@@ -219,7 +220,7 @@ class Command(BaseCommand):
         the issue rendered again with its topic chips (as it was first shown: no correction)."""
         for url, slugs in REFERENCE_TOPICS.items():
             submission = Submission.objects.get(url=url)
-            submission.topics.set(Topic.objects.filter(slug__in=slugs))
+            topics_change(submission, list(Topic.objects.filter(slug__in=slugs)), editor)
         issue_render(issue=Issue.objects.get(number=REFERENCE_NUMBER))
 
     def settle(self, people) -> None:
