@@ -37,6 +37,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="ML Efficiency Community")
+# The colour emoji font of the og:image cards (newsletter/cards.py); empty: no emoji, words only.
+CARD_EMOJI_FONT = env.str(
+    "CARD_EMOJI_FONT", default="/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+)
 SITE_ID = 1
 
 INSTALLED_APPS = [
