@@ -134,7 +134,9 @@ def _emoji_font_works(path: str, size: int) -> bool:
 
 @cache
 def _emoji_font(path: str) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, EMOJI_FONT_SIZE)
+    # Opened here: given a path it cannot load, Pillow would look for a font of that name elsewhere.
+    with open(path, "rb") as file:
+        return ImageFont.truetype(file, EMOJI_FONT_SIZE)
 
 
 @lru_cache(maxsize=512)

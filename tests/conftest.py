@@ -3,7 +3,8 @@
 Groups and what they need:
 - postgres: DATABASE_URL pointing at PostgreSQL (concurrency, full-text search);
 - redis / worker: REDIS_URL (a real Redis; a real Celery worker);
-- browser: Chromium at /usr/bin/chromium (Playwright journeys).
+- browser: Chromium at /usr/bin/chromium (Playwright journeys);
+- emoji_font: a colour emoji font the cards can draw with (fonts-noto-color-emoji).
 """
 
 import importlib
@@ -13,6 +14,7 @@ import shutil
 import pytest
 from django.conf import settings
 
+from newsletter.cards import emoji_font_file
 from portal.celery import app as celery_app
 from tests.factories import EditorFactory, UserFactory
 from tests.stubs.discord import discord_server  # noqa: F401  (fixture)
@@ -38,6 +40,11 @@ SKIP_REASONS = {
         else "a real worker needs REDIS_URL and PostgreSQL (to share the test database)"
     ),
     "browser": None if shutil.which(CHROMIUM) else f"Chromium not found at {CHROMIUM}",
+    "emoji_font": (
+        None
+        if emoji_font_file()
+        else "no colour emoji font was found (install the Debian package fonts-noto-color-emoji)"
+    ),
 }
 _skipped_groups: dict[str, int] = {}
 
