@@ -139,6 +139,13 @@ def _emoji_font(path: str) -> ImageFont.FreeTypeFont:
         return ImageFont.truetype(file, EMOJI_FONT_SIZE)
 
 
+@lru_cache(maxsize=4096)
+def _emoji_width(path: str, sequence: str, size: int) -> int:
+    """How wide `_emoji_image` will be, measured without drawing (wrapping measures a lot)."""
+    width = max(1, math.ceil(_emoji_font(path).getlength(sequence)))
+    return max(1, round(width * size / EMOJI_FONT_SIZE))
+
+
 @lru_cache(maxsize=512)
 def _emoji_image(path: str, sequence: str, size: int) -> Image.Image:
     """One emoji sequence drawn at the font's size and scaled so its em is `size` px."""
@@ -147,8 +154,8 @@ def _emoji_image(path: str, sequence: str, size: int) -> Image.Image:
     width = max(1, math.ceil(font.getlength(sequence)))
     image = Image.new("RGBA", (width, ascent + descent))
     ImageDraw.Draw(image).text((0, ascent), sequence, font=font, embedded_color=True, anchor="ls")
-    scale = size / EMOJI_FONT_SIZE
-    scaled = (max(1, round(width * scale)), max(1, round((ascent + descent) * scale)))
+    scaled_height = max(1, round((ascent + descent) * size / EMOJI_FONT_SIZE))
+    scaled = (_emoji_width(path, sequence, size), scaled_height)
     return image.resize(scaled, Image.Resampling.LANCZOS)
 
 
@@ -207,9 +214,7 @@ class Face:
         if self.emoji is None:
             return self.font.getlength(text)
         return sum(
-            _emoji_image(self.emoji, part, self.size).width
-            if is_emoji
-            else self.font.getlength(part)
+            _emoji_width(self.emoji, part, self.size) if is_emoji else self.font.getlength(part)
             for is_emoji, part in runs(text)
         )
 
