@@ -16,7 +16,7 @@ import time
 
 from bench.common import RESULTS, ROOT, finish
 
-BENCHMARKS = ["pages", "delivery", "soak", "markdown", "email", "interactions"]
+BENCHMARKS = ["pages", "delivery", "soak", "markdown", "email", "interactions", "cards"]
 
 
 def main(argv: list[str]) -> int:
