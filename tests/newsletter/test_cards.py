@@ -116,7 +116,7 @@ def test_pack_cuts_a_list_between_its_entries():
     assert all(face.length(line) <= 700 for line in lines)
 
 
-def test_a_card_with_a_bad_emoji_font_file_is_drawn_in_words(settings, tmp_path):
+def test_a_broken_emoji_font_file_is_passed_over_and_the_card_drawn(settings, tmp_path):
     junk = tmp_path / "NotoColorEmoji.ttf"
     junk.write_bytes(b"not a font" * 100)
     settings.CARD_EMOJI_FONT = str(junk)
