@@ -142,7 +142,15 @@ def _cells(prefix_and_row: tuple[str, str]) -> int:
 # elements (`<br />`, `<hr />`, `<img … />`), or else an opening tag.
 _TAG_SPLIT = re.compile(r"(<[^>]*>)")
 _TAG_HEAD = itemgetter(slice(1, 3))
-_PIECE_HEAD = itemgetter(slice(0, 2))
+# Only these elements can hold themselves; the others add UNNESTED_DEPTH at most to any path
+# (a table's four levels, or one of a paragraph, a heading, a code block's two). Counting
+# these alone finds the HTML that may be too deep in one C pass, without splitting it.
+_NESTABLE = ("blockquote", "ul", "ol", "li", "em", "strong", "del", "sub", "a", "code")
+_NESTABLE_TAG = re.compile(rf"</?(?:{'|'.join(_NESTABLE)})[ >]")
+_NESTABLE_STEP = {f"<{tag}{end}": 1 for tag in _NESTABLE for end in " >"} | {
+    f"</{tag}>": -1 for tag in _NESTABLE
+}
+UNNESTED_DEPTH = 4
 _DEPTH_STEP = {"br": 0, "hr": 0, "im": 0} | {f"/{letter}": -1 for letter in ascii_lowercase}
 
 
@@ -150,8 +158,8 @@ def _nesting_bounded(html: str) -> str:
     """The parser's HTML with the tags of elements deeper than MAX_NESTING left out (their
     text stays, in the element above). Every step runs in C (split, map, accumulate): no
     Python loop over the tags, however many."""
-    heads = map(_PIECE_HEAD, html.split("<")[1:])
-    if max(accumulate(map(_DEPTH_STEP.get, heads, repeat(1))), default=0) <= MAX_NESTING:
+    nestable = map(_NESTABLE_STEP.__getitem__, _NESTABLE_TAG.findall(html))
+    if max(accumulate(nestable), default=0) + UNNESTED_DEPTH <= MAX_NESTING:
         return html
     parts = _TAG_SPLIT.split(html)
     tags = parts[1::2]
