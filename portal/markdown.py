@@ -2,17 +2,17 @@
 
 Every summary, blurb, event description and markdownx preview goes through
 `render_markdown`; nothing a member typed reaches a page any other way. The parser is comrak
-(CommonMark and GitHub's tables and strikethrough, compiled Rust): the worst 100 kB a member
-could send renders in tens of milliseconds (docs/security.md). Before it, markdown-it-py took
-3 to 4.5 s for those inputs, and Python-Markdown took seconds for a few kilobytes of `[`.
+(CommonMark and GitHub's tables and strikethrough, compiled Rust): the worst 100 kB found
+renders in about a tenth of a second at most (docs/security.md). Before it, markdown-it-py
+took 3 to 5 s for those inputs, and Python-Markdown took seconds for a few kilobytes of `[`.
 
 comrak escapes raw HTML (`escape`: a member's `<b>` shows as the text `<b>`) and is told to
 keep every URL (`unsafe_`): the nh3 allow-list below is the security boundary, whatever the
-parser produces, and only these tags, attributes and URL schemes survive it. Two guards keep
-the work and the output in proportion to the text: tables that would be padded out of all
-proportion are read as text before parsing (`_tables_bounded`), and elements nested deeper
-than `MAX_NESTING` lose their tags before nh3 (`_nesting_bounded`), whose HTML parser is
-quadratic in the depth.
+parser produces, and only these tags, attributes and URL schemes survive it. Three guards
+keep the work and the output in proportion to the text: tables that would be padded out of
+all proportion are read as text before parsing (`_tables_bounded`), so are quote markers past
+`MAX_QUOTE_DEPTH` on a line (`_quotes_bounded`), and elements nested deeper than `MAX_NESTING`
+lose their tags before nh3 (`_nesting_bounded`), whose HTML parser is quadratic in the depth.
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ def _nesting_bounded(html: str) -> str:
     return "".join(parts)
 
 
+# --- Rendering ---------------------------------------------------------------------------------
+
 _HEADING = re.compile(r"<(/?)h([1-6])>")
 
 
@@ -190,27 +192,6 @@ def _site_tags(html: str) -> str:
         html = html.replace("<sub>", "~").replace("</sub>", "~")
     if "<h" in html:
         html = _HEADING.sub(_shift_heading, html)
-    return html
-
-
-# --- Rendering ---------------------------------------------------------------------------------
-
-
-def _site_tags(html: str) -> str:
-    """Headings shifted down to h3-h6, and single tildes back as text.
-
-    comrak has no "double tilde only" switch, and GitHub strikes `~one~` too, while Discord
-    (which shows the same text) and the members do not: `~5 minutes` is not a deletion. So
-    subscript, which claims single tildes, is switched on and its tags written back as the
-    tildes they were. Raw HTML is escaped, so every `<sub>` or `<h1>` here is comrak's own.
-    """
-    html = html.replace("<sub>", "~").replace("</sub>", "~")
-    # From the deepest level up, so that no heading is shifted twice.
-    for level in range(6, 0, -1):
-        shifted = min(level + HEADING_SHIFT, 6)
-        if shifted != level:
-            html = html.replace(f"<h{level}>", f"<h{shifted}>")
-            html = html.replace(f"</h{level}>", f"</h{shifted}>")
     return html
 
 

@@ -450,9 +450,9 @@ def test_render_markdown_safe_is_safe_string():
 
 
 # Python-Markdown took 15 s for 8,000 characters of `[` (and 40 minutes, by its quadratic
-# growth, for 100 kB); markdown-it-py 3 to 4.5 s for the worst 100 kB. comrak and nh3 take
-# tens of milliseconds for any of them (docs/security.md, `python -m bench markdown`), so the
-# bound is loose enough for any CI machine and still fails a renderer that is quadratic.
+# growth, for 100 kB); markdown-it-py 3 to 5 s for the worst 100 kB. comrak and nh3 take a
+# tenth of a second at most for any of them (docs/security.md, `python -m bench markdown`),
+# so the bound is loose enough for any CI machine and still fails a quadratic renderer.
 WORST_CASE_CHARS = 100_000
 WORST_CASE_SECONDS = 2.0
 # The HTML is at most this many times as long as the text, whatever the text: a table padded
