@@ -570,3 +570,13 @@ def test_render_inline_markdown_lines_are_joined():
 
 def test_render_inline_markdown_escapes_text():
     assert render_inline_markdown("a < b & <b>c</b>") == "a &lt; b &amp; &lt;b&gt;c&lt;/b&gt;"
+
+
+@pytest.mark.parametrize(
+    ("title", "html"),
+    [("", ""), ("  \n ", ""), ("x", "x"), ("x marks *the* spot", "x marks <em>the</em> spot")],
+)
+def test_render_inline_markdown_short_and_empty_titles(title: str, html: str):
+    """comrak has no inline-only mode: the renderer parses the title after a leading word and
+    takes the word off again, which must leave a title that starts with that word alone."""
+    assert render_inline_markdown(title) == html
