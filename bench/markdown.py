@@ -6,11 +6,12 @@ Each input repeats one pattern that makes a Markdown parser look ahead or nest: 
 and image openers, emphasis mixed with them, runs of backticks, deep quotes and lists, wide
 tables. Each is rendered at the longest text a member can make the server render (the
 summary's limit, or what autofill keeps from a fetched page, whichever is longer), best of 5,
-and once at `--large` characters (100,000; 0 skips it). `--limit N` times the target at N
+and best of 3 at `--large` characters (100,000; 0 skips it). `--limit N` times the target at N
 characters instead, to see what a higher limit would cost.
 
-Target: every input renders in under 100 ms at the members' limit. The 100 kB figures show the
-time grows in proportion to the text (µs per character stays flat); docs/security.md has them.
+Target: every input renders in under 100 ms at the members' limit, and (security 2) at 100 kB
+too; docs/security.md has the figures. At 100 kB the processor time is printed beside the
+clock's: on a shared machine the clock also counts the waits for a core.
 No database, no Redis.
 """
 
@@ -27,6 +28,7 @@ from bench.common import finish, machine
 
 TARGET_MS = 100.0
 REPEAT = 5
+LARGE_REPEAT = 3
 
 
 def _repeat(unit: str) -> Callable[[int], str]:
@@ -63,6 +65,16 @@ def _long_table(size: int) -> str:
     return head + _repeat("| *[ | ![ | ` |\n")(size - len(head))
 
 
+def _one_column_table(size: int) -> str:
+    return "|a|\n|-|\n" + _repeat("|x|\n")(size - 8)
+
+
+def _nested_emphasis(size: int) -> str:
+    """*_*_…x…_*_*: emphasis inside emphasis, every level closed."""
+    half = size // 2 - size // 2 % 2
+    return ("*_" * (half // 2) + "x" + "_*" * (half // 2))[:size]
+
+
 def _tables(row: str) -> Callable[[int], str]:
     """Tables ten columns wide, one after another, each with ten rows of `row`."""
     return _repeat("|" + "a|" * 10 + "\n|" + "-|" * 10 + "\n" + row * 10 + "\n")
@@ -90,7 +102,12 @@ WORST_CASES: dict[str, Callable[[int], str]] = {
     "&# repeated": _repeat("&#"),
     "~~a repeated": _repeat("~~a"),
     "# repeated": _repeat("#"),
+    "_ repeated": _repeat("_"),
+    "*_ nested": _nested_emphasis,
+    "[^1] repeated": _repeat("[^1]"),
+    "&amp; repeated": _repeat("&amp;"),
     "> on one line": _repeat("> "),
+    "> repeated": _repeat(">"),
     "> one more a line": _growing(lambda depth: ">" * depth + " x\n"),
     "- on one line": _repeat("- "),
     "1. on one line": _repeat("1. "),
@@ -100,6 +117,8 @@ WORST_CASES: dict[str, Callable[[int], str]] = {
     "short lines": _repeat("a\n"),
     "long table": _long_table,
     "wide table": _wide_table,
+    "one-column table": _one_column_table,
+    "tables in a list": _repeat("- |a|b|\n  |-|-|\n  x\n"),
     "tables, short rows": _tables("x\n"),
     "tables, empty cells": _tables("|" * 11 + "\n"),
     "mixed": _repeat("[*_`<>!~\\&"),
@@ -116,6 +135,17 @@ def _time_ms(render: Callable[[str], str], text: str, repeat: int) -> float:
         started = time.perf_counter()
         render(text)
         best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def _cpu_ms(render: Callable[[str], str], text: str, repeat: int) -> float:
+    """The processor time of this process alone: on a machine other work keeps busy, the
+    clock also counts the time the process waited for a core."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        render(text)
+        best = min(best, time.process_time() - started)
     return best * 1000
 
 
@@ -153,8 +183,10 @@ def run(argv: list[str] | None = None) -> dict:
             "limit_ms": _time_ms(render_markdown, worst_case(name, limit), REPEAT),
         }
         if args.large:
-            row["large_ms"] = _time_ms(render_markdown, worst_case(name, args.large), 1)
-        row["ok"] = row["limit_ms"] < TARGET_MS
+            text = worst_case(name, args.large)
+            row["large_ms"] = _time_ms(render_markdown, text, LARGE_REPEAT)
+            row["large_cpu_ms"] = _cpu_ms(render_markdown, text, LARGE_REPEAT)
+        row["ok"] = max(row["limit_ms"], row.get("large_ms", 0)) < TARGET_MS
         rows.append(row)
     return {
         "benchmark": "markdown",
@@ -174,19 +206,23 @@ def print_table(result: dict) -> None:
     print()
     header = f"{'input':<20} {f'{limit:,} ch ms':>12} {'µs/ch':>6}"
     if large:
-        header += f" {f'{large:,} ch ms':>14} {'µs/ch':>6}"
+        header += f" {f'{large:,} ch ms':>14} {'µs/ch':>6} {'cpu ms':>7}"
     print(header + "  ok")
     print("-" * (len(header) + 4))
     for row in sorted(result["rows"], key=lambda row: -row.get("large_ms", row["limit_ms"])):
         line = f"{row['input']:<20} {row['limit_ms']:12.1f} {1000 * row['limit_ms'] / limit:6.1f}"
         if large:
             line += f" {row['large_ms']:14.0f} {1000 * row['large_ms'] / large:6.1f}"
+            line += f" {row['large_cpu_ms']:7.0f}"
         print(f"{line}  {'yes' if row['ok'] else 'NO'}")
     print()
     print(
-        f"Target: each input under {result['target_ms']:g} ms at {limit:,} characters. "
+        f"Target: each input under {result['target_ms']:g} ms at {limit:,} characters"
+        + (f" and at {large:,}. " if large else ". ")
         + ("Met." if result["ok"] else "Missed (NO above).")
     )
+    if large:
+        print("cpu ms: processor time at that size, best of the same runs (not counting waits).")
 
 
 def main(argv: list[str] | None = None) -> int:

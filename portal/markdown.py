@@ -1,23 +1,30 @@
 """The one Markdown renderer of the site: Markdown to HTML, then sanitised by nh3.
 
 Every summary, blurb, event description and markdownx preview goes through
-`render_markdown`; nothing a member typed reaches a page any other way. The parser is
-markdown-it (CommonMark), which runs in linear time: Python-Markdown, before it, took seconds
-for a few kilobytes of `[` (docs/security.md). markdown-it is told to pass no raw HTML
-(`html: False`: a member's `<b>` shows as the text `<b>`), and it judges no URL itself: the nh3
-allow-list below is the security boundary, whatever the parser produces, and only these tags,
-attributes and URL schemes survive it.
+`render_markdown`; nothing a member typed reaches a page any other way. The parser is comrak
+(CommonMark and GitHub's tables and strikethrough, compiled Rust): the worst 100 kB found
+renders in about a tenth of a second at most (docs/security.md). Before it, markdown-it-py
+took 3 to 5 s for those inputs, and Python-Markdown took seconds for a few kilobytes of `[`.
+
+comrak escapes raw HTML (`escape`: a member's `<b>` shows as the text `<b>`) and is told to
+keep every URL (`unsafe_`): the nh3 allow-list below is the security boundary, whatever the
+parser produces, and only these tags, attributes and URL schemes survive it. Three guards
+keep the work and the output in proportion to the text: tables that would be padded out of
+all proportion are read as text before parsing (`_tables_bounded`), so are quote markers past
+`MAX_QUOTE_DEPTH` on a line (`_quotes_bounded`), and elements nested deeper than `MAX_NESTING`
+lose their tags before nh3 (`_nesting_bounded`), whose HTML parser is quadratic in the depth.
 """
 
 from __future__ import annotations
 
-import types
+import re
+from itertools import accumulate, repeat
+from operator import itemgetter, le, mul
+from string import ascii_lowercase
 
+import comrak
 import nh3
 from django.utils.safestring import SafeString, mark_safe
-from markdown_it import MarkdownIt
-from markdown_it.rules_block.table import table as markdown_it_table
-from markdown_it.rules_core import StateCore
 
 # Short link summaries need emphasis, links, code, lists, quotes and the odd table.
 # No <img>: pictures from any host would let a member track readers (and break
@@ -53,15 +60,22 @@ LINK_REL = "nofollow noopener"
 INLINE_TAGS = frozenset({"em", "strong", "code"})
 # "# Heading" is the page's third level.
 HEADING_SHIFT = 2
-# markdown-it pads a short table row with empty cells up to the header's width, up to 65,536
-# of them a table: a header 333 cells wide over one-letter rows turned 2,000 characters into
-# 65,000 cells and took 1.7 s. Past this many padded cells the table ends, and the rest
-# of it reads as text; a real summary's table never comes near.
+# GitHub's tables pad a short row with empty cells up to the header's width: a header 16,000
+# cells wide over rows of one letter turned 100 kB into billions of cells (comrak ran out of
+# memory). A table may have a cell for every two characters of its text (a cell and its `|`),
+# and this many more; past that, its delimiter row is escaped and the whole of it reads as
+# text. A real summary's table, whose cells each take a character and a `|` or more, never
+# comes near.
 MAX_PADDED_CELLS = 64
+# Elements deeper than this lose their tags (their text stays). nh3's HTML parser takes time
+# in the square of the depth: 50,000 quotes inside each other (100 kB of `> `) took 13 s.
+MAX_NESTING = 32
+# Quotes inside quotes: as deep as markdown-it allowed; a deeper `>` reads as text.
+MAX_QUOTE_DEPTH = 20
 
 
 def sanitise(html: str, *, tags: frozenset[str] = ALLOWED_TAGS) -> str:
-    """The security boundary: any HTML in, only the allow-list out. The parser passes no raw
+    """The security boundary: any HTML in, only the allow-list out. The parser escapes raw
     HTML, but nothing here relies on that."""
     return nh3.clean(
         html,
@@ -77,57 +91,137 @@ def sanitise(html: str, *, tags: frozenset[str] = ALLOWED_TAGS) -> str:
     )
 
 
-def _every_link(url: str) -> bool:
-    """markdown-it's own URL check would leave a refused link as its raw source text
-    (`[x](javascript:…)`, URL and all); nh3 judges every URL instead and keeps the link text."""
-    return True
+# --- Guards ------------------------------------------------------------------------------------
+
+# A line's quote markers past MAX_QUOTE_DEPTH: the next `>` is escaped, and reads as text.
+_DEEP_QUOTE = re.compile(rf"^((?:[ \t]*+>){{{MAX_QUOTE_DEPTH}}}[ \t]*+)(?=>)", re.MULTILINE)
 
 
-def _site_tags(state: StateCore) -> None:
-    """Shift headings down to h3-h6, give table cells `align` rather than a style attribute
-    (which nh3 drops), and write strikethrough as <del>, the tag the allow-list knows."""
-    for token in state.tokens:
-        if token.type in ("heading_open", "heading_close"):
-            token.tag = f"h{min(int(token.tag[1]) + HEADING_SHIFT, 6)}"
-        elif token.type in ("th_open", "td_open") and token.attrs.get("style"):
-            align = str(token.attrs.pop("style")).removeprefix("text-align:")
-            token.attrSet("align", align)
-        elif token.type == "inline":
-            for child in token.children or ():
-                if child.type in ("s_open", "s_close"):
-                    child.tag = "del"
+def _quotes_bounded(text: str) -> str:
+    """Quotes nested at most MAX_QUOTE_DEPTH deep on a line: comrak writes 27 bytes of HTML for
+    each `>` of `>>>>…`, which `_nesting_bounded` would then have to take apart again."""
+    return _DEEP_QUOTE.sub(r"\1\\", text) if ">" in text else text
 
 
-def _table_rule() -> types.FunctionType:
-    """markdown-it's own table rule, run with MAX_PADDED_CELLS in place of its 65,536 (the
-    rule reads MAX_AUTOCOMPLETED_CELLS from its module; this copy reads ours). A test
-    renders a padded table, so a markdown-it that renames the constant fails it."""
-    rule = markdown_it_table
-    names = {**rule.__globals__, "MAX_AUTOCOMPLETED_CELLS": MAX_PADDED_CELLS}
-    return types.FunctionType(rule.__code__, names, rule.__name__, rule.__defaults__)
+# A line that ends a table: empty, or only quote markers and spaces.
+_BLANK_LINE = re.compile(r"(\n[ \t>]*\n)")
+# A table's delimiter row (`|:--|--:|`), after any quote markers, list markers and indent.
+# Possessive quantifiers: no backtracking, so the scan stays linear whatever the line holds.
+_ROW_PREFIX = r"[ \t>]*+(?:(?:[-+*]|[0-9]{1,9}[.)])[ \t]++[ \t>]*+)*+"
+_ROW_CELLS = r"\|?+[ \t]*+:?+-++:?+[ \t]*+(?:\|[ \t]*+:?+-++:?+[ \t]*+)*+\|?+[ \t]*+$"
+_DELIMITER_ROW_PARTS = re.compile(rf"^({_ROW_PREFIX})({_ROW_CELLS})", re.MULTILINE)
 
 
-def _parser(**options: bool) -> MarkdownIt:
-    parser = MarkdownIt(
-        "commonmark",
-        {"html": False, "linkify": False, "typographer": False, "xhtmlOut": False, **options},
-    )
-    parser.validateLink = _every_link
-    return parser
+def _tables_bounded(text: str) -> str:
+    """Text whose tables cannot be padded out of proportion: in each run of lines between
+    blank lines, a table as wide as its widest delimiter row over every line of the run may
+    have at most one cell for every two characters of the run, plus MAX_PADDED_CELLS. A run past
+    that gets its delimiter rows escaped (`\\|---|`), so comrak reads it as text, shown as
+    typed. Every step is a regex or a count over the text: linear."""
+    if "|" not in text or "-" not in text:
+        return text
+    runs = _BLANK_LINE.split(text)
+    for index in range(0, len(runs), 2):
+        run = runs[index]
+        if "|" not in run or "-" not in run:
+            continue
+        columns = max(map(_cells, _DELIMITER_ROW_PARTS.findall(run)), default=0)
+        if columns * (run.count("\n") + 1) > len(run) // 2 + MAX_PADDED_CELLS:
+            runs[index] = _DELIMITER_ROW_PARTS.sub(r"\1\\\2", run)
+    return "".join(runs)
 
 
-# Tables and ~~strikethrough~~ on top of CommonMark (Discord shows ~~ too). `breaks`: Discord
-# shows a single newline as a line break, and the web page should agree.
-_blocks = _parser(breaks=True).enable(["table", "strikethrough"])
-_blocks.block.ruler.at("table", _table_rule())
-_blocks.core.ruler.push("site_tags", _site_tags)
-# Titles are one line: parsed as inline text only, so "1. Intro" or "# hashtag" stays text.
-_inline = _parser(breaks=False)
+def _cells(prefix_and_row: tuple[str, str]) -> int:
+    row = prefix_and_row[1].strip()
+    return row.count("|") + 1 - row.startswith("|") - row.endswith("|")
+
+
+# comrak writes every tag as `<name …>`, `</name>` or `<name … />`, and escapes `<` and `>`
+# everywhere else (raw HTML, code, attributes), so every `<` opens a tag. What a tag does to
+# the depth is told by its first two characters: a closing tag, one of comrak's three empty
+# elements (`<br />`, `<hr />`, `<img … />`), or else an opening tag.
+_TAG_SPLIT = re.compile(r"(<[^>]*>)")
+_TAG_HEAD = itemgetter(slice(1, 3))
+# Only these elements can hold themselves; the others add UNNESTED_DEPTH at most to any path
+# (a table's four levels, or one of a paragraph, a heading, a code block's two). Counting
+# these alone finds the HTML that may be too deep in one C pass, without splitting it.
+_NESTABLE = ("blockquote", "ul", "ol", "li", "em", "strong", "del", "sub", "a", "code")
+_NESTABLE_TAG = re.compile(rf"</?(?:{'|'.join(_NESTABLE)})[ >]")
+_NESTABLE_STEP = {f"<{tag}{end}": 1 for tag in _NESTABLE for end in " >"} | {
+    f"</{tag}>": -1 for tag in _NESTABLE
+}
+UNNESTED_DEPTH = 4
+_DEPTH_STEP = {"br": 0, "hr": 0, "im": 0} | {f"/{letter}": -1 for letter in ascii_lowercase}
+
+
+def _nesting_bounded(html: str) -> str:
+    """The parser's HTML with the tags of elements deeper than MAX_NESTING left out (their
+    text stays, in the element above). Every step runs in C (split, map, accumulate): no
+    Python loop over the tags, however many."""
+    nestable = map(_NESTABLE_STEP.__getitem__, _NESTABLE_TAG.findall(html))
+    if max(accumulate(nestable), default=0) + UNNESTED_DEPTH <= MAX_NESTING:
+        return html
+    parts = _TAG_SPLIT.split(html)
+    tags = parts[1::2]
+    after = list(accumulate(map(_DEPTH_STEP.get, map(_TAG_HEAD, tags), repeat(1))))
+    # A tag stays when the depth on both its sides is within the bound.
+    before = [0, *after[:-1]]
+    kept = map(le, map(max, before, after), repeat(MAX_NESTING))
+    parts[1::2] = list(map(mul, tags, kept))
+    return "".join(parts)
+
+
+# --- Rendering ---------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+
+
+def _shift_heading(match: re.Match) -> str:
+    return f"<{match[1]}h{min(int(match[2]) + HEADING_SHIFT, 6)}>"
+
+
+def _site_tags(html: str) -> str:
+    """Headings shifted down to h3-h6, and single tildes back as text.
+
+    comrak has no "double tilde only" switch, and GitHub strikes `~one~` too, while Discord
+    (which shows the same text) and the members do not: `~5 minutes` is not a deletion. So
+    subscript, which claims single tildes, is switched on and its tags written back as the
+    tildes they were. Raw HTML is escaped, so every `<sub>` or `<h1>` here is comrak's own.
+    """
+    if "<sub>" in html:
+        html = html.replace("<sub>", "~").replace("</sub>", "~")
+    if "<h" in html:
+        html = _HEADING.sub(_shift_heading, html)
+    return html
+
+
+def _options(*, blocks: bool) -> dict:
+    extensions = comrak.ExtensionOptions()
+    render = comrak.RenderOptions()
+    render.escape = True  # a member's raw HTML shows as text
+    render.unsafe_ = True  # every URL reaches nh3, which keeps a refused link's text
+    if blocks:
+        # Tables and ~~strikethrough~~ on top of CommonMark (Discord shows ~~ too). Hard
+        # breaks: Discord shows a single newline as a line break, and the web page agrees.
+        extensions.table = True
+        extensions.strikethrough = True
+        extensions.subscript = True  # only to find single tildes (`_site_tags`)
+        render.hardbreaks = True
+    return {"extension_options": extensions, "render_options": render}
+
+
+_BLOCKS = _options(blocks=True)
+_INLINE = _options(blocks=False)
+# Titles are one line, parsed as inline text only, so "1. Intro" or "# hashtag" stays text:
+# comrak has no inline-only mode, so the line follows a word that starts no block, and the
+# word is taken off again.
+_INLINE_LEAD = "x "
 
 
 def render_markdown(text: str) -> str:
     """Member-written Markdown as HTML that is safe to put on a page as is."""
-    return sanitise(_blocks.render(text).rstrip("\n"))
+    html = comrak.render_markdown(_quotes_bounded(_tables_bounded(text)), **_BLOCKS)
+    return sanitise(_site_tags(_nesting_bounded(html)).rstrip("\n"))
 
 
 def render_markdown_safe(text: str) -> SafeString:
@@ -146,5 +240,9 @@ def markdownify(text: str) -> str:
 
 def render_inline_markdown(text: str) -> str:
     """A one-line title with *emphasis*, **strong** and `code` only: no blocks, no links."""
-    html = _inline.renderInline(" ".join(text.split()))
-    return sanitise(html, tags=INLINE_TAGS).strip()
+    line = " ".join(text.split())
+    if not line:
+        return ""
+    html = comrak.render_markdown(_INLINE_LEAD + line, **_INLINE).rstrip("\n")
+    html = html.removeprefix("<p>" + _INLINE_LEAD).removesuffix("</p>")
+    return sanitise(_nesting_bounded(html), tags=INLINE_TAGS).strip()

@@ -18,7 +18,9 @@ from markdown_it import MarkdownIt
 
 from bench.markdown import WORST_CASES, worst_case
 from portal.markdown import (
+    MAX_NESTING,
     MAX_PADDED_CELLS,
+    MAX_QUOTE_DEPTH,
     markdownify,
     render_inline_markdown,
     render_markdown,
@@ -336,15 +338,48 @@ def test_render_markdown_table_short_row_is_padded():
 
 
 def test_render_markdown_table_padding_is_capped():
-    """A wide header over one-letter rows: each row would be padded to the header's width."""
-    html = render_markdown("|" + "a|" * 300 + "\n|" + "-|" * 300 + "\n" + "x\n" * 300)
-    assert html.count("<th>") == 300
-    assert html.count("<td>") <= MAX_PADDED_CELLS
+    """A wide header over one-letter rows: each row would be padded to the header's width
+    (300 cells a row, 90,000 in all), so the table reads as text, every character kept."""
+    text = "|" + "a|" * 300 + "\n|" + "-|" * 300 + "\n" + "x\n" * 300
+    html = render_markdown(text)
+    assert "<td>" not in html
+    assert "<th>" not in html
+    assert html.count("x") == 300
+    assert html.count("|") == text.count("|")
+
+
+def test_render_markdown_table_with_a_cell_per_two_characters_stays_a_table():
+    """The padding bound leaves a table of one-letter cells alone, however long."""
+    rows = MAX_PADDED_CELLS * 4
+    html = render_markdown("| a | b |\n|---|---|\n" + "|x|y|\n" * rows)
+    assert html.count("<td>") == 2 * rows
+
+
+def test_render_markdown_short_rows_of_a_narrow_table_are_padded():
+    html = render_markdown("| a | b | c |\n|---|---|---|\n" + "| x |\n" * 10)
+    assert html.count("<td></td>") == 20
+
+
+def test_render_markdown_quoted_table_padding_is_capped():
+    """Inside a quote the table is found all the same."""
+    text = "> |" + "a|" * 300 + "\n> |" + "-|" * 300 + "\n" + "> x\n" * 300
+    html = render_markdown(text)
+    assert "<td>" not in html
     assert html.count("x") == 300
 
 
 def test_render_markdown_strikethrough_becomes_del():
     assert render_markdown("~~old~~ new, ~not~ this") == "<p><del>old</del> new, ~not~ this</p>"
+
+
+def test_render_markdown_single_tildes_stay_text():
+    assert render_markdown("takes ~5 min, ~a~ b, H~2~O, `~x~` ~~gone~~") == (
+        "<p>takes ~5 min, ~a~ b, H~2~O, <code>~x~</code> <del>gone</del></p>"
+    )
+
+
+def test_render_markdown_tilde_fence_is_code():
+    assert render_markdown("~~~\n~a~ <b>\n~~~") == "<pre><code>~a~ &lt;b&gt;\n</code></pre>"
 
 
 def test_render_markdown_raw_html_shows_as_text():
@@ -362,6 +397,15 @@ def test_sanitise_allowed_tags_are_kept():
 def test_render_markdown_raw_html_attributes_stay_text():
     assert render_markdown('<em class="alert" id="x" style="color:red">hey</em>') == (
         '<p>&lt;em class="alert" id="x" style="color:red"&gt;hey&lt;/em&gt;</p>'
+    )
+
+
+def test_render_markdown_raw_html_block_shows_as_text():
+    """A line that starts an HTML block (CommonMark: `<div>`, `<p>`, a comment…) shows as typed,
+    to the next blank line, Markdown and all: the parser is comrak, which escapes raw HTML
+    where markdown-it, told to pass none, read the lines as Markdown."""
+    assert render_markdown("<div>\n**x**\n</div>\n\n<!-- note -->") == (
+        "&lt;div&gt;\n**x**\n&lt;/div&gt;\n&lt;!-- note --&gt;"
     )
 
 
@@ -406,19 +450,82 @@ def test_render_markdown_safe_is_safe_string():
 
 
 # Python-Markdown took 15 s for 8,000 characters of `[` (and 40 minutes, by its quadratic
-# growth, for 100 kB). 8,000 characters is four times the longest text a member can have
-# rendered; markdown-it takes a fraction of a second for the worst of them (docs/security.md,
-# `python -m bench markdown`), so the bound is loose enough for any CI machine.
-WORST_CASE_CHARS = 8_000
+# growth, for 100 kB); markdown-it-py 3 to 5 s for the worst 100 kB. comrak and nh3 take a
+# tenth of a second at most for any of them (docs/security.md, `python -m bench markdown`),
+# so the bound is loose enough for any CI machine and still fails a quadratic renderer.
+WORST_CASE_CHARS = 100_000
 WORST_CASE_SECONDS = 2.0
+# The HTML is at most this many times as long as the text, whatever the text: a table padded
+# to a wide header, nested quotes or a link reference used again and again cannot make more
+# (the worst found: 100 kB of `[a]: b` and `[a]`, 8.6 times).
+OUTPUT_FACTOR = 12
 
 
 @pytest.mark.parametrize("name", WORST_CASES)
-def test_render_markdown_worst_case_is_fast(name: str):
+def test_render_markdown_worst_case_is_fast_and_proportionate(name: str):
     text = worst_case(name, WORST_CASE_CHARS)
     started = time.perf_counter()
-    render_markdown(text)
+    html = render_markdown(text)
     assert time.perf_counter() - started < WORST_CASE_SECONDS
+    assert len(html) <= OUTPUT_FACTOR * len(text)
+
+
+class _Depth(HTMLParser):
+    """The deepest element of an HTML fragment (every element here has its end tag)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.depth = self.deepest = 0
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in {"br", "hr", "img"}:
+            self.depth += 1
+            self.deepest = max(self.deepest, self.depth)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.depth -= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "> " * 50_000,
+        ">" * 100_000,
+        "".join(">" * depth + " x\n" for depth in range(1, 440)),
+        "- " * 50_000,
+        "1. " * 33_333,
+        "".join("  " * depth + "- [\n" for depth in range(1, 310)),
+        "".join("  " * depth + "> - x\n" for depth in range(1, 300)),
+        "*_" * 25_000 + "x" + "_*" * 25_000,
+        "**a " * 10_000 + "x" + " b**" * 10_000,
+    ],
+    ids=lambda text: repr(text[:12]),
+)
+def test_render_markdown_deep_nesting_is_bounded(text: str):
+    """Nesting comes out no deeper than MAX_NESTING (nh3's parser is quadratic in the depth:
+    100 kB of `> ` took 13 s), quotes no deeper than MAX_QUOTE_DEPTH, and the process lives:
+    a compiled parser that recursed once per level would crash it here."""
+    html = render_markdown(text)
+    assert _Depth(html).deepest <= MAX_NESTING
+    assert html.count("<blockquote>") <= MAX_QUOTE_DEPTH * text.count("\n") + MAX_QUOTE_DEPTH
+    assert len(html) <= OUTPUT_FACTOR * len(text)
+
+
+def test_render_markdown_deep_quote_keeps_its_text():
+    html = render_markdown(">" * (MAX_QUOTE_DEPTH + 5) + " deep")
+    assert html.count("<blockquote>") == MAX_QUOTE_DEPTH
+    assert html.count("&gt;") == 5
+    assert "deep" in html
+
+
+def test_render_markdown_shallow_nesting_is_kept():
+    html = render_markdown("> > - a\n> >   - *b **c***")
+    assert html == (
+        "<blockquote>\n<blockquote>\n<ul>\n<li>a\n<ul>\n<li><em>b <strong>c</strong></em></li>\n"
+        "</ul>\n</li>\n</ul>\n</blockquote>\n</blockquote>"
+    )
 
 
 def test_markdownify_matches_render_markdown():
@@ -463,3 +570,13 @@ def test_render_inline_markdown_lines_are_joined():
 
 def test_render_inline_markdown_escapes_text():
     assert render_inline_markdown("a < b & <b>c</b>") == "a &lt; b &amp; &lt;b&gt;c&lt;/b&gt;"
+
+
+@pytest.mark.parametrize(
+    ("title", "html"),
+    [("", ""), ("  \n ", ""), ("x", "x"), ("x marks *the* spot", "x marks <em>the</em> spot")],
+)
+def test_render_inline_markdown_short_and_empty_titles(title: str, html: str):
+    """comrak has no inline-only mode: the renderer parses the title after a leading word and
+    takes the word off again, which must leave a title that starts with that word alone."""
+    assert render_inline_markdown(title) == html
