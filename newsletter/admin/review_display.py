@@ -4,6 +4,7 @@ members' +1s, the fetched details as labelled fields, and the next submission to
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html, format_html_join, strip_tags
@@ -32,6 +33,14 @@ METADATA_LABELS: tuple[tuple[str, str], ...] = (
     ("url", "Canonical address"),
 )
 SOURCES = {"arxiv": "arXiv", "github": "GitHub", "page": "the page itself"}
+
+
+def link_host(url: str) -> str:
+    """The site a link points to, without "www.", for telling links apart at a glance."""
+    try:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:
+        return ""
 
 
 def summary_excerpt(submission: Submission) -> str:
