@@ -56,8 +56,8 @@ from .review_display import (
     summary_excerpt,
 )
 from .review_filters import AgeFilter, MyVoteFilter, StateFilter
-from .review_rows import can_write_rows, queue_results, vote_forms
 from .review_forms import DecisionForm, RejectForm, SubmissionReviewForm, VoteForm
+from .review_rows import can_write_rows, queue_results, vote_forms
 from .topics import SubmissionTopicsForm
 
 State = Submission.State

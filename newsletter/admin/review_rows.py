@@ -56,7 +56,9 @@ class _Page:
             args=(_PK_MARK,),
             current_app=cl.model_admin.admin_site.name,
         )
-        url = add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url)
+        url = add_preserved_filters(
+            {"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url
+        )
         self.link_before, _, self.link_after = (escape(part) for part in url.partition(_PK_MARK))
         self.user = request.user
 
