@@ -34,6 +34,23 @@ from django.utils.translation import gettext
 from ..models import Submission
 from .review_display import endorsements_html, link_host, summary_excerpt
 
+# What the rows read of each submission and its submitter (with the annotations of the
+# admin's queryset): the original texts and the fetched details stay in the database.
+QUEUE_FIELDS = (
+    "id",
+    "author",
+    "url",
+    "canonical_key",
+    "kind",
+    "title",
+    "summary_html",
+    "state",
+    "created_at",
+    "author__id",
+    "author__display_name",
+    "author__email",
+    "author__username",
+)
 # A stand-in primary key: the change URL is reversed once with it, then split around it.
 _PK_MARK = "0pk0"
 
@@ -80,7 +97,7 @@ def _title(page: _Page, obj: Submission) -> str:
         excerpt = f'<span class="review-excerpt">{escape(excerpt)}</span>'
     return (
         f'{escape(obj.title or obj.url)}<span class="review-host">{escape(link_host(obj.url))}'
-        f"</span>{excerpt}{endorsements_html(obj)}"
+        f"</span>{excerpt}{endorsements_html(obj.endorsement_list)}"
     )
 
 
@@ -103,7 +120,7 @@ def _age(now: datetime, created: datetime) -> str:
     return (
         f'<time datetime="{escape(created.isoformat())}" '
         f'title="{timezone.localtime(created).strftime("%Y-%m-%d %H:%M")}">'
-        f"{escape(timesince(created, now).split(',')[0])}</time>"
+        f"{escape(timesince(created, now, depth=1))}</time>"
     )
 
 
