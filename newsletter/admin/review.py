@@ -275,7 +275,7 @@ class SubmissionAdmin(admin.ModelAdmin):
                 (review_rows.py); None where Django's own rows are needed."""
                 if not can_write_rows(self):
                     return None
-                return queue_results(self, self.review_request, _changelist_url())
+                return queue_results(self, _changelist_url())
 
             def review_vote_forms(self) -> str:
                 return vote_forms(self.result_list, self.review_request)

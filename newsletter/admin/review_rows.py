@@ -64,7 +64,7 @@ def _excerpt(summary_html: str) -> str:
 class _Page:
     """What every row of one page shares."""
 
-    def __init__(self, cl, request, changelist_url: str):
+    def __init__(self, cl, changelist_url: str):
         self.changelist_url = changelist_url
         self.now = timezone.now()
         self.select_label = gettext("Select this object for an action - {}")
@@ -77,7 +77,6 @@ class _Page:
             {"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url
         )
         self.link_before, _, self.link_after = (escape(part) for part in url.partition(_PK_MARK))
-        self.user = request.user
 
     def link(self, obj: Submission) -> str:
         return f"{self.link_before}{escape(str(quote(obj.pk)))}{self.link_after}"
@@ -162,9 +161,9 @@ def can_write_rows(cl) -> bool:
     )
 
 
-def queue_rows(cl, request, changelist_url: str) -> SafeString:
+def queue_rows(cl, changelist_url: str) -> SafeString:
     """The `<tr>` of every submission on the page, as Django admin's result list writes them."""
-    page = _Page(cl, request, changelist_url)
+    page = _Page(cl, changelist_url)
     cells = []
     for name in cl.list_display:
         if name == "action_checkbox":
@@ -186,13 +185,13 @@ def queue_rows(cl, request, changelist_url: str) -> SafeString:
     return mark_safe("\n".join(rows))  # noqa: S308  (every value above is escaped)
 
 
-def queue_results(cl, request, changelist_url: str) -> dict:
+def queue_results(cl, changelist_url: str) -> dict:
     """The context of the result list's template: Django's headers, our rows."""
     headers = list(result_headers(cl))
     return {
         "result_headers": headers,
         "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
-        "rows": queue_rows(cl, request, changelist_url),
+        "rows": queue_rows(cl, changelist_url),
     }
 
 
