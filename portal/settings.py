@@ -406,6 +406,9 @@ NEWSLETTER_SUBMISSIONS_PER_DAY = env.int("NEWSLETTER_SUBMISSIONS_PER_DAY", defau
 NEWSLETTER_VOTES_TO_ACCEPT = env.int("NEWSLETTER_VOTES_TO_ACCEPT", default=2)
 NEWSLETTER_BLIND_REVIEW = env.bool("NEWSLETTER_BLIND_REVIEW", default=True)
 NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
+# The composer lists the pool of accepted submissions this many to a page (an issue's worth on
+# one page; a larger pool in pages, with a search box).
+NEWSLETTER_POOL_PAGE_SIZE = env.int("NEWSLETTER_POOL_PAGE_SIZE", default=500)
 # Emails and metadata fetches still not done this many seconds after they were due are queued
 # again by the sweeper (they were lost while the broker was down).
 NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)

@@ -8,17 +8,25 @@ to the item, or, when the page no longer matches the issue, one message for the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from newsletter.services.compose import BLURB_MAX_LENGTH, ItemChange, section_for_kind
+from newsletter.services.compose import (
+    BLURB_MAX_LENGTH,
+    ItemChange,
+    issue_pool,
+    section_for_kind,
+)
 
-from ..models import IssueItem, Kind, Section, Submission
+from ..models import Issue, IssueItem, Kind, Section, Submission
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 # The order is a sort key within the section (1.5 goes between 1 and 2); the page numbers each
@@ -180,6 +188,34 @@ POOL_FIELDS = (
     "author__email",
     "author__username",
 )
+
+
+# A longer search is no title anyone typed; it is cut, not refused.
+POOL_SEARCH_MAX = 200
+
+
+def pool_context(query: dict, issue: Issue, sections: Sequence[Section], *, path: str) -> dict:
+    """The pool as the compose page shows it: one page of NEWSLETTER_POOL_PAGE_SIZE rows
+    (`pool_page` in the query string, oldest first), narrowed by `pool_q` when given.
+
+    Two queries (the count, the page's rows) whatever the pool's size, and never more rows
+    than a page: "Fill" adds the whole pool, the page only shows it."""
+    search = str(query.get("pool_q", ""))[:POOL_SEARCH_MAX].replace("\x00", "").strip()
+    pool = issue_pool(issue=issue, search=search).only(*POOL_FIELDS)
+    page = Paginator(pool, settings.NEWSLETTER_POOL_PAGE_SIZE).get_page(query.get("pool_page"))
+
+    def link(number: int) -> str:
+        return f"{path}?{urlencode({'pool_q': search, 'pool_page': number})}#pool"
+
+    return {
+        "pool_count": page.paginator.count,
+        "pool_rows": pool_rows(page.object_list, sections),
+        "pool_search": search,
+        "pool_page": page,
+        # Oldest first: the next page holds the more recently accepted ones.
+        "pool_previous": link(page.previous_page_number()) if page.has_previous() else "",
+        "pool_next": link(page.next_page_number()) if page.has_next() else "",
+    }
 
 
 def pool_rows(pool: Sequence[Submission], sections: Sequence[Section]) -> str:

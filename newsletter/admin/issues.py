@@ -30,7 +30,6 @@ from newsletter.services.compose import (
     issue_fill,
     issue_items_add,
     issue_items_update,
-    issue_pool,
 )
 from newsletter.services.delivery import deliveries_waiting_for_queue, issue_delivery_key
 from newsletter.services.issues import (
@@ -47,7 +46,7 @@ from portal.forms import MarkdownEditor
 from .. import rendering
 from ..email import issue_email
 from ..models import DeliveryMessage, Issue, IssueItem, Kind, Section, Submission
-from .compose import POOL_FIELDS, BaseItemFormSet, ItemFormSet, pool_rows
+from .compose import BaseItemFormSet, ItemFormSet, pool_context
 from .imports import EditionImportAdmin
 from .issue_email import IssueEmailAdmin
 from .issue_publishing import (
@@ -362,16 +361,13 @@ class IssueAdmin(IssuePublishingAdmin, IssueEmailAdmin, EditionImportAdmin, admi
             if form.item is not None:
                 rows.setdefault(form.item.section_id, []).append(form)
         present_events = {item.event_id for item in formset.items.values() if item.event_id}
-        # Only what a pool row shows: hundreds of whole rows cost more to load than to show.
-        pool = list(issue_pool(issue=issue).only(*POOL_FIELDS))
         context = self._context(request, issue, f"Compose issue #{issue.number}")
         context.update(
             sections=sections,
             formset=formset,
             items_errors=items_errors,
             section_rows=[(section, rows[section.pk]) for section in sections],
-            pool_count=len(pool),
-            pool_rows=pool_rows(pool, sections),
+            **pool_context(request.GET, issue, sections, path=request.path),
             events=[e for e in issue_events_window() if e.pk not in present_events],
             events_section=events_section(),
             events_weeks=settings.NEWSLETTER_EVENTS_WEEKS,

@@ -3,13 +3,15 @@ members' +1s, the fetched details as labelled fields, and the next submission to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html, format_html_join, strip_tags
 from django.utils.text import Truncator
 
-from ..models import Submission, Vote
+from ..models import Endorsement, Submission, Vote
 
 SUMMARY_CHARS = 160
 REASONS_SHOWN = 3
@@ -34,15 +36,22 @@ METADATA_LABELS: tuple[tuple[str, str], ...] = (
 SOURCES = {"arxiv": "arXiv", "github": "GitHub", "page": "the page itself"}
 
 
+def link_host(url: str) -> str:
+    """The site a link points to, without "www.", for telling links apart at a glance."""
+    try:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:
+        return ""
+
+
 def summary_excerpt(submission: Submission) -> str:
     """The summary as plain text, cut short: sanitised HTML stripped to its words."""
     text = " ".join(strip_tags(submission.summary_html).split())
     return Truncator(text).chars(SUMMARY_CHARS)
 
 
-def endorsements_html(submission: Submission) -> str:
-    """'+N' and the first reasons, from the prefetched `endorsements`."""
-    endorsements = list(submission.endorsements.all())
+def endorsements_html(endorsements: Sequence[Endorsement]) -> str:
+    """'+N' and the first reasons, from a submission's endorsements (loaded for the page)."""
     if not endorsements:
         return ""
     reasons = [e for e in endorsements if e.reason][:REASONS_SHOWN]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from events.models import Event
@@ -22,8 +22,9 @@ from .submissions import submission_transition
 BLURB_MAX_LENGTH = 1500
 
 
-def issue_pool(*, issue: Issue | None = None) -> QuerySet[Submission]:
-    """Accepted submissions not yet in a published issue (nor in `issue`), oldest first.
+def issue_pool(*, issue: Issue | None = None, search: str = "") -> QuerySet[Submission]:
+    """Accepted submissions not yet in a published issue (nor in `issue`), oldest first;
+    with `search`, those whose title, link, or submitter's name or email contain it.
 
     An accepted submission is by definition not published: publishing moves it to
     "published". Submissions placed in another draft stay in the pool until that one is
@@ -32,6 +33,13 @@ def issue_pool(*, issue: Issue | None = None) -> QuerySet[Submission]:
     pool = Submission.objects.accepted().select_related("author").order_by("state_changed_at", "id")
     if issue is not None:
         pool = pool.exclude(issue_items__issue=issue)
+    if search := search.strip():
+        pool = pool.filter(
+            Q(title__icontains=search)
+            | Q(url__icontains=search)
+            | Q(author__display_name__icontains=search)
+            | Q(author__email__icontains=search)
+        )
     return pool
 
 

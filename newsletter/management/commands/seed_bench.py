@@ -1,7 +1,8 @@
 """Fill an empty, migrated PostgreSQL database with a large archive, fast, for the benchmarks.
 
     python manage.py seed_bench [--issues 200] [--items 25] [--big-issue 40]
-        [--submissions 20000] [--members 2000] [--events 100] [--rsvps 50] [--processes N]
+        [--submissions 20000] [--pool 500] [--members 2000] [--events 100] [--rsvps 50]
+        [--processes N]
 
 It refuses a database that already holds issues, submissions or events. Rows are bulk-created
 (the services would take an hour for 20,000 submissions), but every stored rendering comes from
@@ -141,9 +142,10 @@ def _members(rng: random.Random, now: datetime, count: int) -> list:
     return users
 
 
-def _submissions(rng, now, users: list, count: int, published: int, processes: int):
+def _submissions(rng, now, users: list, count: int, published: int, processes: int, pool: int):
     """`count` submissions, the first `published` of them in issues, the rest in every other
-    state; some with extra links. Returns the rows and each summary's HTML by its text."""
+    state, at most `pool` of them accepted (the composer's pool); some with extra links.
+    Returns the rows and each summary's HTML by its text."""
 
     editors = users[:EDITORS]
     kinds = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()), k=count)
@@ -155,6 +157,11 @@ def _submissions(rng, now, users: list, count: int, published: int, processes: i
         weights=[40, 10, 40, 10],
         k=count - published,
     )
+    # The accepted ones past `pool` (the most recent) were rejected instead: the draw stays the
+    # same, so the rest of the archive is as before.
+    accepted = [n for n, state in enumerate(states) if state == "accepted"]
+    for n in accepted[max(pool, 0) :]:
+        states[n] = "rejected"
     rows = []
     for n in range(count):
         title = _title(rng)
@@ -419,6 +426,9 @@ class Command(BaseCommand):
         parser.add_argument("--items", type=int, default=25, help="items per issue (25)")
         parser.add_argument("--big-issue", type=int, default=40, help="items of the newest (40)")
         parser.add_argument("--submissions", type=int, default=20_000, help="at least (20,000)")
+        parser.add_argument(
+            "--pool", type=int, default=500, help="accepted submissions, at most (500)"
+        )
         parser.add_argument("--members", type=int, default=2_000, help="members (2,000)")
         parser.add_argument("--events", type=int, default=100, help="events (100)")
         parser.add_argument("--rsvps", type=int, default=50, help="answers per event (50)")
@@ -451,7 +461,9 @@ class Command(BaseCommand):
 
         users = _members(rng, now, options["members"])
         log(f"members: {len(users)}")
-        submissions, known_html = _submissions(rng, now, users, count, published, processes)
+        submissions, known_html = _submissions(
+            rng, now, users, count, published, processes, options["pool"]
+        )
         log(f"submissions: {len(submissions)}")
         events, answers = _events(rng, now, users, options["events"], options["rsvps"])
         log(f"events: {len(events)}, RSVPs: {answers}")
@@ -466,7 +478,8 @@ class Command(BaseCommand):
         log("search vectors and statistics")
 
         newest = issue_rows[-1] if issue_rows else None
-        # The editors' next issue, for the composer: its pool is every accepted submission.
+        # The editors' next issue, for the composer: its pool is every accepted submission
+        # (--pool, 500: the issue's "composer with 500 accepted items").
         draft = issue_create(title="The next issue", actor=users[0], introduction="Soon.")
         upcoming = [e for e in events if e.start > now and e.state == Event.State.PUBLISHED]
         event = next((e for e in upcoming if e.capacity), upcoming[0] if upcoming else None)

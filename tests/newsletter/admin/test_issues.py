@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from newsletter.admin.compose import ORDER_MAX
 from newsletter.models import Issue, IssueItem, Section, Submission
 from newsletter.services.compose import BLURB_MAX_LENGTH, issue_item_add, issue_item_remove
+from tests.factories import UserFactory
 from tests.newsletter.issue_data import accepted, draft_issue, published_event, published_issue
 
 pytestmark = pytest.mark.django_db
@@ -433,3 +437,98 @@ def test_compose_pool_query_count_is_the_same_for_1_and_3_accepted(
 
     assert page.count('name="add" value=') == 3
     assert "Third &lt;in&gt; the pool" in page
+
+
+# --- The pool: paged past NEWSLETTER_POOL_PAGE_SIZE, with a search ------------------------------
+
+
+def pool_titles(page: str) -> list[str]:
+    """The pool's titles on the page, in order."""
+    rows = page.split('id="pool"', 1)[1]
+    return re.findall(r'name="add" value="\d+"></td><td><a href="[^"]*">([^<]*)</a>', rows)
+
+
+def accepted_in_order(*titles: str, **kwargs) -> list[Submission]:
+    start = timezone.now() - timedelta(days=len(titles))
+    return [
+        accepted(title=title, state_changed_at=start + timedelta(days=n), **kwargs)
+        for n, title in enumerate(titles)
+    ]
+
+
+def test_compose_pool_is_paged_oldest_first(editor_client, settings):
+    settings.NEWSLETTER_POOL_PAGE_SIZE = 2
+    issue = draft_issue()
+    accepted_in_order("One", "Two", "Three", "Four", "Five")
+
+    first = editor_client.get(compose_url(issue)).content.decode()
+    last = editor_client.get(compose_url(issue), {"pool_page": "3"}).content.decode()
+
+    assert pool_titles(first) == ["One", "Two"]
+    assert "Pool: accepted submissions not in a published issue (5)" in first
+    assert "Showing 1–2 of 5, oldest first." in first
+    assert f'href="{compose_url(issue)}?pool_q=&amp;pool_page=2#pool"' in first
+    assert pool_titles(last) == ["Five"]
+    # Bad page numbers show a page rather than an error.
+    for bad in ("x", "-1", "0", "99", "9" * 40):
+        response = editor_client.get(compose_url(issue), {"pool_page": bad})
+        assert response.status_code == 200
+        assert len(pool_titles(response.content.decode())) in (1, 2)
+
+
+def test_compose_pool_search_finds_title_link_and_submitter(editor_client):
+    issue = draft_issue()
+    ada = UserFactory(display_name="Ada Lovelace", email="ada@example.org")
+    accepted(title="Sparse attention", url="https://arxiv.org/abs/2401.00001")
+    accepted(title="Quantization", author=ada)
+    accepted(title="Pruning")
+
+    def found(q: str) -> list[str]:
+        return pool_titles(editor_client.get(compose_url(issue), {"pool_q": q}).content.decode())
+
+    assert found("sparse") == ["Sparse attention"]
+    assert found("2401.00001") == ["Sparse attention"]
+    assert found("lovelace") == ["Quantization"]
+    assert found("ada@example") == ["Quantization"]
+    assert sorted(found("")) == ["Pruning", "Quantization", "Sparse attention"]
+
+
+def test_compose_pool_search_bad_input_is_a_page_not_an_error(editor_client):
+    issue = draft_issue()
+    accepted(title="Sparse attention")
+    for q in ("<script>x</script>", "nul\x00byte", "a" * 5000, "   "):
+        response = editor_client.get(compose_url(issue), {"pool_q": q})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "<script>x" not in page
+    page = editor_client.get(compose_url(issue), {"pool_q": "<b>nothing"}).content.decode()
+    assert "Nothing in the pool matches “&lt;b&gt;nothing”." in page
+
+
+def test_compose_fill_adds_the_whole_pool_not_only_the_page_shown(editor_client, settings):
+    settings.NEWSLETTER_POOL_PAGE_SIZE = 2
+    issue = draft_issue()
+    accepted_in_order("One", "Two", "Three", "Four", "Five", kind="paper")
+
+    response = editor_client.post(compose_url(issue), {"action": "fill"})
+
+    assert response.status_code == 302
+    assert issue.items.count() == 5
+    assert pool_titles(editor_client.get(compose_url(issue)).content.decode()) == []
+
+
+def test_compose_pool_query_count_is_the_same_on_every_page(
+    editor_client, settings, django_assert_num_queries
+):
+    settings.NEWSLETTER_POOL_PAGE_SIZE = 2
+    issue = draft_issue()
+    accepted(title="Alone")
+    editor_client.get(compose_url(issue))
+    with CaptureQueriesContext(connection) as one:
+        assert editor_client.get(compose_url(issue)).status_code == 200
+    accepted_in_order("One", "Two", "Three", "Four", "Five")
+
+    for page in ("1", "2", "3"):
+        with django_assert_num_queries(len(one)):
+            response = editor_client.get(compose_url(issue), {"pool_page": page})
+        assert len(pool_titles(response.content.decode())) == 2

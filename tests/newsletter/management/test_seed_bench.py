@@ -101,6 +101,19 @@ def test_seed_bench_composer_shows_every_accepted_submission(client, seeded):
     assert page.content.decode().count('name="add" value=') == seeded["pool"]
 
 
+def test_seed_bench_pool_holds_at_most_the_accepted_asked_for(client):
+    seeded = seed_bench(
+        issues=1, items=3, big_issue=3, submissions=200, members=6, events=4, rsvps=1, pool=2
+    )
+    assert client.login(username="member0", password="bench-password")
+    page = client.get(seeded["paths"]["compose"])
+
+    assert seeded["pool"] == Submission.objects.accepted().count() == 2
+    assert page.content.decode().count('name="add" value=') == 2
+    # The others the draw made accepted were rejected: every submission is still there.
+    assert Submission.objects.count() == seeded["counts"]["submissions"] == 200
+
+
 def test_seed_bench_refuses_a_database_with_content(seeded):
     with pytest.raises(CommandError, match="already holds"):
         seed_bench(issues=1, items=3, big_issue=3, submissions=5, members=3, events=1, rsvps=1)
