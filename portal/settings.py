@@ -402,6 +402,11 @@ NEWSLETTER_SUBMISSIONS_PER_DAY = env.int("NEWSLETTER_SUBMISSIONS_PER_DAY", defau
 NEWSLETTER_VOTES_TO_ACCEPT = env.int("NEWSLETTER_VOTES_TO_ACCEPT", default=2)
 NEWSLETTER_BLIND_REVIEW = env.bool("NEWSLETTER_BLIND_REVIEW", default=True)
 NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
+# Search ranks and counts only this many matching items, the most recently placed, looked for
+# first among the newest NEWSLETTER_SEARCH_RECENT_ITEMS items (newsletter/search.py): what a
+# search costs stays bounded however large the archive grows.
+NEWSLETTER_SEARCH_CANDIDATES = 200
+NEWSLETTER_SEARCH_RECENT_ITEMS = 5000
 # Emails and metadata fetches still not done this many seconds after they were due are queued
 # again by the sweeper (they were lost while the broker was down).
 NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)
