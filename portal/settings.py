@@ -406,7 +406,7 @@ NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
 # first among the newest NEWSLETTER_SEARCH_RECENT_ITEMS items (newsletter/search.py): what a
 # search costs stays bounded however large the archive grows.
 NEWSLETTER_SEARCH_CANDIDATES = 200
-NEWSLETTER_SEARCH_RECENT_ITEMS = 5000
+NEWSLETTER_SEARCH_RECENT_ITEMS = 10_000
 # Emails and metadata fetches still not done this many seconds after they were due are queued
 # again by the sweeper (they were lost while the broker was down).
 NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)
