@@ -155,7 +155,7 @@ _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)
 # bitmap ANDed with a range of the primary key, so a common word costs a few hundred rows, not
 # the half of the archive that contains it), and in the rest of the archive only when the
 # recent part has too few (a rare word: few rows either way). Only those are ranked and
-# counted; when there are that many, the page says "200+ found". (`item.id + 0` keeps the
+# counted; when there are that many, the page says "100+ found". (`item.id + 0` keeps the
 # older part from ANDing the GIN bitmap with the primary key's bitmap of nearly every row,
 # which cost more than it saved.) The topics of the page's submissions come in the same
 # statement.

@@ -405,7 +405,7 @@ NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
 # Search ranks and counts only this many matching items, the most recently placed, looked for
 # first among the newest NEWSLETTER_SEARCH_RECENT_ITEMS items (newsletter/search.py): what a
 # search costs stays bounded however large the archive grows.
-NEWSLETTER_SEARCH_CANDIDATES = 200
+NEWSLETTER_SEARCH_CANDIDATES = 100
 NEWSLETTER_SEARCH_RECENT_ITEMS = 10_000
 # Emails and metadata fetches still not done this many seconds after they were due are queued
 # again by the sweeper (they were lost while the broker was down).
