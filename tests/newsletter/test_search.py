@@ -421,3 +421,18 @@ def test_a_rare_word_is_found_past_the_recent_items(client, settings):
 
     assert hit_titles(response) == ["<mark>Quokka</mark> pruning"]
     assert "(1 found)" in response.content.decode()
+
+
+@pytest.mark.skipif(not search.full_text(), reason="PostgreSQL only")
+def test_pages_stop_at_the_ranked_matches(client, settings):
+    settings.NEWSLETTER_SEARCH_CANDIDATES = 10
+    publish(*(accepted(title=f"Sparse kernels {n}") for n in range(12)))
+
+    first = client.get(URL, {"q": "sparse"})
+    second = client.get(URL, {"q": "sparse", "page": 2})
+
+    assert len(first.context["hits"]) == 10
+    assert "(10+ found)" in first.content.decode()
+    assert 'rel="next"' not in first.content.decode()
+    assert second.status_code == 404
+    assert "There is no page 2; here is the first page." in second.content.decode()
