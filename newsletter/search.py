@@ -7,16 +7,16 @@ index, and `ts_headline` for the highlighted snippet. On SQLite: every word must
 the `<mark>` tags are added, so a member's words can never become markup.
 
 A search nobody asked before misses the page cache, so it is the costliest reader page; on
-PostgreSQL it is two statements written out in SQL (`_ITEMS_SQL`, `_ISSUES_SQL`) rather than
-built by the ORM. The items statement ranks the matches reading only the item, its issue and
-its section, counts them in the same pass (`count(*) OVER ()`), and only then joins the page
-of results to their submissions and events and highlights them; the rows come back as plain
-tuples. With ten results a page, a search costs a third of what the ORM version did
-(docs/performance.md has the figures).
+PostgreSQL it is three statements written out in SQL (`_ITEMS_SQL`, `_ISSUES_SQL`,
+`_EVENTS_SQL`) rather than built by the ORM. The items statement reads a bounded number of
+matching items (the most recently placed, see `_ITEMS_SQL`), ranks and counts those, and only
+then joins the page of results to their submissions, events and topics and highlights them;
+each hit's HTML is written out in Python (`Hit.html`). Its cost no longer grows with the
+archive: docs/performance.md has the figures.
 
 British and American spellings find each other (newsletter/spelling.py): the query is also
 written in the other spelling, and the tsqueries are joined with OR, so the GIN index still
-answers. Events are searched too, through the expression index of events' migration 0005.
+answers. Events are searched too, on their stored tsvector column (events' migration 0006).
 
 "Did you mean …": when nothing matches, each word the archive does not contain is replaced by
 the nearest word it does (`SearchWord`). On PostgreSQL the pg_trgm trigram index finds it; on
@@ -32,15 +32,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from events.models import Event
 from newsletter.services.issues import SEARCH_CONFIG
 
-from .models import Issue, IssueItem, SearchWord, Section, Submission
+from .models import Issue, IssueItem, SearchWord, Section, Submission, Topic
 from .rendering import TopicRef
 from .spelling import query_variants, spellings
 
@@ -71,14 +74,52 @@ class Hit:
     issue_title: str
     published_at: datetime
     topics: tuple[TopicRef, ...] = ()
+    topic_urls: tuple[str, ...] = ()
+
+    @property
+    def html(self) -> SafeString:
+        """The item hit's list entry, written out here rather than by a template include: ten
+        of them were a third of a search's processor time. Every value is escaped (title and
+        snippet are already safe HTML, escaped before their <mark>s were added)."""
+        when = timezone.localtime(self.published_at)
+        chips = ""
+        if self.topics:
+            chips = format_html(
+                '<ul class="topic-chips" aria-label="Topics">{}</ul>',
+                format_html_join(
+                    "",
+                    '<li><a class="topic-chip" href="{}">{}</a></li>',
+                    (
+                        (url, topic.name)
+                        for topic, url in zip(self.topics, self.topic_urls, strict=True)
+                    ),
+                ),
+            )
+        return format_html(
+            '<li class="search-hit"><span aria-hidden="true">{}</span> '
+            '<a class="hit-title" href="{}">{}</a>{}{}'
+            '<p class="small muted">In issue #{}, {} · <time datetime="{}">{}</time></p></li>',
+            self.emoji,
+            self.url,
+            self.title,
+            format_html('<p class="hit-snippet">{}</p>', self.snippet) if self.snippet else "",
+            chips,
+            self.issue_number,
+            self.issue_title,
+            dateformat.format(when, "c"),
+            dateformat.format(when, "j F Y"),
+        )
 
 
 @dataclass(frozen=True)
 class Results:
-    """A page of item hits and how many items match in all."""
+    """A page of item hits and how many items match in all; `more`: more than `total` match
+    (on PostgreSQL only the NEWSLETTER_SEARCH_CANDIDATES most recently placed matches are
+    ranked and counted)."""
 
     hits: list[Hit]
     total: int
+    more: bool = False
 
 
 def search_items(query: str, *, offset: int = 0, limit: int = RESULTS_PER_PAGE) -> Results:
@@ -107,17 +148,47 @@ _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)
 
 # What IssueItem.objects.published() means: the item's own flag and its issue published.
 # The emoji is Section.emoji_for(kind): the kind's own emoji, else the section's.
+#
+# The cost of a search is the rows PostgreSQL reads, so it reads a bounded number: the
+# %(candidates)s most recently placed matching items (by id; NEWSLETTER_SEARCH_CANDIDATES),
+# looked for first among the newest %(recent)s items (NEWSLETTER_SEARCH_RECENT_ITEMS: the GIN
+# bitmap ANDed with a range of the primary key, so a common word costs a few hundred rows, not
+# the half of the archive that contains it), and in the rest of the archive only when the
+# recent part has too few (a rare word: few rows either way). Only those are ranked and
+# counted; when there are that many, the page says "100+ found". (`item.id + 0` keeps the
+# older part from ANDing the GIN bitmap with the primary key's bitmap of nearly every row,
+# which cost more than it saved.) The topics of the page's submissions come in the same
+# statement.
+# What the candidates carry on, so the ranking does not read the items again.
+_CANDIDATE_COLUMNS = "item.id, item.issue_id, item.section_id, item.position, item.search_vector"
 _ITEMS_SQL = f"""
-WITH ranked AS (
-    SELECT item.id, item.issue_id, item.section_id, item.position,
+WITH recent AS MATERIALIZED (
+    SELECT {_CANDIDATE_COLUMNS} FROM {IssueItem._meta.db_table} item
+    WHERE item.search_vector @@ {_TS_QUERY} AND item.is_published
+      AND item.id > (SELECT max(id) FROM {IssueItem._meta.db_table}) - %(recent)s
+    ORDER BY item.id DESC LIMIT %(candidates)s
+), older AS MATERIALIZED (
+    SELECT {_CANDIDATE_COLUMNS} FROM {IssueItem._meta.db_table} item
+    WHERE (SELECT count(*) FROM recent) < %(candidates)s
+      AND item.search_vector @@ {_TS_QUERY} AND item.is_published
+      AND item.id + 0 <= (SELECT max(id) FROM {IssueItem._meta.db_table}) - %(recent)s
+    ORDER BY item.id DESC LIMIT %(candidates)s
+), candidates AS (
+    SELECT * FROM (SELECT * FROM recent UNION ALL SELECT * FROM older) AS found
+    ORDER BY id DESC LIMIT %(candidates)s
+), issue AS MATERIALIZED (
+    SELECT issue.id, issue.published_at FROM {Issue._meta.db_table} issue
+    WHERE issue.id IN (SELECT issue_id FROM candidates) AND {_PUBLISHED_ISSUE}
+), ranked AS (
+    SELECT candidates.id, candidates.issue_id, candidates.section_id, candidates.position,
            issue.published_at, section.position AS section_position,
-           ts_rank(item.search_vector, {_TS_QUERY}) AS rank,
+           ts_rank(candidates.search_vector, {_TS_QUERY}) AS rank,
            count(*) OVER () AS total
-    FROM {IssueItem._meta.db_table} item
-    JOIN {Issue._meta.db_table} issue ON issue.id = item.issue_id
-    JOIN {Section._meta.db_table} section ON section.id = item.section_id
-    WHERE item.search_vector @@ {_TS_QUERY} AND item.is_published AND {_PUBLISHED_ISSUE}
-    ORDER BY rank DESC, issue.published_at DESC, section_position, item.position, item.id
+    FROM candidates
+    JOIN issue ON issue.id = candidates.issue_id
+    JOIN {Section._meta.db_table} section ON section.id = candidates.section_id
+    ORDER BY rank DESC, issue.published_at DESC, section_position, candidates.position,
+             candidates.id
     LIMIT %(limit)s OFFSET %(offset)s
 )
 SELECT ranked.total, ranked.id, issue.number, issue.slug, issue.title, issue.published_at,
@@ -131,7 +202,13 @@ SELECT ranked.total, ranked.id, issue.number, issue.slug, issue.title, issue.pub
        COALESCE(
            NULLIF(section.kind_emoji ->> COALESCE(submission.kind, 'event'), ''), section.emoji
        ),
-       item.submission_id
+       ARRAY(
+           SELECT topic.name || chr(31) || topic.slug
+           FROM {Submission.topics.through._meta.db_table} link
+           JOIN {Topic._meta.db_table} topic ON topic.id = link.topic_id
+           WHERE link.submission_id = item.submission_id
+           ORDER BY topic.position, topic.name
+       )
 FROM ranked
 JOIN {IssueItem._meta.db_table} item ON item.id = ranked.id
 JOIN {Issue._meta.db_table} issue ON issue.id = ranked.issue_id
@@ -169,25 +246,36 @@ def _params(query: str, **extra) -> dict:
 
 
 def _search_items_sql(query: str, offset: int, limit: int) -> Results:
+    candidates = settings.NEWSLETTER_SEARCH_CANDIDATES
+    params = _params(
+        query,
+        offset=offset,
+        limit=limit,
+        candidates=candidates,
+        recent=settings.NEWSLETTER_SEARCH_RECENT_ITEMS,
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_ITEMS_SQL, _params(query, offset=offset, limit=limit))
+        cursor.execute(_ITEMS_SQL, params)
         rows = cursor.fetchall()
-    urls = _IssueUrls()
-    topics = topics_of([row[-1] for row in rows if row[-1]])
-    hits = [
-        Hit(
-            title=marked(title),
-            snippet=marked(snippet),
-            url=f"{urls(number, slug)}#item-{pk}",
-            emoji=emoji,
-            issue_number=number,
-            issue_title=issue_title,
-            published_at=published_at,
-            topics=topics.get(submission_id, ()),
+    urls, topic_urls = _IssueUrls(), _TopicUrls()
+    hits = []
+    for _, pk, number, slug, issue_title, published_at, title, snippet, emoji, topics in rows:
+        refs = tuple(TopicRef(*topic.split("\x1f", 1)) for topic in topics)
+        hits.append(
+            Hit(
+                title=marked(title),
+                snippet=marked(snippet),
+                url=f"{urls(number, slug)}#item-{pk}",
+                emoji=emoji,
+                issue_number=number,
+                issue_title=issue_title,
+                published_at=published_at,
+                topics=refs,
+                topic_urls=tuple(topic_urls(ref.slug) for ref in refs),
+            )
         )
-        for _, pk, number, slug, issue_title, published_at, title, snippet, emoji, submission_id in rows
-    ]
-    return Results(hits=hits, total=rows[0][0] if rows else 0)
+    total = rows[0][0] if rows else 0
+    return Results(hits=hits, total=total, more=total >= candidates)
 
 
 def _search_issues_sql(query: str, limit: int) -> list[Hit]:
@@ -222,6 +310,18 @@ def topics_of(submission_ids: list[int]) -> dict[int, tuple[TopicRef, ...]]:
     for link in links:
         found.setdefault(link.submission_id, []).append(TopicRef(link.topic.name, link.topic.slug))
     return {pk: tuple(refs) for pk, refs in found.items()}
+
+
+class _TopicUrls:
+    """Topic page URLs, each reversed once a page."""
+
+    def __init__(self):
+        self._urls: dict[str, str] = {}
+
+    def __call__(self, slug: str) -> str:
+        if slug not in self._urls:
+            self._urls[slug] = reverse("newsletter:topic", args=[slug])
+        return self._urls[slug]
 
 
 class _IssueUrls:
@@ -263,6 +363,7 @@ def _search_items_plain(query: str, offset: int, limit: int) -> Results:
     hits = []
     page = list(items[offset : offset + limit])
     topics = topics_of([item.submission_id for item in page if item.submission_id])
+    topic_urls = _TopicUrls()
     for item in page:
         submission, issue = item.submission, item.issue
         title = (submission.title or submission.url) if submission else item.event.title
@@ -276,6 +377,9 @@ def _search_items_plain(query: str, offset: int, limit: int) -> Results:
                 issue_title=issue.title,
                 published_at=issue.published_at,
                 topics=topics.get(item.submission_id, ()),
+                topic_urls=tuple(
+                    topic_urls(ref.slug) for ref in topics.get(item.submission_id, ())
+                ),
             )
         )
     return Results(hits=hits, total=items.count())

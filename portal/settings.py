@@ -409,6 +409,11 @@ NEWSLETTER_EVENTS_WEEKS = env.int("NEWSLETTER_EVENTS_WEEKS", default=6)
 # The composer lists the pool of accepted submissions this many to a page (an issue's worth on
 # one page; a larger pool in pages, with a search box).
 NEWSLETTER_POOL_PAGE_SIZE = env.int("NEWSLETTER_POOL_PAGE_SIZE", default=500)
+# Search ranks and counts only this many matching items, the most recently placed, looked for
+# first among the newest NEWSLETTER_SEARCH_RECENT_ITEMS items (newsletter/search.py): what a
+# search costs stays bounded however large the archive grows.
+NEWSLETTER_SEARCH_CANDIDATES = 100
+NEWSLETTER_SEARCH_RECENT_ITEMS = 10_000
 # Emails and metadata fetches still not done this many seconds after they were due are queued
 # again by the sweeper (they were lost while the broker was down).
 NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)

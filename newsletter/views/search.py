@@ -73,6 +73,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
         page_context,
         hits=results.hits,
         query_string=urlencode({"q": query}),
+        more=results.more,
         issue_hits=issue_hits,
         event_hits=event_hits,
     )

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from events.models import Event
 from newsletter import search
-from newsletter.models import Issue, IssueItem, Kind
+from newsletter.models import Issue, IssueItem, Kind, Topic
 from newsletter.services.compose import issue_item_add, issue_item_set_blurb
 from newsletter.services.issues import SEARCH_CONFIG, issue_publish, issue_schedule
+from newsletter.services.topics import topic_save
 from tests.newsletter.issue_data import accepted, draft_issue, published_event
 
 pytestmark = pytest.mark.django_db
@@ -198,8 +199,8 @@ def test_search_queries_do_not_grow_with_results(client):
         response = client.get(URL, {"q": "efficient"})
 
     assert len(response.context["hits"]) == 10
-    # Items (counted in the same statement on PostgreSQL), their topics, issues, events.
-    assert len(many) == one_count <= (4 if search.full_text() else 5)
+    # Items (counted, with their topics, in the same statement on PostgreSQL), issues, events.
+    assert len(many) == one_count <= (3 if search.full_text() else 5)
 
 
 def test_highlight_escapes_then_marks():
@@ -364,3 +365,74 @@ def test_the_search_tab_is_marked_current(client):
 
     assert f'<a href="{URL}" aria-current="page">Search</a>' in page
     assert 'aria-current="page">Archive</a>' not in page
+
+
+# --- Each hit as written out, and the bounded ranking --------------------------------------
+
+
+def test_a_hit_shows_its_topics_and_issue_and_follows_a_topic_rename(client):
+    topic = Topic.objects.create(name="Sparsity", slug="sparsity")
+    submission = accepted(title="Sparse kernels & <b>friends</b>")
+    submission.topics.set([topic])
+    issue = publish(submission, title="The sparse issue")
+    when = timezone.localtime(issue.published_at)
+
+    page = client.get(URL, {"q": "kernels"}).content.decode()
+
+    assert '<ul class="topic-chips" aria-label="Topics"><li><a class="topic-chip" ' in page
+    assert f'href="{reverse("newsletter:topic", args=["sparsity"])}">Sparsity</a>' in page
+    assert f"In issue #{issue.number}, The sparse issue · " in page
+    assert f'<time datetime="{when.isoformat()}">{when:%-d %B %Y}</time>' in page
+    assert "Sparse <mark>kernels</mark> &amp; &lt;b&gt;friends&lt;/b&gt;" in page
+    topic.name, topic.slug = "Sparse models", "sparse-models"
+    topic_save(topic=topic)
+    renamed = client.get(URL, {"q": "kernels"}).content.decode()
+    assert (
+        f'href="{reverse("newsletter:topic", args=["sparse-models"])}">Sparse models</a>' in renamed
+    )
+    assert ">Sparsity<" not in renamed
+
+
+@pytest.mark.skipif(not search.full_text(), reason="PostgreSQL only")
+def test_many_matches_rank_and_count_the_most_recent_only(client, settings):
+    settings.NEWSLETTER_SEARCH_CANDIDATES = 5
+    settings.NEWSLETTER_SEARCH_RECENT_ITEMS = 3
+    publish(*(accepted(title=f"Sparse kernels old {n}") for n in range(4)), title="First")
+    publish(*(accepted(title=f"Sparse kernels new {n}") for n in range(4)), title="Second")
+
+    response = client.get(URL, {"q": "sparse"})
+
+    titles = [
+        hit.title.replace("<mark>", "").replace("</mark>", "") for hit in response.context["hits"]
+    ]
+    assert sorted(titles) == sorted(
+        [f"Sparse kernels new {n}" for n in range(4)] + ["Sparse kernels old 3"]
+    )
+    assert "(5+ found)" in response.content.decode()
+
+
+@pytest.mark.skipif(not search.full_text(), reason="PostgreSQL only")
+def test_a_rare_word_is_found_past_the_recent_items(client, settings):
+    settings.NEWSLETTER_SEARCH_RECENT_ITEMS = 2
+    publish(accepted(title="Quokka pruning"), title="Old")
+    publish(*(accepted(title=f"Dense layers {n}") for n in range(4)), title="New")
+
+    response = client.get(URL, {"q": "quokka"})
+
+    assert hit_titles(response) == ["<mark>Quokka</mark> pruning"]
+    assert "(1 found)" in response.content.decode()
+
+
+@pytest.mark.skipif(not search.full_text(), reason="PostgreSQL only")
+def test_pages_stop_at_the_ranked_matches(client, settings):
+    settings.NEWSLETTER_SEARCH_CANDIDATES = 10
+    publish(*(accepted(title=f"Sparse kernels {n}") for n in range(12)))
+
+    first = client.get(URL, {"q": "sparse"})
+    second = client.get(URL, {"q": "sparse", "page": 2})
+
+    assert len(first.context["hits"]) == 10
+    assert "(10+ found)" in first.content.decode()
+    assert 'rel="next"' not in first.content.decode()
+    assert second.status_code == 404
+    assert "There is no page 2; here is the first page." in second.content.decode()
