@@ -41,7 +41,8 @@ PAIRED_ROUNDS = 3  # runs of each page, each right after a run of the baseline
 VARIED = "{2,000 searches}"
 # Each page with its targets ("share": half the baseline's throughput, "p99": p99 under 100 ms,
 # "search": p50 under 50 ms) and, when not CONNECTIONS, its connections. {issue}, {item},
-# {topic} and {event} come from the seed. The varied searches go past the page cache: what search itself costs.
+# {topic} and {event} come from the seed. The varied searches go past the page cache: what
+# search itself costs.
 PAGES = [
     ("home", "/", ("share", "p99"), None),
     ("archive", "/archive/", ("share", "p99"), None),
