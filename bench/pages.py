@@ -28,18 +28,27 @@ from urllib.error import HTTPError
 from urllib.parse import urlencode, urlsplit
 
 from bench import common
-from newsletter.management.bench_vocabulary import OPENERS, PASSWORD, TARGETS, TOPICS
+from newsletter.management.bench_vocabulary import (
+    BENCH_MEMBER,
+    OPENERS,
+    PASSWORD,
+    TARGETS,
+    TOPICS,
+)
 
 CONNECTIONS = 8
 PAIRED_ROUNDS = 3  # runs of each page, each right after a run of the baseline
 VARIED = "{2,000 searches}"
 # Each page with its targets ("share": half the baseline's throughput, "p99": p99 under 100 ms,
-# "search": p50 under 50 ms) and, when not CONNECTIONS, its connections. {issue} and {event}
-# come from the seed. The varied searches go past the page cache: what search itself costs.
+# "search": p50 under 50 ms) and, when not CONNECTIONS, its connections. {issue}, {item},
+# {topic} and {event} come from the seed. The varied searches go past the page cache: what
+# search itself costs.
 PAGES = [
     ("home", "/", ("share", "p99"), None),
     ("archive", "/archive/", ("share", "p99"), None),
     ("issue (40 items)", "{issue}", ("share", "p99"), None),
+    ("topic", "{topic}", ("share", "p99"), None),
+    ("item", "{item}", ("share", "p99"), None),
     ("search", "/archive/search/?q=quantization", ("share", "p99", "search"), None),
     ("rss feed", "/archive/feed/rss/", ("share", "p99"), None),
     ("events", "/events/", ("share", "p99"), None),
@@ -58,15 +67,18 @@ LOGGED_IN_PAGES = [
     ("home", "/", "member", 0.4),
     ("archive", "/archive/", "member", 0.4),
     ("issue (40 items)", "{issue}", "member", 0.4),
+    ("topic", "{topic}", "member", 0.4),
+    ("item", "{item}", "member", 0.4),
     ("search", "/archive/search/?q=quantization", "member", 0.4),
     ("events", "/events/", "member", 0.4),
     ("event", "{event}", "member", 0.4),
     ("my submissions", "/my/submissions/", "member", 0.25),
+    ("my rsvps", "/events/me/rsvps/", "member", 0.25),
     ("review queue", "/admin/newsletter/submission/?state=pending", "editor", None),
     ("composer", "{compose}", "editor", None),
 ]
-# Seeded accounts (seed_bench): the first five members are editors.
-LOGINS = {"member": "member100@example.org", "editor": "member1@example.org"}
+# Seeded accounts (seed_bench): the first five members are editors; the member has answers.
+LOGINS = {"member": f"member{BENCH_MEMBER}@example.org", "editor": "member1@example.org"}
 MAX_EDITOR_P50_MS = 150.0
 GROWTH_PAGES = [("archive", "/archive/"), ("issue (40 items)", "{issue}")]
 GROWTH_ISSUES = (20, 2000)
@@ -130,6 +142,8 @@ def check_page(url: str, name: str) -> None:
         raise SystemExit(f"{name}: {url} shows fewer than the 40 items expected")
     if name == "search" and "<mark>" not in body:
         raise SystemExit(f"search: {url} highlights nothing; the seed has no matches")
+    if name in ("topic", "item") and 'class="topic-chip"' not in body:
+        raise SystemExit(f"{name}: {url} shows no topic; the seed gave the items none")
 
 
 def varied_searches(count: int = 2000) -> list[str]:
@@ -267,6 +281,8 @@ def check_logged_in(url: str, name: str, headers: dict, seeded: dict) -> None:
         raise SystemExit(f"{name}: {url} is not shown as to a logged-in member")
     if name == "composer" and body.count('name="add" value=') != seeded["pool"]:
         raise SystemExit(f"composer: {url} does not list the {seeded['pool']} of the pool")
+    if name == "my rsvps" and "Your answer:" not in body:
+        raise SystemExit(f"{name}: {url} lists no answer; the seed gave the member none")
 
 
 def measure_logged_in(base: str, seeded: dict, args) -> list[dict]:

@@ -166,6 +166,7 @@ def calendar_token_reset(*, user) -> str:
     """A new secret for the member's personal calendar URL; the old URL stops working."""
     user.calendar_token = secrets.token_urlsafe(24)
     user.save(update_fields=["calendar_token"])
+    _calendar_link_changed()
     return user.calendar_token
 
 
@@ -173,6 +174,7 @@ def calendar_token_revoke(*, user) -> None:
     """No personal calendar URL any more: calendars subscribed to it get a 404."""
     user.calendar_token = ""
     user.save(update_fields=["calendar_token"])
+    _calendar_link_changed()
 
 
 # --- Events -------------------------------------------------------------------------------
@@ -445,5 +447,12 @@ def _send(messages: list) -> None:
 
 
 def _pages_changed() -> None:
-    """Seats, answers and events show on cached reader pages: retire them once committed."""
+    """Seats, answers and events show on cached reader pages (My RSVPs among them): retire
+    them once committed."""
     transaction.on_commit(lambda: reader_pages_changed("events"))
+
+
+def _calendar_link_changed() -> None:
+    """My RSVPs shows the member's calendar link: retire the stored pages once committed (a
+    scope of their own, so the events pages every reader shares stay)."""
+    transaction.on_commit(lambda: reader_pages_changed("calendars"))

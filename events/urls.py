@@ -15,7 +15,13 @@ urlpatterns = [
     ),
     path("calendar.ics", views.calendar_ics, name="calendar-ics"),
     # Two segments: no event's slug can hide them.
-    path("me/rsvps/", views.my_rsvps, name="my-rsvps"),
+    path(
+        "me/rsvps/",
+        # The member's own page, stored for them until an event, an answer or their calendar
+        # link changes; a minute at most ("upcoming" moves with the clock).
+        reader_page("events", "calendars", timeout=60, per_member=True)(views.my_rsvps),
+        name="my-rsvps",
+    ),
     path("me/<str:token>.ics", views.personal_calendar, name="personal-calendar"),
     path("<slug:slug>.ics", views.event_ics, name="event-ics"),
     path("<slug:slug>/", views.event_detail, name="event-detail"),

@@ -3,7 +3,8 @@
 Every visitor who is not logged in sees the same archive, issue, feed, events and home page,
 so each is rendered once and then served from the cache, with the same middleware (security
 headers, CSP) as any other response. Each page belongs to one or more scopes: "archive"
-(issues and their items) and "events" (events and answers). The services call
+(issues and their items), "events" (events and answers), "submissions" (My submissions) and
+"calendars" (the members' private calendar links, on My RSVPs). The services call
 `reader_pages_changed(scope)` once a change is committed (publishing or correcting an issue,
 saving or cancelling an event, an answer); that bumps the scope's generation, and a cached
 page is served only while the generations it was built from are current. A timeout bounds
@@ -50,7 +51,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 
 logger = logging.getLogger(__name__)
 
-SCOPES = frozenset({"archive", "events", "submissions"})
+SCOPES = frozenset({"archive", "events", "submissions", "calendars"})
 # What a cached page keeps of its response's headers; the middleware adds the rest.
 KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Disposition", "X-Robots-Tag", "Link")
 # Each process also keeps the pages it served last, up to this many bytes.
@@ -115,7 +116,7 @@ def _variant(request: HttpRequest, members: bool, per_member: bool = False) -> s
         name for name, on in (("editor", user.is_editor), ("staff", user.is_staff)) if on
     )
     zone = timezone.get_current_timezone_name()
-    if per_member:  # the page is the member's own (My submissions): stored for them alone
+    if per_member:  # the page is the member's own (My submissions, My RSVPs): theirs alone
         return f"{role or 'member'} {zone} {user.pk}"
     return f"{role or 'member'} {zone}"
 
@@ -325,7 +326,8 @@ def reader_page(
     `parts` the view set on the response (`response.personal`; with "generations", those
     the page is current at) when it rendered the shared page (`request.shared_page` set, PERSONAL_PLACEHOLDER where the part goes); None
     renders the whole page afresh for this member. `per_member=True`: the page is the
-    member's own (My submissions), stored for each member apart, and never for visitors.
+    member's own (My submissions, My RSVPs), stored for each member apart, and never for
+    visitors.
     """
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:

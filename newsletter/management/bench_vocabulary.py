@@ -42,5 +42,7 @@ TIME_ZONES = [
     "UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles",
     "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney", "Europe/Helsinki", "America/Sao_Paulo",
 ]  # fmt: skip
+# The member the benchmark logs in as (member100@example.org): seed_bench gives them answers.
+BENCH_MEMBER = 100
 # The seeded members' password (accounts on a benchmark database only).
 PASSWORD = "bench-password"  # noqa: S105

@@ -7,13 +7,18 @@ import pytest
 from django.conf import settings
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
+from django.utils.text import slugify
 
-from events.services import rsvp_set
+from events.services import calendar_token_reset, calendar_token_revoke, event_cancel, rsvp_set
+from newsletter.models import Topic
+from newsletter.services.compose import issue_item_add, issue_item_remove, issue_item_set_blurb
 from newsletter.services.decisions import submission_decide
+from newsletter.services.issues import issue_publish
+from newsletter.services.topics import submission_topics_set, topic_save
 from newsletter.views.archive import KINDS_BY_SLUG
-from portal.pagecache import reader_pages_changed
+from portal.pagecache import SCOPES, reader_pages_changed
 from tests.factories import EditorFactory, SubmissionFactory, UserFactory
-from tests.newsletter.issue_data import published_event, published_issue
+from tests.newsletter.issue_data import accepted, draft_issue, published_event, published_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +28,9 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"')
 @pytest.fixture
 def page_cache(settings):
     settings.READER_CACHE_SECONDS = 600
-    reader_pages_changed("archive", "events")
+    # Every scope, so this process's known generations are this test's: in local memory the
+    # cache is cleared between tests, and one still remembered could outlive it by 0.25 s.
+    reader_pages_changed(*SCOPES)
 
 
 def logged_in(user) -> Client:
@@ -41,6 +48,18 @@ def reader_paths() -> list[str]:
     event = published_event(title="Reading group on pruning")
     assert event.get_absolute_url()
     return ["/", "/archive/", issue.get_absolute_url(), "/archive/search/?q=sparse", "/events/"]
+
+
+def topic_with_items(items: int = 2, name: str = "Sparsity"):
+    """A topic and a published issue of `items` items under it (given by an editor, as after
+    publication): the topic, the issue and the first item's submission."""
+    topic = Topic.objects.get_or_create(name=name, slug=slugify(name))[0]
+    issue = published_issue(title=f"{name} month", items=items)
+    editor = EditorFactory()
+    submissions = [item.submission for item in issue.items.order_by("position", "id")]
+    for submission in submissions:
+        submission_topics_set(submission=submission, topics=[topic], actor=editor)
+    return topic, issue, submissions[0]
 
 
 def test_two_members_interleaved_each_see_only_their_own_page(settings):
@@ -163,16 +182,21 @@ def test_two_members_see_only_their_own_bits_on_every_cached_page(settings):
     paths = reader_paths()
     event = published_event(title="Pruning in practice", capacity=1)
     kind = next(iter(KINDS_BY_SLUG))
+    topic, _issue, submission = topic_with_items()
     paths += [event.get_absolute_url(), f"/archive/{kind}/", "/archive/feed/rss/"]
+    paths += [topic.get_absolute_url(), submission.get_page_url(), MY_RSVPS]
     ada = UserFactory(timezone="Europe/Paris")
     bob = UserFactory(timezone="Europe/Paris")
     rsvp_set(event=event, user=ada, status="going")
     rsvp_set(event=event, user=bob, status="going")  # no seat left: the waiting list
+    rsvp_set(event=published_event(title="Bob's other group"), user=bob, status="maybe")
+    for user in (ada, bob):  # each member's own calendar link on My RSVPs
+        calendar_token_reset(user=user)
     clients = {user: logged_in(user) for user in (ada, bob)}
     settings.READER_CACHE_SECONDS = 0
     fresh = {(u, p): masked(c.get(p).content.decode()) for u, c in clients.items() for p in paths}
     settings.READER_CACHE_SECONDS = 600
-    reader_pages_changed("archive", "events")
+    reader_pages_changed(*SCOPES)
 
     for _round in range(2):
         for path in paths:
@@ -182,12 +206,18 @@ def test_two_members_see_only_their_own_bits_on_every_cached_page(settings):
                 assert masked(page) == fresh[user, path], (user, path)
                 secret = clients[user].cookies["csrftoken"].value
                 assert all(_unmask_cipher_token(t) == secret for t in TOKEN.findall(page))
-                if _round or user == bob:  # Ada's first request stored each page
+                # Ada's first request stored each shared page; My RSVPs is each member's own.
+                if _round or (user == bob and path != MY_RSVPS):
                     assert response["X-Reader-Cache"] == "hit", (user, path)
     event_page = event.get_absolute_url()
     assert "Your answer: <strong>Going</strong>" in fresh[ada, event_page]
     assert "<strong>number 1</strong> on the waiting list" in fresh[bob, event_page]
     assert fresh[ada, event_page] != fresh[bob, event_page]
+    assert ada.calendar_token in fresh[ada, MY_RSVPS]
+    assert bob.calendar_token not in fresh[ada, MY_RSVPS]
+    assert "Bob&#x27;s other group" in fresh[bob, MY_RSVPS]
+    assert "Bob&#x27;s other group" not in fresh[ada, MY_RSVPS]
+    assert f">{topic.name}</a>" in fresh[ada, submission.get_page_url()]
 
 
 def test_an_event_page_is_rendered_once_and_shared_between_members(page_cache):
@@ -260,9 +290,127 @@ def test_a_members_place_on_the_waiting_list_moves_when_someone_ahead_leaves(
     assert "<strong>number 1</strong> on the waiting list" in page
 
 
+# --- Topic and item pages: shared between members like the other reader pages --------------------
+
+
+def test_topic_and_item_pages_are_shared_between_members(page_cache):
+    topic, _issue, submission = topic_with_items()
+    ada, bob, kai = UserFactory(), UserFactory(), UserFactory(timezone="Asia/Kolkata")
+
+    for path in (topic.get_absolute_url(), submission.get_page_url()):
+        states = [logged_in(user).get(path)["X-Reader-Cache"] for user in (ada, bob, kai)]
+        assert states == ["miss", "hit", "miss"], path  # another zone: another page
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_topic_and_item_pages_cost_a_member_as_many_queries_whatever_the_rows(
+    django_assert_num_queries, rows
+):
+    """Rendered for a member (the page cache off): the topic's items, the item's topics and
+    its related items are read in as many queries for 1 as for 3."""
+    names = ["Sparsity", "Serving", "Long context"][:rows]
+    topics = [topic_with_items(rows, name)[0] for name in names]
+    _topic, _issue, submission = topic_with_items(rows, names[0])
+    submission_topics_set(submission=submission, topics=topics, actor=EditorFactory())
+    client = logged_in(UserFactory())
+    client.get(topics[0].get_absolute_url())  # the member and their session are cached from here
+
+    with django_assert_num_queries(3):  # the topic, the count of its items, the page of them
+        topic_page = client.get(topics[0].get_absolute_url()).content.decode()
+    with django_assert_num_queries(4):  # the item, its forum threads, its topics, related
+        item_page = client.get(submission.get_page_url()).content.decode()
+
+    assert topic_page.count('class="item-entry"') == 2 * rows
+    assert item_page.count('class="topic-chip"') == rows
+    assert item_page.count('class="item-row"') == min(rows * rows + rows - 1, 5)  # related
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_cached_topic_or_item_page_costs_a_member_no_query(
+    page_cache, django_assert_num_queries, rows
+):
+    topic, _issue, submission = topic_with_items(rows)
+    client = logged_in(UserFactory())
+    paths = [topic.get_absolute_url(), submission.get_page_url()]
+    for path in paths:
+        client.get(path)
+
+    for path in paths:
+        with django_assert_num_queries(0):
+            assert client.get(path)["X-Reader-Cache"] == "hit"
+
+
+def _chips_changed(topic, submission, editor):
+    serving = Topic.objects.create(name="Serving", slug="serving")
+    submission_topics_set(submission=submission, topics=[topic, serving], actor=editor)
+    return {submission.get_page_url(): 'href="/archive/topics/serving/">Serving</a>'}
+
+
+def _topic_described(topic, submission, editor):
+    topic.description = "Zeros where they do no harm."
+    topic_save(topic=topic, actor=editor)
+    return {topic.get_absolute_url(): "Zeros where they do no harm."}
+
+
+def _another_issue_published(topic, submission, editor):
+    sibling = accepted(title="A newer sibling")
+    sibling.topics.set([topic])  # chosen when it was submitted
+    issue = draft_issue(editor=editor)
+    issue_item_add(issue=issue, submission=sibling, actor=editor)
+    issue_publish(issue=issue, actor=editor)
+    return {
+        topic.get_absolute_url(): "A newer sibling",
+        submission.get_page_url(): "A newer sibling",  # among the related items
+    }
+
+
+def _blurb_corrected(topic, submission, editor):
+    item = submission.issue_items.get()
+    issue_item_set_blurb(item=item, blurb="A *corrected* blurb.", actor=editor)
+    return {submission.get_page_url(): "<em>corrected</em>"}
+
+
+@pytest.mark.parametrize(
+    "change", [_chips_changed, _topic_described, _another_issue_published, _blurb_corrected]
+)
+def test_topic_and_item_pages_show_a_change_to_members_at_once(
+    page_cache, django_capture_on_commit_callbacks, change
+):
+    topic, _issue, submission = topic_with_items()
+    editor = EditorFactory()
+    client = logged_in(UserFactory())
+    paths = [topic.get_absolute_url(), submission.get_page_url()]
+    for path in paths:
+        client.get(path)
+        assert client.get(path)["X-Reader-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expected = change(topic, submission, editor)
+
+    for path, text in expected.items():
+        page = client.get(path)
+        assert page["X-Reader-Cache"] == "miss", path
+        assert text in page.content.decode(), path
+
+
+def test_an_item_taken_out_of_its_issue_is_gone_for_members_at_once(
+    page_cache, django_capture_on_commit_callbacks
+):
+    _topic, _issue, submission = topic_with_items()
+    client = logged_in(UserFactory())
+    client.get(submission.get_page_url())
+    assert client.get(submission.get_page_url())["X-Reader-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        issue_item_remove(item=submission.issue_items.get(), actor=EditorFactory())
+
+    assert client.get(submission.get_page_url()).status_code == 404
+
+
 # --- My submissions: the member's own page, stored for them alone --------------------------------
 
 MY_SUBMISSIONS = "/my/submissions/"
+MY_RSVPS = "/events/me/rsvps/"
 
 
 @pytest.mark.parametrize("count", [1, 3])
@@ -306,6 +454,89 @@ def test_my_submissions_is_retired_when_a_submission_changes(
 
 def test_my_submissions_is_never_stored_for_a_visitor(page_cache):
     response = Client().get(MY_SUBMISSIONS)
+
+    assert response.status_code == 302
+    assert "X-Reader-Cache" not in response
+
+
+# --- My RSVPs: the member's own page, stored for them alone --------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_my_rsvps_is_stored_for_each_member_and_costs_no_query(
+    page_cache, django_assert_num_queries, count
+):
+    ada, bob = UserFactory(), UserFactory()
+    for number in range(count):
+        rsvp_set(event=published_event(title=f"Ada's group {number}"), user=ada, status="going")
+    rsvp_set(event=published_event(title="Bob's group"), user=bob, status="maybe")
+    ada_client, bob_client = logged_in(ada), logged_in(bob)
+    assert ada_client.get(MY_RSVPS)["X-Reader-Cache"] == "miss"
+
+    with django_assert_num_queries(0):
+        ada_page = ada_client.get(MY_RSVPS)
+    bob_page = bob_client.get(MY_RSVPS)
+
+    assert ada_page["X-Reader-Cache"] == "hit"
+    assert ada_page.content.decode().count("Ada&#x27;s group") == count
+    assert bob_page["X-Reader-Cache"] == "miss"  # never Ada's page
+    assert "Ada&#x27;s group" not in bob_page.content.decode()
+    assert "Your answer: <strong>Maybe</strong>" in bob_page.content.decode()
+
+
+def test_my_rsvps_shows_a_changed_answer_at_once(page_cache, django_capture_on_commit_callbacks):
+    member = UserFactory()
+    event = published_event(title="Pruning group")
+    rsvp_set(event=event, user=member, status="going")
+    client = logged_in(member)
+    client.get(MY_RSVPS)
+    assert client.get(MY_RSVPS)["X-Reader-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rsvp_set(event=event, user=member, status="not_going")
+    page = client.get(MY_RSVPS)
+
+    assert page["X-Reader-Cache"] == "miss"
+    assert "Your answer: <strong>Not going</strong>" in page.content.decode()
+
+
+def test_my_rsvps_shows_a_cancelled_event_at_once(page_cache, django_capture_on_commit_callbacks):
+    member = UserFactory()
+    event = published_event(title="Pruning group")
+    rsvp_set(event=event, user=member, status="going")
+    client = logged_in(member)
+    client.get(MY_RSVPS)
+    assert "Cancelled" not in client.get(MY_RSVPS).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        event_cancel(event=event, by=EditorFactory())
+    page = client.get(MY_RSVPS)
+
+    assert page["X-Reader-Cache"] == "miss"
+    assert '<span class="badge badge-cancelled">Cancelled</span>' in page.content.decode()
+
+
+def test_my_rsvps_shows_a_new_calendar_link_at_once_and_none_once_turned_off(
+    page_cache, django_capture_on_commit_callbacks
+):
+    member = UserFactory()
+    client = logged_in(member)
+    client.get(MY_RSVPS)
+    assert client.get(MY_RSVPS)["X-Reader-Cache"] == "hit"
+
+    for change in (calendar_token_reset, calendar_token_reset, calendar_token_revoke):
+        with django_capture_on_commit_callbacks(execute=True):
+            change(user=member)
+        page = client.get(MY_RSVPS)
+        assert page["X-Reader-Cache"] == "miss"
+        if member.calendar_token:
+            assert f"/events/me/{member.calendar_token}.ics" in page.content.decode()
+        else:
+            assert 'id="feed-url"' not in page.content.decode()
+
+
+def test_my_rsvps_is_never_stored_for_a_visitor(page_cache):
+    response = Client().get(MY_RSVPS)
 
     assert response.status_code == 302
     assert "X-Reader-Cache" not in response

@@ -9,8 +9,10 @@ It refuses a database that already holds issues, submissions or events. Rows are
 the project's own code (`render_markdown` for summaries and event descriptions,
 `newsletter.rendering.render_issue` for each issue and its items) and the search vectors are
 those publishing stores, so the pages served are what editors would have published. The newest
-issue has `--big-issue` items: the page the benchmark requests. Rendering runs in one process
-per core. Members' password is `bench-password`; the first five are editors.
+issue has `--big-issue` items: the page the benchmark requests. Every submission has the topic
+its title names (some a second or third), and the member the benchmark logs in as
+(`BENCH_MEMBER`) answers every fifth event. Rendering runs in one process per core. Members'
+password is `bench-password`; the first five are editors.
 
 Prints one JSON line on stdout (the paths the benchmark requests and the row counts) and its
 progress on stderr. Its vocabulary is in `newsletter/management/bench_vocabulary.py`, which
@@ -39,6 +41,7 @@ from events.models import RSVP, Event
 from newsletter import rendering
 from newsletter.links.canonical import canonical_key
 from newsletter.management.bench_vocabulary import (
+    BENCH_MEMBER,
     FIRST_NAMES,
     OPENERS,
     PASSWORD,
@@ -47,7 +50,7 @@ from newsletter.management.bench_vocabulary import (
     TIME_ZONES,
     TOPICS,
 )
-from newsletter.models import ExtraLink, Issue, IssueItem, Submission
+from newsletter.models import ExtraLink, Issue, IssueItem, Submission, Topic
 from newsletter.services.compose import events_section, section_for_kind
 from newsletter.services.issues import issue_create
 from portal.markdown import render_markdown
@@ -203,9 +206,33 @@ def _submissions(rng, now, users: list, count: int, published: int, processes: i
     return rows, dict(zip(summaries, summary_html, strict=True))
 
 
+def _topics(submissions: list) -> int:
+    """A topic for each of the vocabulary's, every submission under the one its title names
+    (as its submitter would pick), some under a second or third. A random generator of its
+    own: the rest of the archive keeps the shape it had before topics. Returns the count."""
+
+    rng = random.Random(13)  # noqa: S311  (the same every time)
+    topics = Topic.objects.bulk_create(
+        [Topic(name=name, slug=slugify(name), position=n) for n, name in enumerate(TOPICS)]
+    )
+    by_name = {topic.name: topic for topic in topics}
+    through = Submission.topics.through
+    rows = []
+    for submission in submissions:
+        # Titles read "<opener> <topic> for <target>" (_title).
+        named = by_name.get(submission.title.partition(" ")[2].rpartition(" for ")[0])
+        chosen = {(named or rng.choice(topics)).pk}
+        while len(chosen) < 3 and rng.random() < 0.3:
+            chosen.add(rng.choice(topics).pk)
+        rows += [through(submission_id=submission.pk, topic_id=pk) for pk in sorted(chosen)]
+    through.objects.bulk_create(rows, batch_size=BATCH)
+    return len(topics)
+
+
 def _events(rng, now, users: list, count: int, rsvps: int) -> tuple[list, int]:
     """Weekly reading groups and talks, most in the past, every other one with 40 seats, each
-    with `rsvps` answers (a waiting list where seats run out). Returns them and the answers."""
+    with `rsvps` answers (a waiting list where seats run out). Returns them and the answers.
+    The member the benchmark logs in as answers every fifth event (My RSVPs has rows)."""
 
     editors = users[:EDITORS]
     descriptions = [_summary(rng, n) for n in range(count)]
@@ -244,8 +271,12 @@ def _events(rng, now, users: list, count: int, rsvps: int) -> tuple[list, int]:
                 for i, e in enumerate(rows)
             ]
         )
-        for event in rows:
-            for position, user in enumerate(rng.sample(users, min(rsvps, len(users)))):
+        member = users[BENCH_MEMBER % len(users)]
+        for n, event in enumerate(rows):
+            answering = rng.sample(users, min(rsvps, len(users)))
+            if n % 5 == 0 and member not in answering:
+                answering[-1] = member  # the same number of answers, the same draws
+            for position, user in enumerate(answering):
                 answered = event.created_at + timedelta(minutes=position)
                 if event.capacity is not None:
                     going = position < event.capacity
@@ -465,6 +496,7 @@ class Command(BaseCommand):
             rng, now, users, count, published, processes, options["pool"]
         )
         log(f"submissions: {len(submissions)}")
+        log(f"topics: {_topics(submissions)}")
         events, answers = _events(rng, now, users, options["events"], options["rsvps"])
         log(f"events: {len(events)}, RSVPs: {answers}")
         issue_rows, items = _issues(rng, now, users[:EDITORS], sizes, submissions, events)
@@ -483,9 +515,18 @@ class Command(BaseCommand):
         draft = issue_create(title="The next issue", actor=users[0], introduction="Soon.")
         upcoming = [e for e in events if e.start > now and e.state == Event.State.PUBLISHED]
         event = next((e for e in upcoming if e.capacity), upcoming[0] if upcoming else None)
+        # The item page of the newest issue's first item, and the page of the first topic.
+        item = (
+            IssueItem.objects.filter(issue=newest, submission__isnull=False)
+            .select_related("submission")
+            .order_by("position", "id")
+            .first()
+        )
         result = {
             "paths": {
                 "issue": newest.get_absolute_url() if newest else None,
+                "item": item.submission.get_page_url() if item else None,
+                "topic": reverse("newsletter:topic", args=[slugify(TOPICS[0])]),
                 "event": event.get_absolute_url() if event else None,
                 "compose": reverse("admin:newsletter_issue_compose", args=[draft.pk]),
             },

@@ -9,7 +9,9 @@ from django.core.management import CommandError, call_command
 
 from events.models import RSVP, Event
 from newsletter import rendering, search
-from newsletter.models import Issue, IssueItem, SearchWord, Submission
+from newsletter.management.bench_vocabulary import BENCH_MEMBER
+from newsletter.models import Issue, IssueItem, SearchWord, Submission, Topic
+from newsletter.views.archive import ITEMS_PER_PAGE
 
 pytestmark = [
     pytest.mark.postgres,
@@ -78,6 +80,35 @@ def test_seed_bench_stores_the_archives_words_for_did_you_mean(seeded):
 
     assert SearchWord.objects.filter(word=word).exists()
     assert search.suggest(word[:-1] + "q" + word[-1]) == word
+
+
+def test_seed_bench_submissions_have_the_topic_their_title_names(seeded):
+    for submission in Submission.objects.prefetch_related("topics"):
+        names = [topic.name for topic in submission.topics.all()]
+        assert 1 <= len(names) <= 3
+        assert any(f" {name} for " in submission.title for name in names), submission.title
+
+
+def test_seed_bench_item_and_topic_pages_show_topics(client, seeded):
+    item_page = client.get(seeded["paths"]["item"])
+    topic_page = client.get(seeded["paths"]["topic"])
+    topic = Topic.objects.get(slug=seeded["paths"]["topic"].strip("/").rsplit("/", 1)[1])
+    published = IssueItem.objects.published().filter(submission__topics=topic).count()
+
+    assert item_page.status_code == 200
+    assert 'class="topic-chip"' in item_page.content.decode()
+    assert topic_page.status_code == 200
+    assert published > 0
+    assert topic_page.content.decode().count('class="item-entry"') == min(published, ITEMS_PER_PAGE)
+
+
+def test_seed_bench_gives_the_benchmarks_member_answers(client, seeded):
+    email = f"member{BENCH_MEMBER % 12}@example.org"
+    assert client.login(username=email.partition("@")[0], password="bench-password")
+    page = client.get("/events/me/rsvps/").content.decode()
+
+    assert RSVP.objects.filter(user__email=email).count() >= 1  # event 0 of 4, at least
+    assert "Your answer:" in page
 
 
 def test_seed_bench_event_page_is_upcoming(client, seeded):
