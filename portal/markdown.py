@@ -67,6 +67,11 @@ HEADING_SHIFT = 2
 # text. A real summary's table, whose cells each take a character and a `|` or more, never
 # comes near.
 MAX_PADDED_CELLS = 64
+# And all the tables of one text together have at most this many cells; the tables past it read
+# as text. The HTML of a table is several times its Markdown (`<td></td>` for a `|`), and nh3
+# takes time in proportion to the HTML: 100 kB of small tables were 780 kB of HTML and 100 ms,
+# nearly all of it nh3's. A newsletter's text never holds more than a few hundred cells.
+MAX_TABLE_CELLS = 2_000
 # Elements deeper than this lose their tags (their text stays). nh3's HTML parser takes time
 # in the square of the depth: 50,000 quotes inside each other (100 kB of `> `) took 13 s.
 MAX_NESTING = 32
@@ -115,19 +120,24 @@ _DELIMITER_ROW_PARTS = re.compile(rf"^({_ROW_PREFIX})({_ROW_CELLS})", re.MULTILI
 def _tables_bounded(text: str) -> str:
     """Text whose tables cannot be padded out of proportion: in each run of lines between
     blank lines, a table as wide as its widest delimiter row over every line of the run may
-    have at most one cell for every two characters of the run, plus MAX_PADDED_CELLS. A run past
-    that gets its delimiter rows escaped (`\\|---|`), so comrak reads it as text, shown as
-    typed. Every step is a regex or a count over the text: linear."""
+    have at most one cell for every two characters of the run, plus MAX_PADDED_CELLS, and all
+    the runs' tables together at most MAX_TABLE_CELLS. A run past either gets its delimiter rows
+    escaped (`\\|---|`), so comrak reads it as text, shown as typed. Every step is a regex or
+    a count over the text: linear."""
     if "|" not in text or "-" not in text:
         return text
     runs = _BLANK_LINE.split(text)
+    cells_left = MAX_TABLE_CELLS
     for index in range(0, len(runs), 2):
         run = runs[index]
         if "|" not in run or "-" not in run:
             continue
         columns = max(map(_cells, _DELIMITER_ROW_PARTS.findall(run)), default=0)
-        if columns * (run.count("\n") + 1) > len(run) // 2 + MAX_PADDED_CELLS:
+        cells = columns * (run.count("\n") + 1)
+        if cells > len(run) // 2 + MAX_PADDED_CELLS or cells > cells_left:
             runs[index] = _DELIMITER_ROW_PARTS.sub(r"\1\\\2", run)
+        else:
+            cells_left -= cells
     return "".join(runs)
 
 

@@ -21,6 +21,7 @@ from portal.markdown import (
     MAX_NESTING,
     MAX_PADDED_CELLS,
     MAX_QUOTE_DEPTH,
+    MAX_TABLE_CELLS,
     markdownify,
     render_inline_markdown,
     render_markdown,
@@ -349,10 +350,23 @@ def test_render_markdown_table_padding_is_capped():
 
 
 def test_render_markdown_table_with_a_cell_per_two_characters_stays_a_table():
-    """The padding bound leaves a table of one-letter cells alone, however long."""
+    """The padding bound leaves a table of one-letter cells alone, however long (up to the
+    text's MAX_TABLE_CELLS)."""
     rows = MAX_PADDED_CELLS * 4
     html = render_markdown("| a | b |\n|---|---|\n" + "|x|y|\n" * rows)
     assert html.count("<td>") == 2 * rows
+
+
+def test_render_markdown_tables_of_one_text_share_a_cell_budget():
+    """Each table is well-formed, but all of them together pass MAX_TABLE_CELLS (the guard
+    counts a table as its columns times its lines: 2 × 11 here): those past it read as text,
+    every character kept."""
+    table = "| a | b |\n|---|---|\n" + "\n".join(["|x|y|"] * 9)
+    count = MAX_TABLE_CELLS // 22 + 10
+    html = render_markdown("\n\n".join([table] * count))
+    assert html.count("<table>") == MAX_TABLE_CELLS // 22
+    assert html.count("x") == 9 * count
+    assert html.count("|---|---|") == 10
 
 
 def test_render_markdown_short_rows_of_a_narrow_table_are_padded():
