@@ -27,6 +27,7 @@ first letter — slower, but SQLite is for development only.
 from __future__ import annotations
 
 import difflib
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -106,7 +107,7 @@ class Hit:
             chips,
             self.issue_number,
             self.issue_title,
-            dateformat.format(when, "c"),
+            when.isoformat(),  # the date filter's "c"
             dateformat.format(when, "j F Y"),
         )
 
@@ -138,12 +139,45 @@ def search_issues(query: str, *, limit: int = ISSUE_HITS) -> list[Hit]:
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
+_VARIANT_KEYS = ("query", "query_1", "query_2")
+
+
+def _ts_query(count: int) -> str:
+    return (
+        "("
+        + " || ".join(
+            f"websearch_to_tsquery(%(config)s::regconfig, %({key})s)"
+            for key in _VARIANT_KEYS[:count]
+        )
+        + ")"
+    )
+
+
 # The query as typed, OR the same query in the other spellings (the same text when it has none).
-_TS_QUERY = (
-    "(websearch_to_tsquery(%(config)s::regconfig, %(query)s)"
-    " || websearch_to_tsquery(%(config)s::regconfig, %(query_1)s)"
-    " || websearch_to_tsquery(%(config)s::regconfig, %(query_2)s))"
-)
+_TS_QUERY = _ts_query(len(_VARIANT_KEYS))
+# Where a statement filters on it (`@@`), only the distinct spellings are OR'ed (`_matching`).
+_MATCHES = " @@ " + _TS_QUERY
+
+
+@functools.cache
+def _matching(sql: str, count: int) -> str:
+    """`sql` with its match conditions on the `count` distinct spellings only.
+
+    Most queries have one spelling, so the tsquery repeats the same query three times; the
+    GIN index and the recheck of each row then test it three times over (a tenth of the items
+    statement's time on 2,000 issues). An OR of the same query matches the same rows, so the
+    filters take each spelling once. ts_rank and ts_headline keep the three-part tsquery:
+    their ranks and snippets depend on its shape, and readers see those.
+    """
+    return sql.replace(_MATCHES, " @@ " + _ts_query(count))
+
+
+def _execute(cursor, sql: str, params: dict) -> list[tuple]:
+    count = len({params[key] for key in _VARIANT_KEYS})
+    cursor.execute(_matching(sql, count), params)
+    return cursor.fetchall()
+
+
 _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)s"
 
 # What IssueItem.objects.published() means: the item's own flag and its issue published.
@@ -255,8 +289,7 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
         recent=settings.NEWSLETTER_SEARCH_RECENT_ITEMS,
     )
     with connection.cursor() as cursor:
-        cursor.execute(_ITEMS_SQL, params)
-        rows = cursor.fetchall()
+        rows = _execute(cursor, _ITEMS_SQL, params)
     urls, topic_urls = _IssueUrls(), _TopicUrls()
     hits = []
     for _, pk, number, slug, issue_title, published_at, title, snippet, emoji, topics in rows:
@@ -280,8 +313,7 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
 
 def _search_issues_sql(query: str, limit: int) -> list[Hit]:
     with connection.cursor() as cursor:
-        cursor.execute(_ISSUES_SQL, _params(query, limit=limit))
-        rows = cursor.fetchall()
+        rows = _execute(cursor, _ISSUES_SQL, _params(query, limit=limit))
     urls = _IssueUrls()
     return [
         Hit(
@@ -332,7 +364,8 @@ class _IssueUrls:
 
     def __call__(self, number: int, slug: str) -> str:
         if number not in self._urls:
-            self._urls[number] = Issue(number=number, slug=slug).get_absolute_url()
+            # Issue.get_absolute_url without building a model instance for it.
+            self._urls[number] = reverse("newsletter:issue-detail", args=[number, slug])
         return self._urls[number]
 
 
@@ -453,13 +486,12 @@ def search_events(query: str, *, limit: int = EVENT_HITS) -> list[EventHit]:
             event_cancelled=Event.State.CANCELLED,
         )
         with connection.cursor() as cursor:
-            cursor.execute(_EVENTS_SQL, params)
-            rows = cursor.fetchall()
+            rows = _execute(cursor, _EVENTS_SQL, params)
         return [
             EventHit(
                 title=marked(title),
                 snippet=marked(snippet),
-                url=Event(slug=slug).get_absolute_url(),
+                url=reverse("events:event-detail", args=[slug]),  # Event.get_absolute_url
                 start=start,
                 cancelled=state == Event.State.CANCELLED,
             )
