@@ -1,5 +1,6 @@
 """Search over published issues and items: matching, ranking, highlighting, bad input."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -436,3 +437,33 @@ def test_pages_stop_at_the_ranked_matches(client, settings):
     assert 'rel="next"' not in first.content.decode()
     assert second.status_code == 404
     assert "There is no page 2; here is the first page." in second.content.decode()
+
+
+@pytest.mark.skipif(not search.full_text(), reason="PostgreSQL only")
+def test_the_filters_take_each_spelling_once_and_find_both(client):
+    publish(
+        accepted(title="Quantisation of pruned models"),
+        accepted(title="Quantization in practice"),
+        accepted(title="Pruning schedules"),
+    )
+
+    def filters(query: str) -> tuple[list[str], list[int]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(URL, {"q": query})
+        sql = " ".join(q["sql"] for q in queries.captured_queries)
+        # What each `@@` filter ORs: one websearch_to_tsquery per distinct spelling.
+        found = re.findall(r"@@ \(((?:[^()]|\([^()]*\))*)\)", sql)
+        return hit_titles(response), [part.count("websearch_to_tsquery") for part in found]
+
+    titles, counts = filters("pruning")
+    assert sorted(titles) == [
+        "<mark>Pruning</mark> schedules",
+        "Quantisation of <mark>pruned</mark> models",
+    ]
+    assert counts == [1, 1, 1, 1]  # recent and older items, issues, events
+    titles, counts = filters("quantization")
+    assert sorted(titles) == [
+        "<mark>Quantisation</mark> of pruned models",
+        "<mark>Quantization</mark> in practice",
+    ]
+    assert counts == [2, 2, 2, 2]
