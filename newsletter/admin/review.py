@@ -15,7 +15,6 @@ from the HTML cells the JSON answer carries. Every write goes through the servic
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -28,7 +27,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
@@ -49,6 +48,7 @@ from portal.markdown import render_markdown
 from ..models import Activity, Endorsement, Submission, SubqueryCount, Vote
 from .review_cells import VOTE_BUTTONS, my_vote_cell, tally_cell
 from .review_display import (
+    duplicate_warnings,
     endorsements_html,
     link_host,
     metadata_fields,
@@ -216,21 +216,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description="duplicates")
     def duplicates(self, obj: Submission) -> str:
         """Other submissions (in any state) with the same link or the same title."""
-        changelist = _changelist_url()
-        warnings = []
-        if obj.same_link:
-            query = urlencode({"canonical_key": obj.canonical_key, "state": "all"})
-            warnings.append((f"{changelist}?{query}", "same link", obj.same_link))
-        if obj.same_title:
-            query = urlencode({"title__iexact": obj.title, "state": "all"})
-            warnings.append((f"{changelist}?{query}", "same title", obj.same_title))
-        if not warnings:
-            return "—"
-        return format_html_join(
-            "",
-            '<a class="review-warning" href="{}">⚠ {}: {} other{}</a>',
-            ((url, label, count, "s" if count != 1 else "") for url, label, count in warnings),
-        )
+        return duplicate_warnings(_changelist_url(), obj) or "—"
 
     def _tally_html(self, obj: Submission, user) -> str:
         return tally_cell(obj, user)

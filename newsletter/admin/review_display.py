@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html, format_html_join, strip_tags
@@ -14,6 +14,26 @@ from django.utils.text import Truncator
 from ..models import Endorsement, Submission, Vote
 
 SUMMARY_CHARS = 160
+
+
+def duplicate_warnings(changelist_url: str, obj: Submission) -> str:
+    """Links to the other submissions (in any state) with the same link or the same title, as
+    the queue's rows and the review page show them; empty when there are none. `obj` carries
+    the `same_link` and `same_title` counts the review queryset annotates."""
+    warnings = []
+    if obj.same_link:
+        query = urlencode({"canonical_key": obj.canonical_key, "state": "all"})
+        warnings.append((f"{changelist_url}?{query}", "same link", obj.same_link))
+    if obj.same_title:
+        query = urlencode({"title__iexact": obj.title, "state": "all"})
+        warnings.append((f"{changelist_url}?{query}", "same title", obj.same_title))
+    return format_html_join(
+        "",
+        '<a class="review-warning" href="{}">⚠ {}: {} other{}</a>',
+        ((url, label, count, "s" if count != 1 else "") for url, label, count in warnings),
+    )
+
+
 REASONS_SHOWN = 3
 
 # The fetched details editors read, in this order, with their labels; anything else is left

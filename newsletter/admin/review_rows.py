@@ -18,7 +18,6 @@ import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from html import escape
-from urllib.parse import urlencode
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_list import result_headers
@@ -32,7 +31,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from ..models import Submission
-from .review_display import endorsements_html, link_host, summary_excerpt
+from .review_display import duplicate_warnings, endorsements_html, link_host, summary_excerpt
 
 # What the rows read of each submission and its submitter (with the annotations of the
 # admin's queryset): the original texts and the fetched details stay in the database.
@@ -101,18 +100,7 @@ def _title(page: _Page, obj: Submission) -> str:
 
 
 def _duplicates(page: _Page, obj: Submission) -> str:
-    warnings = []
-    if obj.same_link:
-        query = urlencode({"canonical_key": obj.canonical_key, "state": "all"})
-        warnings.append((f"{page.changelist_url}?{query}", "same link", obj.same_link))
-    if obj.same_title:
-        query = urlencode({"title__iexact": obj.title, "state": "all"})
-        warnings.append((f"{page.changelist_url}?{query}", "same title", obj.same_title))
-    return "".join(
-        f'<a class="review-warning" href="{escape(url)}">⚠ {label}: {count} '
-        f"other{'s' if count != 1 else ''}</a>"
-        for url, label, count in warnings
-    )
+    return duplicate_warnings(page.changelist_url, obj) if obj.same_link or obj.same_title else ""
 
 
 def _age(now: datetime, created: datetime) -> str:
