@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -467,3 +468,23 @@ def test_the_filters_take_each_spelling_once_and_find_both(client):
         "<mark>Quantization</mark> in practice",
     ]
     assert counts == [2, 2, 2, 2]
+
+
+def test_a_hits_topic_chips_are_the_shared_chips_include():
+    """A hit's HTML is written in Python for speed; its topic chips must stay what the
+    site's chips include writes everywhere else, so a change to one fails here."""
+    topics = (search.TopicRef("Long context", "long-context"), search.TopicRef("A & <b>", "a-b"))
+    hit = search.Hit(
+        title="t",
+        snippet="",
+        url="/x/",
+        emoji="📰",
+        issue_number=1,
+        issue_title="One",
+        published_at=timezone.now(),
+        topics=topics,
+        topic_urls=tuple(reverse("newsletter:topic", args=[topic.slug]) for topic in topics),
+    )
+    chips = render_to_string("newsletter/includes/_topic_chips.html", {"topics": topics}).strip()
+    assert chips
+    assert chips in hit.html
