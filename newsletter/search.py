@@ -7,12 +7,14 @@ index, and `ts_headline` for the highlighted snippet. On SQLite: every word must
 the `<mark>` tags are added, so a member's words can never become markup.
 
 A search nobody asked before misses the page cache, so it is the costliest reader page; on
-PostgreSQL it is three statements written out in SQL (`_ITEMS_SQL`, `_ISSUES_SQL`,
-`_EVENTS_SQL`) rather than built by the ORM. The items statement reads a bounded number of
-matching items (the most recently placed, see `_ITEMS_SQL`), ranks and counts those, and only
-then joins the page of results to their submissions, events and topics and highlights them;
-each hit's HTML is written out in Python (`Hit.html`). Its cost no longer grows with the
-archive: docs/performance.md has the figures.
+PostgreSQL it is four statements written out in SQL rather than built by the ORM. The ranking
+(`_ITEMS_SQL`) reads a bounded number of matching items (the most recently placed), ranks and
+counts those; the page of hits (`_HITS_SQL`) joins the ten it chose to their submissions,
+events and topics and highlights them; then the issues (`_ISSUES_SQL`) and events
+(`_EVENTS_SQL`). The last three do not depend on how common the words are, so they are
+prepared (`portal.db.prepared_cursor`): planning them cost more than running them. Each hit's
+HTML is written out in Python (`Hit.html`). The cost no longer grows with the archive:
+docs/performance.md has the figures.
 
 British and American spellings find each other (newsletter/spelling.py): the query is also
 written in the other spelling, and the tsqueries are joined with OR, so the GIN index still
@@ -43,6 +45,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from events.models import Event
 from newsletter.services.issues import SEARCH_CONFIG
+from portal.db import prepared_cursor
 
 from .models import Issue, IssueItem, SearchWord, Section, Submission, Topic
 from .rendering import TopicRef
@@ -155,6 +158,12 @@ _VARIANT = "websearch_to_tsquery(%(config)s::regconfig, %({})s)"
 _TS_QUERY = "(" + " || ".join(map(_VARIANT.format, _VARIANT_KEYS)) + ")"
 
 
+# The same in the prepared statements (hits, issues, events): a generic plan cannot fold the
+# query into a constant, and would parse it again for every row it ranks or highlights; as a
+# scalar sub-select it is computed once a run (and the GIN index still answers `@@` with it).
+_TS_QUERY_ONCE = f"(SELECT {_TS_QUERY})"
+
+
 @functools.cache
 def _matching(sql: str, count: int) -> str:
     """`sql` with its match conditions (`@@`) on the `count` distinct spellings only: most
@@ -162,7 +171,9 @@ def _matching(sql: str, count: int) -> str:
     tenth of the items statement on 2,000 issues); an OR of the same query matches the same
     rows. ts_rank and ts_headline keep the three-part tsquery: readers see their results."""
     distinct = "(" + " || ".join(map(_VARIANT.format, _VARIANT_KEYS[:count])) + ")"
-    return sql.replace(" @@ " + _TS_QUERY, " @@ " + distinct)
+    return sql.replace(" @@ " + _TS_QUERY, " @@ " + distinct).replace(
+        f" @@ (SELECT {_TS_QUERY})", f" @@ (SELECT {distinct})"
+    )
 
 
 def _execute(cursor, sql: str, params: dict) -> list[tuple]:
@@ -184,8 +195,7 @@ _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)
 # recent part has too few (a rare word: few rows either way). Only those are ranked and
 # counted; when there are that many, the page says "100+ found". (`item.id + 0` keeps the
 # older part from ANDing the GIN bitmap with the primary key's bitmap of nearly every row,
-# which cost more than it saved.) The topics of the page's submissions come in the same
-# statement.
+# which cost more than it saved.) It returns the count and the ids of the page, in order.
 # What the candidates carry on, so the ranking does not read the items again.
 _CANDIDATE_COLUMNS = "item.id, item.issue_id, item.section_id, item.position, item.search_vector"
 _ITEMS_SQL = f"""
@@ -218,14 +228,22 @@ WITH recent AS MATERIALIZED (
              candidates.id
     LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT ranked.total, ranked.id, issue.number, issue.slug, issue.title, issue.published_at,
+SELECT total, id FROM ranked
+ORDER BY rank DESC, published_at DESC, section_position, position, id
+"""  # noqa: S608  (only table names and fixed fragments are formatted in; values are parameters)
+
+# The page of hits, by the ids the ranking chose, in its order. Its plan does not depend on the
+# words (ten primary-key lookups), so it is prepared (`portal.db.prepared_cursor`): planned once
+# per connection, where planning its joins cost more than running them.
+_HITS_SQL = f"""
+SELECT item.id, issue.number, issue.slug, issue.title, issue.published_at,
        ts_headline(
            %(config)s::regconfig,
            COALESCE(NULLIF(submission.title, ''), event.title, submission.url),
-           {_TS_QUERY},
+           {_TS_QUERY_ONCE},
            %(title_options)s
        ),
-       ts_headline(%(config)s::regconfig, item.search_text, {_TS_QUERY}, %(snippet_options)s),
+       ts_headline(%(config)s::regconfig, item.search_text, {_TS_QUERY_ONCE}, %(snippet_options)s),
        COALESCE(
            NULLIF(section.kind_emoji ->> COALESCE(submission.kind, 'event'), ''), section.emoji
        ),
@@ -236,23 +254,22 @@ SELECT ranked.total, ranked.id, issue.number, issue.slug, issue.title, issue.pub
            WHERE link.submission_id = item.submission_id
            ORDER BY topic.position, topic.name
        )
-FROM ranked
-JOIN {IssueItem._meta.db_table} item ON item.id = ranked.id
-JOIN {Issue._meta.db_table} issue ON issue.id = ranked.issue_id
-JOIN {Section._meta.db_table} section ON section.id = ranked.section_id
+FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page (id, place)
+JOIN {IssueItem._meta.db_table} item ON item.id = page.id
+JOIN {Issue._meta.db_table} issue ON issue.id = item.issue_id
+JOIN {Section._meta.db_table} section ON section.id = item.section_id
 LEFT JOIN {Submission._meta.db_table} submission ON submission.id = item.submission_id
 LEFT JOIN {Event._meta.db_table} event ON event.id = item.event_id
-ORDER BY ranked.rank DESC, ranked.published_at DESC, ranked.section_position, ranked.position,
-         ranked.id
-"""  # noqa: S608  (only table names and fixed fragments are formatted in; values are parameters)
+ORDER BY page.place
+"""  # noqa: S608  (as above)
 
 _ISSUES_SQL = f"""
 SELECT issue.number, issue.slug, issue.title, issue.published_at,
-       ts_headline(%(config)s::regconfig, issue.title, {_TS_QUERY}, %(title_options)s),
-       ts_headline(%(config)s::regconfig, issue.search_text, {_TS_QUERY}, %(snippet_options)s)
+       ts_headline(%(config)s::regconfig, issue.title, {_TS_QUERY_ONCE}, %(title_options)s),
+       ts_headline(%(config)s::regconfig, issue.search_text, {_TS_QUERY_ONCE}, %(snippet_options)s)
 FROM {Issue._meta.db_table} issue
-WHERE issue.search_vector @@ {_TS_QUERY} AND {_PUBLISHED_ISSUE}
-ORDER BY ts_rank(issue.search_vector, {_TS_QUERY}) DESC, issue.published_at DESC
+WHERE issue.search_vector @@ {_TS_QUERY_ONCE} AND {_PUBLISHED_ISSUE}
+ORDER BY ts_rank(issue.search_vector, {_TS_QUERY_ONCE}) DESC, issue.published_at DESC
 LIMIT %(limit)s
 """  # noqa: S608  (as above)
 
@@ -282,10 +299,15 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
         recent=settings.NEWSLETTER_SEARCH_RECENT_ITEMS,
     )
     with connection.cursor() as cursor:
-        rows = _execute(cursor, _ITEMS_SQL, params)
+        ranked = _execute(cursor, _ITEMS_SQL, params)
+    if not ranked:
+        return Results(hits=[], total=0)
+    with prepared_cursor() as cursor:
+        cursor.execute(_HITS_SQL, {**params, "ids": [pk for _, pk in ranked]})
+        rows = cursor.fetchall()
     urls, topic_urls = _IssueUrls(), _TopicUrls()
     hits = []
-    for _, pk, number, slug, issue_title, published_at, title, snippet, emoji, topics in rows:
+    for pk, number, slug, issue_title, published_at, title, snippet, emoji, topics in rows:
         refs = tuple(TopicRef(*topic.split("\x1f", 1)) for topic in topics)
         hits.append(
             Hit(
@@ -300,12 +322,12 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
                 topic_urls=tuple(topic_urls(ref.slug) for ref in refs),
             )
         )
-    total = rows[0][0] if rows else 0
+    total = ranked[0][0]
     return Results(hits=hits, total=total, more=total >= candidates)
 
 
 def _search_issues_sql(query: str, limit: int) -> list[Hit]:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         rows = _execute(cursor, _ISSUES_SQL, _params(query, limit=limit))
     urls = _IssueUrls()
     return [
@@ -446,15 +468,15 @@ _VISIBLE_EVENT = "event.state IN (%(event_published)s, %(event_cancelled)s)"
 # the rows shown, not on every event that matches.
 _EVENTS_SQL = f"""
 WITH best AS (
-    SELECT event.id, ts_rank({_EVENT_DOCUMENT}, {_TS_QUERY}) AS rank
+    SELECT event.id, ts_rank({_EVENT_DOCUMENT}, {_TS_QUERY_ONCE}) AS rank
     FROM {Event._meta.db_table} event
-    WHERE {_EVENT_DOCUMENT} @@ {_TS_QUERY} AND {_VISIBLE_EVENT}
+    WHERE {_EVENT_DOCUMENT} @@ {_TS_QUERY_ONCE} AND {_VISIBLE_EVENT}
     ORDER BY rank DESC, event.start DESC
     LIMIT %(limit)s
 )
 SELECT event.slug, event.start, event.state,
-       ts_headline(%(config)s::regconfig, event.title, {_TS_QUERY}, %(title_options)s),
-       ts_headline(%(config)s::regconfig, event.description, {_TS_QUERY}, %(snippet_options)s)
+       ts_headline(%(config)s::regconfig, event.title, {_TS_QUERY_ONCE}, %(title_options)s),
+       ts_headline(%(config)s::regconfig, event.description, {_TS_QUERY_ONCE}, %(snippet_options)s)
 FROM best JOIN {Event._meta.db_table} event ON event.id = best.id
 ORDER BY best.rank DESC, event.start DESC
 """  # noqa: S608  (as above)
@@ -478,7 +500,7 @@ def search_events(query: str, *, limit: int = EVENT_HITS) -> list[EventHit]:
             event_published=Event.State.PUBLISHED,
             event_cancelled=Event.State.CANCELLED,
         )
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             rows = _execute(cursor, _EVENTS_SQL, params)
         return [
             EventHit(

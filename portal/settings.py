@@ -120,6 +120,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
+            # Django's cursors bind parameters on the client and never prepare; this lets
+            # the server-binding cursor of portal.db.prepared_cursor (search) prepare its
+            # statements (psycopg prepares nothing while it is None, Django's default).
+            "prepare_threshold": 5,
         }
     )
 # Seconds of database time a web request may take before its query is cut off (portal/db.py).

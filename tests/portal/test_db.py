@@ -11,8 +11,10 @@ import psycopg
 import pytest
 from django.db import close_old_connections, connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from portal import views
+from portal.db import prepared_cursor
 from tests.factories import UserFactory
 
 
@@ -136,3 +138,30 @@ def test_readyz_is_not_redirected_to_https(client, settings):
     settings.SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
     assert client.get("/readyz").status_code == 200
     assert client.get("/archive/").status_code == 301
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+def test_a_prepared_cursor_prepares_and_is_counted_and_watched_like_any_other():
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    statement = "SELECT %(number)s::int * 2 AS twice -- prepared cursor test"
+    with connection.execute_wrapper(wrapper), CaptureQueriesContext(connection) as queries:
+        for number in range(3):
+            with prepared_cursor() as cursor:
+                cursor.execute(statement, {"number": number})
+                assert cursor.fetchall() == [(number * 2,)]
+    assert seen == [statement] * 3  # through Django's execute wrappers, as the deadline's is
+    assert [query["sql"] for query in queries.captured_queries] == [
+        "SELECT $1::int * 2 AS twice -- prepared cursor test"
+    ] * 3
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%prepared cursor test%"],
+        )
+        assert cursor.fetchone()[0] == 1  # parsed once on this connection, run three times
