@@ -11,7 +11,8 @@ A frame holds no database data, only template text, settings and what its varian
 visitor's kind, as for the page cache (`portal.pagecache.page_variant`: anonymous, or a
 member's role and time zone, all the navigation shows of them), and the language. None of these
 changes while the process runs, so a frame never goes stale: a deploy starts new processes, and
-with DEBUG on (templates reloaded as they are edited) no frame is kept.
+with DEBUG on (templates reloaded as they are edited) no frame is kept. Tests that change a
+setting drop every frame.
 
 A member's frame holds their logout form's CSRF token: it is kept with a placeholder instead,
 and each request puts the member's own token back, as the page cache does. An anonymous frame
@@ -27,6 +28,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -93,6 +95,15 @@ class _Frames:
 
 
 frames = _Frames(FRAMES_KEPT)
+
+
+def _setting_changed(**kwargs) -> None:
+    """Frames hold settings (the site's name, static URLs): when one changes (only tests
+    change them while a process runs), frames made before are dropped."""
+    frames.clear()
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="portal.frames")
 
 
 def _cut(html: str, slots: dict[str, str]) -> Frame:
