@@ -87,6 +87,9 @@ def search_view(request: HttpRequest) -> HttpResponse:
         if suggestion:
             context["suggestion"] = suggestion
             context["suggestion_query"] = urlencode({"q": suggestion})
+    # Loading the member may set their time zone (portal.auth), which the events' dates are
+    # written in: loaded before the results, as when the whole page was one render.
+    request.user.is_authenticated  # noqa: B018
     # Only the query and the results differ from one search to the next: the rest of the page
     # is the frame, rendered once per process (portal/frames.py). The frame's context is the
     # same for every valid search: a form without errors, and whether the results are ranked.

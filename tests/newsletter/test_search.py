@@ -563,3 +563,16 @@ def test_search_framed_page_makes_the_queries_of_a_normal_render(
 
     # As before frames: items, issues, events (a member's session and account come cached).
     assert len(framed) == len(normal) <= (3 if search.full_text() else 5)
+
+
+def test_search_events_dates_in_a_zone_changed_elsewhere(member_client, member):
+    """Loading the member may set their zone (a change made in another session shows from
+    their next request): the results are written after that, as the whole page was."""
+    published_event(title="Sparse reading group", start=timezone.now() + timedelta(days=3))
+    member_client.get(URL, {"q": "sparse"})
+    member.timezone = "Asia/Kolkata"
+    member.save()
+
+    page = member_client.get(URL, {"q": "sparse"}).content.decode()
+
+    assert " IST</time>" in page
