@@ -149,8 +149,9 @@ def render_framed(
     kind. The same goes for what the template reads of the request other than the visitor's
     kind (the URL's view, for the navigation): `key` must tell those apart. Only `slots` vary
     from one request to the next; each is escaped or safe text (`escape(...)`, a rendered
-    include), printed as it is wherever the template prints it, and nowhere else used (no
-    `{% if %}` on its value, no filter).
+    include), printed as it is wherever the template prints it, never filtered, and tested
+    (`{% if query %}`) only where the test holds for every request with this `key` (search
+    frames only non-empty queries).
     """
     for name, value in slots.items():
         if not isinstance(value, SafeData):
