@@ -97,7 +97,7 @@ PERSONAL_PLACEHOLDER = "<\x00personal\x00>"
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 
 
-def _variant(request: HttpRequest, members: bool, per_member: bool = False) -> str | None:
+def page_variant(request: HttpRequest, members: bool, per_member: bool = False) -> str | None:
     """ "" for an anonymous visitor; for a logged-in member, what their page depends on (role
     and time zone); None when the page must be rendered afresh."""
     cookies = request.COOKIES
@@ -121,7 +121,7 @@ def _variant(request: HttpRequest, members: bool, per_member: bool = False) -> s
     return f"{role or 'member'} {zone}"
 
 
-def _without_csrf_token(request: HttpRequest, content: bytes) -> bytes:
+def without_csrf_token(request: HttpRequest, content: bytes) -> bytes:
     """The page with this member's CSRF token (wherever it appears) replaced by the
     placeholder; it is the only secret of theirs a shared member page holds."""
     secret = request.META.get("CSRF_COOKIE")
@@ -167,7 +167,7 @@ def _shared_parts(request: HttpRequest, response: HttpResponse) -> dict:
     token taken out of each pre-rendered part."""
     parts = dict(getattr(response, "personal", None) or {})
     parts["blocks"] = {
-        name: _without_csrf_token(request, block.encode()).decode()
+        name: without_csrf_token(request, block.encode()).decode()
         for name, block in parts.get("blocks", {}).items()
     }
     return parts
@@ -293,7 +293,7 @@ def _rendered(request, view, args, kwargs, variant, personal, fresh) -> HttpResp
     if _storable(request, response, bool(variant)) and None not in generations:
         content = response.content
         if variant:
-            content = _without_csrf_token(request, content)
+            content = without_csrf_token(request, content)
         headers = {name: response[name] for name in KEPT_HEADERS if name in response}
         entry = (generations, expires, content, headers)
         _store(page_key, (*entry, parts) if shared else entry, path)
@@ -345,7 +345,7 @@ def reader_page(
                 seconds <= 0
                 or request.method not in ("GET", "HEAD")
                 or not _cacheable_query(request, allowed)
-                or (variant := _variant(request, members, per_member)) is None
+                or (variant := page_variant(request, members, per_member)) is None
                 or (per_member and not variant)
             ):
                 return view(request, *args, **kwargs)

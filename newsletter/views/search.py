@@ -8,15 +8,19 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.views.decorators.http import require_GET
 
 from newsletter import search
 from portal import pagination
+from portal.frames import render_framed
 from portal.pagecache import reader_page
 
 from .archive import item_rows, published_items
 
 LATEST_ITEMS = 10
+RESULTS_TEMPLATE = "newsletter/includes/_search_results.html"
 
 
 class SearchForm(forms.Form):
@@ -40,6 +44,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "query": "",
+        "q_value": form["q"].value() or "",  # as typed, spaces and all
         "hits": [],
         "issue_hits": [],
         "page_obj": None,
@@ -82,4 +87,21 @@ def search_view(request: HttpRequest) -> HttpResponse:
         if suggestion:
             context["suggestion"] = suggestion
             context["suggestion_query"] = urlencode({"q": suggestion})
-    return render(request, "newsletter/search.html", context, status=status)
+    # Loading the member may set their time zone (portal.auth), which the events' dates are
+    # written in: loaded before the results, as when the whole page was one render.
+    request.user.is_authenticated  # noqa: B018
+    # Only the query and the results differ from one search to the next: the rest of the page
+    # is the frame, rendered once per process (portal/frames.py). The frame's context is the
+    # same for every valid search: a form without errors, and whether the results are ranked.
+    return render_framed(
+        request,
+        "newsletter/search.html",
+        key="search ranked" if context["ranked"] else "search",
+        context={"form": form, "ranked": context["ranked"]},
+        slots={
+            "query": escape(query),
+            "q_value": escape(context["q_value"]),
+            "results": render_to_string(RESULTS_TEMPLATE, context),
+        },
+        status=status,
+    )

@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
+from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, ContextList
 from django.urls import reverse
 from django.utils import timezone
 
@@ -490,3 +491,90 @@ def test_a_hits_topic_chips_are_the_shared_chips_include():
     chips = render_to_string("newsletter/includes/_topic_chips.html", {"topics": topics}).strip()
     assert chips
     assert chips in hit.html
+
+
+# --- The page's frame (portal/frames.py): byte for byte the page render gives --------------------
+
+CSRF_TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value=")[A-Za-z0-9]{64}"')
+
+
+def csrf_masked(content: bytes) -> str:
+    return CSRF_TOKEN.sub(r'\1TOKEN"', content.decode())
+
+
+def rendered_normally(response) -> bytes:
+    """The page `django.shortcuts.render` gives for the view's context (as the results include
+    received it), for the same request."""
+    contexts = response.context
+    if not isinstance(contexts, ContextList):
+        contexts = [contexts]
+    context = next(c.flatten() for c in contexts if "hits" in c)
+    results = render_to_string("newsletter/includes/_search_results.html", context)
+    page = render(response.wsgi_request, "newsletter/search.html", {**context, "results": results})
+    return page.content
+
+
+@pytest.fixture
+def archive():
+    publish(
+        *(accepted(title=f"Sparse kernels part {n}") for n in range(12)),
+        accepted(title="Speculative decoding for faster inference"),
+        title="Sparse special",
+    )
+    published_event(title="Sparse reading group")
+
+
+@pytest.mark.parametrize("visitor", ["client", "member_client", "editor_client"])
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"q": "sparse"}, 200),
+        ({"q": ' sparse "<kernels>" & or '}, 200),
+        ({"q": "speculatve decodng"}, 200),
+        ({"q": "sparse", "page": "2"}, 200),
+        ({"q": "sparse", "page": "abc"}, 400),
+        ({"q": "sparse", "page": "9"}, 404),
+    ],
+)
+def test_search_framed_page_is_the_page_render_gives(request, archive, visitor, params, status):
+    client = request.getfixturevalue(visitor)
+
+    first = client.get(URL, params)  # renders the frame (or finds it, from an earlier search)
+    again = client.get(URL, params)  # fills the frame
+
+    assert first.status_code == again.status_code == status
+    assert first["Content-Type"] == again["Content-Type"] == "text/html; charset=utf-8"
+    expected = csrf_masked(rendered_normally(again))
+    assert csrf_masked(first.content) == csrf_masked(again.content) == expected
+    assert ("csrfmiddlewaretoken" in expected) == (visitor != "client")
+    assert ("Editors' desk" in expected) == (visitor == "editor_client")
+    assert "Sparse" in expected or "Did you mean" in expected
+
+
+@pytest.mark.parametrize("visitor", ["client", "member_client", "editor_client"])
+def test_search_framed_page_makes_the_queries_of_a_normal_render(
+    request, archive, settings, visitor
+):
+    client = request.getfixturevalue(visitor)
+    client.get(URL, {"q": "kernels"})
+    with CaptureQueriesContext(connection) as framed:
+        client.get(URL, {"q": "sparse"})
+    settings.DEBUG = True  # no frames: the page is rendered whole
+    with CaptureQueriesContext(connection) as normal:
+        client.get(URL, {"q": "sparse"})
+
+    # As before frames: items, issues, events (a member's session and account come cached).
+    assert len(framed) == len(normal) <= (3 if search.full_text() else 5)
+
+
+def test_search_events_dates_in_a_zone_changed_elsewhere(member_client, member):
+    """Loading the member may set their zone (a change made in another session shows from
+    their next request): the results are written after that, as the whole page was."""
+    published_event(title="Sparse reading group", start=timezone.now() + timedelta(days=3))
+    member_client.get(URL, {"q": "sparse"})
+    member.timezone = "Asia/Kolkata"
+    member.save()
+
+    page = member_client.get(URL, {"q": "sparse"}).content.decode()
+
+    assert " IST</time>" in page
