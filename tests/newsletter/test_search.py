@@ -563,8 +563,9 @@ def test_search_framed_page_makes_the_queries_of_a_normal_render(
     with CaptureQueriesContext(connection) as normal:
         client.get(URL, {"q": "sparse"})
 
-    # As before frames: items, issues, events (a member's session and account come cached).
-    assert len(framed) == len(normal) <= (3 if search.full_text() else 5)
+    # As without frames: the ranking, the page of hits, issues, events (a member's session
+    # and account come cached).
+    assert len(framed) == len(normal) <= (4 if search.full_text() else 5)
 
 
 def test_search_events_dates_in_a_zone_changed_elsewhere(member_client, member):
