@@ -7,6 +7,7 @@ import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.shortcuts import render
+from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext, ContextList
 from django.urls import reverse
@@ -491,6 +492,33 @@ def test_a_hits_topic_chips_are_the_shared_chips_include():
     chips = render_to_string("newsletter/includes/_topic_chips.html", {"topics": topics}).strip()
     assert chips
     assert chips in hit.html
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/Los_Angeles"])
+def test_an_event_hit_writes_its_start_as_the_date_filters_do_in_the_readers_zone(zone):
+    """Event hits are written in Python for speed: the start must read as the template's date
+    filters write it, in the reader's zone, and the text is escaped."""
+    start = timezone.now().replace(microsecond=0) + timedelta(days=40, hours=5)
+    hit = search.EventHit(
+        title=search.marked("Reading <group> & \x02friends\x03"),
+        snippet=search.marked(""),
+        url="/events/a-b/?x=1&y=2",
+        start=start,
+        cancelled=True,
+    )
+    with timezone.override(zone):
+        expected = Template(
+            '<time class="local-time" datetime="{{ start|date:\'c\' }}">'
+            '{{ start|date:"l j F Y, H:i T" }}</time>'
+        ).render(Context({"start": start}))
+        html = hit.html
+
+    assert expected in html
+    assert (
+        '<a class="hit-title" href="/events/a-b/?x=1&amp;y=2">'
+        "Cancelled: Reading &lt;group&gt; &amp; <mark>friends</mark></a>"
+    ) in html
+    assert "hit-snippet" not in html
 
 
 # --- The page's frame (portal/frames.py): byte for byte the page render gives --------------------
