@@ -7,12 +7,12 @@ index, and `ts_headline` for the highlighted snippet. On SQLite: every word must
 the `<mark>` tags are added, so a member's words can never become markup.
 
 A search nobody asked before misses the page cache, so it is the costliest reader page; on
-PostgreSQL it is four statements written out in SQL rather than built by the ORM. The ranking
+PostgreSQL it is three statements written out in SQL rather than built by the ORM. The ranking
 (`_ITEMS_SQL`) reads a bounded number of matching items (the most recently placed), ranks and
 counts those; the page of hits (`_HITS_SQL`) joins the ten it chose to their submissions,
-events and topics and highlights them; then the issues (`_ISSUES_SQL`) and events
-(`_EVENTS_SQL`). The last three do not depend on how common the words are, so they are
-prepared (`portal.db.prepared_cursor`): planning them cost more than running them. Each hit's
+events and topics and highlights them; then the issues and events, in one statement
+(`_ISSUES_AND_EVENTS_SQL`). The last two do not depend on how common the words are, so they
+are prepared (`portal.db.prepared_cursor`): planning them cost more than running them. Each hit's
 HTML is written out in Python (`Hit.html`). The cost no longer grows with the archive:
 docs/performance.md has the figures.
 
@@ -54,6 +54,7 @@ MAX_QUERY_LENGTH = 200
 # Ten results a page, as web searches show; matching issues (at most ISSUE_HITS) come first.
 RESULTS_PER_PAGE = 10
 ISSUE_HITS = 5
+EVENT_HITS = 5
 # ts_headline wraps matches in these; they are swapped for <mark> after escaping.
 _START, _STOP = "\x02", "\x03"
 _SNIPPET_WORDS = 40
@@ -147,11 +148,25 @@ def search_items(query: str, *, offset: int = 0, limit: int = RESULTS_PER_PAGE) 
     return _search_items_plain(query, offset, limit)
 
 
+def search_issues_and_events(
+    query: str, *, issue_limit: int = ISSUE_HITS, event_limit: int = EVENT_HITS
+) -> tuple[list[Hit], list[EventHit]]:
+    """What the first page shows above the items: the published issues whose title,
+    introduction or closing match, and the published and cancelled events whose title or
+    description match, each best first (one statement on PostgreSQL)."""
+    if full_text():
+        return _search_issues_and_events_sql(query, issue_limit, event_limit)
+    return _search_issues_plain(query, issue_limit), _search_events_plain(query, event_limit)
+
+
 def search_issues(query: str, *, limit: int = ISSUE_HITS) -> list[Hit]:
     """The published issues whose title, introduction or closing match, best first."""
-    if full_text():
-        return _search_issues_sql(query, limit)
-    return _search_issues_plain(query, limit)
+    return search_issues_and_events(query, issue_limit=limit, event_limit=0)[0]
+
+
+def search_events(query: str, *, limit: int = EVENT_HITS) -> list[EventHit]:
+    """Published and cancelled events whose title or description match, best first."""
+    return search_issues_and_events(query, issue_limit=0, event_limit=limit)[1]
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -267,16 +282,6 @@ LEFT JOIN {Event._meta.db_table} event ON event.id = item.event_id
 ORDER BY page.place
 """  # noqa: S608  (as above)
 
-_ISSUES_SQL = f"""
-SELECT issue.number, issue.slug, issue.title, issue.published_at,
-       ts_headline(%(config)s::regconfig, issue.title, {_TS_QUERY_ONCE}, %(title_options)s),
-       ts_headline(%(config)s::regconfig, issue.search_text, {_TS_QUERY_ONCE}, %(snippet_options)s)
-FROM {Issue._meta.db_table} issue
-WHERE issue.search_vector @@ {_TS_QUERY_ONCE} AND {_PUBLISHED_ISSUE}
-ORDER BY ts_rank(issue.search_vector, {_TS_QUERY_ONCE}) DESC, issue.published_at DESC
-LIMIT %(limit)s
-"""  # noqa: S608  (as above)
-
 
 @functools.lru_cache(maxsize=1024)
 def _variants(query: str) -> tuple[str, ...]:
@@ -336,22 +341,44 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
     return Results(hits=hits, total=total, more=total >= candidates)
 
 
-def _search_issues_sql(query: str, limit: int) -> list[Hit]:
+def _search_issues_and_events_sql(
+    query: str, issue_limit: int, event_limit: int
+) -> tuple[list[Hit], list[EventHit]]:
+    params = _params(
+        query,
+        limit=issue_limit,
+        event_limit=event_limit,
+        event_published=Event.State.PUBLISHED,
+        event_cancelled=Event.State.CANCELLED,
+    )
     with prepared_cursor() as cursor:
-        rows = _execute(cursor, _ISSUES_SQL, _params(query, limit=limit))
+        rows = _execute(cursor, _ISSUES_AND_EVENTS_SQL, params)
     prefix = get_script_prefix()
-    return [
-        Hit(
-            title=marked(title),
-            snippet=marked(snippet),
-            url=_issue_url(prefix, number, slug),
-            emoji="⭐",
-            issue_number=number,
-            issue_title=issue_title,
-            published_at=published_at,
-        )
-        for number, slug, issue_title, published_at, title, snippet in rows
-    ]
+    issues, events = [], []
+    for part, _, number, slug, issue_title, when, state, title, snippet in rows:
+        if part == 0:
+            issues.append(
+                Hit(
+                    title=marked(title),
+                    snippet=marked(snippet),
+                    url=_issue_url(prefix, number, slug),
+                    emoji="⭐",
+                    issue_number=number,
+                    issue_title=issue_title,
+                    published_at=when,
+                )
+            )
+        else:
+            events.append(
+                EventHit(
+                    title=marked(title),
+                    snippet=marked(snippet),
+                    url=_event_url(prefix, slug),
+                    start=when,
+                    cancelled=state == Event.State.CANCELLED,
+                )
+            )
+    return issues, events
 
 
 def topics_of(submission_ids: list[int]) -> dict[int, tuple[TopicRef, ...]]:
@@ -380,6 +407,11 @@ def _issue_url(prefix: str, number: int, slug: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _topic_url(prefix: str, slug: str) -> str:
     return reverse("newsletter:topic", args=[slug])
+
+
+@functools.lru_cache(maxsize=1024)
+def _event_url(prefix: str, slug: str) -> str:
+    return reverse("events:event-detail", args=[slug])  # Event.get_absolute_url
 
 
 # --- SQLite: every word, newest first ---------------------------------------------------------
@@ -457,26 +489,41 @@ def _search_issues_plain(query: str, limit: int) -> list[Hit]:
 
 # --- Events ------------------------------------------------------------------------------------
 
-EVENT_HITS = 5
 # A stored generated column with a GIN index (events' migration 0006): to_tsvector of the
 # title and description in SEARCH_CONFIG, kept by the database.
 _EVENT_DOCUMENT = "event.search_document"
 _VISIBLE_EVENT = "event.state IN (%(event_published)s, %(event_cancelled)s)"
-# The best few first, then their headlines: ts_headline parses the whole text, so it runs on
-# the rows shown, not on every event that matches.
-_EVENTS_SQL = f"""
-WITH best AS (
-    SELECT event.id, ts_rank({_EVENT_DOCUMENT}, {_TS_QUERY_ONCE}) AS rank
+# What the first page shows besides the items, in one statement (a round trip less): the best
+# %(limit)s issues, then the best %(event_limit)s events, as rows of one shape: (0 for an issue
+# or 1 for an event, its place, number, slug, title, date, event state, the title's and the
+# snippet's headlines). Each part ranks first and highlights only the rows it keeps:
+# ts_headline parses the whole text.
+_ISSUES_AND_EVENTS_SQL = f"""
+WITH issue_best AS (
+    SELECT issue.id, ts_rank(issue.search_vector, {_TS_QUERY_ONCE}) AS rank, issue.published_at
+    FROM {Issue._meta.db_table} issue
+    WHERE issue.search_vector @@ {_TS_QUERY_ONCE} AND {_PUBLISHED_ISSUE}
+    ORDER BY rank DESC, issue.published_at DESC
+    LIMIT %(limit)s
+), event_best AS (
+    SELECT event.id, ts_rank({_EVENT_DOCUMENT}, {_TS_QUERY_ONCE}) AS rank, event.start
     FROM {Event._meta.db_table} event
     WHERE {_EVENT_DOCUMENT} @@ {_TS_QUERY_ONCE} AND {_VISIBLE_EVENT}
     ORDER BY rank DESC, event.start DESC
-    LIMIT %(limit)s
+    LIMIT %(event_limit)s
 )
-SELECT event.slug, event.start, event.state,
+SELECT 0 AS part, row_number() OVER (ORDER BY best.rank DESC, best.published_at DESC) AS place,
+       issue.number, issue.slug, issue.title, issue.published_at, NULL AS state,
+       ts_headline(%(config)s::regconfig, issue.title, {_TS_QUERY_ONCE}, %(title_options)s),
+       ts_headline(%(config)s::regconfig, issue.search_text, {_TS_QUERY_ONCE}, %(snippet_options)s)
+FROM issue_best best JOIN {Issue._meta.db_table} issue ON issue.id = best.id
+UNION ALL
+SELECT 1, row_number() OVER (ORDER BY best.rank DESC, best.start DESC),
+       NULL, event.slug, NULL, event.start, event.state,
        ts_headline(%(config)s::regconfig, event.title, {_TS_QUERY_ONCE}, %(title_options)s),
        ts_headline(%(config)s::regconfig, event.description, {_TS_QUERY_ONCE}, %(snippet_options)s)
-FROM best JOIN {Event._meta.db_table} event ON event.id = best.id
-ORDER BY best.rank DESC, event.start DESC
+FROM event_best best JOIN {Event._meta.db_table} event ON event.id = best.id
+ORDER BY part, place
 """  # noqa: S608  (as above)
 
 
@@ -512,27 +559,7 @@ def _event_dates(start: datetime, zone: str, language: str | None) -> tuple[str,
     return _esc(dateformat.format(when, "c")), _esc(dateformat.format(when, "l j F Y, H:i T"))
 
 
-def search_events(query: str, *, limit: int = EVENT_HITS) -> list[EventHit]:
-    """Published and cancelled events whose title or description match, best first."""
-    if full_text():
-        params = _params(
-            query,
-            limit=limit,
-            event_published=Event.State.PUBLISHED,
-            event_cancelled=Event.State.CANCELLED,
-        )
-        with prepared_cursor() as cursor:
-            rows = _execute(cursor, _EVENTS_SQL, params)
-        return [
-            EventHit(
-                title=marked(title),
-                snippet=marked(snippet),
-                url=reverse("events:event-detail", args=[slug]),  # Event.get_absolute_url
-                start=start,
-                cancelled=state == Event.State.CANCELLED,
-            )
-            for slug, start, state, title, snippet in rows
-        ]
+def _search_events_plain(query: str, limit: int) -> list[EventHit]:
     terms = _terms(query)
     if not terms:
         return []

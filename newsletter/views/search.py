@@ -72,8 +72,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     page, page_context = pagination.page_context(
         Paginator(range(results.total), per_page), number, error
     )
-    issue_hits = search.search_issues(query) if number == 1 else []
-    event_hits = search.search_events(query) if number == 1 else []
+    issue_hits, event_hits = search.search_issues_and_events(query) if number == 1 else ([], [])
     context.update(
         page_context,
         hits=results.hits,

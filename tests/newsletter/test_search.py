@@ -204,8 +204,8 @@ def test_search_queries_do_not_grow_with_results(client):
 
     assert len(response.context["hits"]) == 10
     # On PostgreSQL: the ranking (with the count), the page of hits (with their topics),
-    # issues, events.
-    assert len(many) == one_count <= (4 if search.full_text() else 5)
+    # issues and events.
+    assert len(many) == one_count <= (3 if search.full_text() else 5)
 
 
 def test_highlight_escapes_then_marks():
@@ -358,9 +358,13 @@ def test_event_search_uses_its_index():
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         params = search._params(
-            "quantisation", limit=5, event_published="published", event_cancelled="cancelled"
+            "quantisation",
+            limit=5,
+            event_limit=5,
+            event_published="published",
+            event_cancelled="cancelled",
         )
-        cursor.execute("EXPLAIN " + search._EVENTS_SQL, params)
+        cursor.execute("EXPLAIN " + search._ISSUES_AND_EVENTS_SQL, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "events_event_search_document_gin" in plan
 
@@ -591,9 +595,9 @@ def test_search_framed_page_makes_the_queries_of_a_normal_render(
     with CaptureQueriesContext(connection) as normal:
         client.get(URL, {"q": "sparse"})
 
-    # As without frames: the ranking, the page of hits, issues, events (a member's session
-    # and account come cached).
-    assert len(framed) == len(normal) <= (4 if search.full_text() else 5)
+    # As without frames: the ranking, the page of hits, issues and events (a member's
+    # session and account come cached).
+    assert len(framed) == len(normal) <= (3 if search.full_text() else 5)
 
 
 def test_search_events_dates_in_a_zone_changed_elsewhere(member_client, member):
