@@ -20,18 +20,13 @@ British and American spellings find each other (newsletter/spelling.py): the que
 written in the other spelling, and the tsqueries are joined with OR, so the GIN index still
 answers. Events are searched too, on their stored tsvector column (events' migration 0006).
 
-"Did you mean …": when nothing matches, each word the archive does not contain is replaced by
-the nearest word it does (`SearchWord`). On PostgreSQL the pg_trgm trigram index finds it; on
-SQLite, which has no trigrams, Python's difflib compares it with the stored words sharing its
-first letter — slower, but SQLite is for development only.
+"Did you mean …" is newsletter/suggestions.py; the highlights, newsletter/highlighting.py.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import html
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,7 +41,8 @@ from events.models import Event
 from newsletter.services.issues import SEARCH_CONFIG
 from portal.db import prepared_cursor
 
-from .models import Issue, IssueItem, SearchWord, Section, Submission, Topic
+from .highlighting import START, STOP, highlight, marked, query_terms
+from .models import Issue, IssueItem, Section, Submission, Topic
 from .rendering import TopicRef
 from .spelling import query_variants, spellings
 
@@ -55,11 +51,9 @@ MAX_QUERY_LENGTH = 200
 RESULTS_PER_PAGE = 10
 ISSUE_HITS = 5
 EVENT_HITS = 5
-# ts_headline wraps matches in these; they are swapped for <mark> after escaping.
-_START, _STOP = "\x02", "\x03"
 _SNIPPET_WORDS = 40
-_TITLE_OPTIONS = f"StartSel={_START}, StopSel={_STOP}, HighlightAll=true"
-_SNIPPET_OPTIONS = f"StartSel={_START}, StopSel={_STOP}, MaxWords={_SNIPPET_WORDS}, MinWords=15"
+_TITLE_OPTIONS = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
+_SNIPPET_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords={_SNIPPET_WORDS}, MinWords=15"
 
 
 def full_text() -> bool:
@@ -417,14 +411,8 @@ def _event_url(prefix: str, slug: str) -> str:
 # --- SQLite: every word, newest first ---------------------------------------------------------
 
 
-def _terms(query: str) -> list[str]:
-    """The words of a query for the plain fallback (search operators dropped)."""
-    words = re.findall(r"\w[\w.+#-]*", query.lower())
-    return [word for word in words if word not in {"or", "and"}][:10]
-
-
 def _search_items_plain(query: str, offset: int, limit: int) -> Results:
-    terms = _terms(query)
+    terms = query_terms(query)
     if not terms:
         return Results(hits=[], total=0)
     items = IssueItem.objects.published().select_related("issue", "submission", "event", "section")
@@ -464,7 +452,7 @@ def _search_items_plain(query: str, offset: int, limit: int) -> Results:
 
 
 def _search_issues_plain(query: str, limit: int) -> list[Hit]:
-    terms = _terms(query)
+    terms = query_terms(query)
     if not terms:
         return []
     issues = Issue.objects.published()
@@ -560,7 +548,7 @@ def _event_dates(start: datetime, zone: str, language: str | None) -> tuple[str,
 
 
 def _search_events_plain(query: str, limit: int) -> list[EventHit]:
-    terms = _terms(query)
+    terms = query_terms(query)
     if not terms:
         return []
     events = Event.objects.visible()
@@ -579,88 +567,3 @@ def _search_events_plain(query: str, limit: int) -> list[EventHit]:
         )
         for event in events.order_by("-start")[:limit]
     ]
-
-
-# --- Did you mean … ----------------------------------------------------------------------------
-
-_LETTERS = re.compile(r"[A-Za-z]+")
-_SUGGESTED_WORDS = 6
-_NEAREST_SQL = f"""
-SELECT word FROM {SearchWord._meta.db_table}
-WHERE word %% %s ORDER BY similarity(word, %s) DESC, word LIMIT 1
-"""  # noqa: S608  (the table name only)
-
-
-def suggest(query: str) -> str | None:
-    """The query with each word the archive lacks replaced by its nearest archive word, or
-    None when every word is known (in some spelling) or nothing is near."""
-    words = [w.lower() for w in _LETTERS.findall(query) if len(w) >= 3]
-    words = [w for w in dict.fromkeys(words) if w not in {"and", "or"}][:_SUGGESTED_WORDS]
-    if not words:
-        return None
-    every_spelling = {spelling for word in words for spelling in spellings(word)}
-    known = set(SearchWord.objects.filter(word__in=every_spelling).values_list("word", flat=True))
-    replacements = {}
-    for word in words:
-        if known.isdisjoint(spellings(word)):
-            nearest = _nearest(word)
-            if nearest and nearest != word:
-                replacements[word] = nearest
-    if not replacements:
-        return None
-    return _LETTERS.sub(lambda m: replacements.get(m.group(0).lower(), m.group(0)), query)
-
-
-def _nearest(word: str) -> str | None:
-    if full_text():
-        with connection.cursor() as cursor:
-            cursor.execute(_NEAREST_SQL, [word, word])
-            row = cursor.fetchone()
-        return row[0] if row else None
-    # SQLite: no trigram index; compare with the stored words of the same first letter.
-    candidates = SearchWord.objects.filter(word__startswith=word[0]).values_list("word", flat=True)
-    found = difflib.get_close_matches(word, list(candidates[:20000]), n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
-# --- Highlighting ------------------------------------------------------------------------------
-
-
-def marked(headline: str) -> SafeString:
-    """A ts_headline result as safe HTML: escaped, then the markers made <mark>."""
-    escaped = html.escape(headline)
-    return mark_safe(  # noqa: S308  (escaped above; only our own tags added)
-        escaped.replace(_START, "<mark>").replace(_STOP, "</mark>")
-    )
-
-
-def highlight(text: str, query: str, *, words: int | None = None) -> SafeString:
-    """Escape `text` and wrap each occurrence of the query's words in <mark>.
-
-    With `words`, return a window of about that many words around the first match.
-    """
-    terms = sorted(
-        {spelling for term in _terms(query) for spelling in spellings(term)}, key=len, reverse=True
-    )
-    if words is not None:
-        tokens = text.split()
-        if len(tokens) > words:
-            lowered = [token.lower() for token in tokens]
-            first = next(
-                (i for i, token in enumerate(lowered) if any(t in token for t in terms)), 0
-            )
-            start = max(0, first - words // 3)
-            window = tokens[start : start + words]
-            text = ("… " if start else "") + " ".join(window)
-            if start + words < len(tokens):
-                text += " …"
-    if not terms:
-        return mark_safe(html.escape(text))  # noqa: S308  (escaped)
-    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
-    parts, position = [], 0
-    for match in pattern.finditer(text):
-        parts.append(html.escape(text[position : match.start()]))
-        parts.append(f"<mark>{html.escape(match.group(0))}</mark>")
-        position = match.end()
-    parts.append(html.escape(text[position:]))
-    return mark_safe("".join(parts))  # noqa: S308  (every piece escaped)

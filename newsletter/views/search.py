@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.views.decorators.http import require_GET
 
-from newsletter import search
+from newsletter import search, suggestions
 from portal import pagination
 from portal.frames import render_framed
 from portal.pagecache import reader_page
@@ -82,7 +82,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
         event_hits=event_hits,
     )
     if not (results.total or issue_hits or event_hits):
-        suggestion = search.suggest(query)
+        suggestion = suggestions.suggest(query)
         if suggestion:
             context["suggestion"] = suggestion
             context["suggestion_query"] = urlencode({"q": suggestion})

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from events.models import RSVP, Event
-from newsletter import rendering, search
+from newsletter import rendering, search, suggestions
 from newsletter.management.bench_vocabulary import BENCH_MEMBER
 from newsletter.models import Issue, IssueItem, SearchWord, Submission, Topic
 from newsletter.views.archive import ITEMS_PER_PAGE
@@ -79,7 +79,7 @@ def test_seed_bench_stores_the_archives_words_for_did_you_mean(seeded):
     word = max(re.findall(r"[a-z]{5,}", title.lower()), key=len)
 
     assert SearchWord.objects.filter(word=word).exists()
-    assert search.suggest(word[:-1] + "q" + word[-1]) == word
+    assert suggestions.suggest(word[:-1] + "q" + word[-1]) == word
 
 
 def test_seed_bench_submissions_have_the_topic_their_title_names(seeded):
