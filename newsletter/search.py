@@ -153,16 +153,6 @@ def search_issues_and_events(
     return _search_issues_plain(query, issue_limit), _search_events_plain(query, event_limit)
 
 
-def search_issues(query: str, *, limit: int = ISSUE_HITS) -> list[Hit]:
-    """The published issues whose title, introduction or closing match, best first."""
-    return search_issues_and_events(query, issue_limit=limit, event_limit=0)[0]
-
-
-def search_events(query: str, *, limit: int = EVENT_HITS) -> list[EventHit]:
-    """Published and cancelled events whose title or description match, best first."""
-    return search_issues_and_events(query, issue_limit=0, event_limit=limit)[1]
-
-
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 _VARIANT_KEYS = ("query", "query_1", "query_2")
