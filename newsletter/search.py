@@ -26,24 +26,22 @@ answers. Events are searched too, on their stored tsvector column (events' migra
 from __future__ import annotations
 
 import functools
-import html
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
-from django.urls import get_script_prefix, reverse
-from django.utils import dateformat, timezone, translation
-from django.utils.safestring import SafeString, mark_safe
+from django.urls import get_script_prefix
+from django.utils import timezone
 
 from events.models import Event
 from newsletter.services.issues import SEARCH_CONFIG
 from portal.db import prepared_cursor
 
+from . import search_index
 from .highlighting import START, STOP, highlight, marked, query_terms
-from .models import Issue, IssueItem, Section, Submission, Topic
+from .models import Issue, IssueItem, SearchGeneration, Section, Submission, Topic
 from .rendering import TopicRef
+from .search_hits import EventHit, Hit, Results, _event_url, _issue_url, _topic_url, topics_of
 from .spelling import query_variants, spellings
 
 MAX_QUERY_LENGTH = 200
@@ -58,81 +56,6 @@ _SNIPPET_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords={_SNIPPET_WORDS}
 
 def full_text() -> bool:
     return connection.vendor == "postgresql"
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result as the page shows it."""
-
-    title: SafeString
-    snippet: SafeString
-    url: str
-    emoji: str
-    issue_number: int
-    issue_title: str
-    published_at: datetime
-    topics: tuple[TopicRef, ...] = ()
-    topic_urls: tuple[str, ...] = ()
-
-    @property
-    def html(self) -> SafeString:
-        """The item hit's list entry, written out here rather than by a template include: ten
-        of them were a third of a search's processor time (and format_html, since, most of
-        what was left). Every value is escaped; title and snippet are already safe HTML,
-        escaped before their <mark>s were added."""
-        iso, day = _issue_dates(
-            self.published_at, timezone.get_current_timezone_name(), translation.get_language()
-        )
-        chips = ""
-        if self.topics:
-            chips = (
-                '<ul class="topic-chips" aria-label="Topics">'
-                + "".join(
-                    f'<li><a class="topic-chip" href="{_esc(url)}">{_esc(topic.name)}</a></li>'
-                    for topic, url in zip(self.topics, self.topic_urls, strict=True)
-                )
-                + "</ul>"
-            )
-        snippet = f'<p class="hit-snippet">{self.snippet}</p>' if self.snippet else ""
-        return mark_safe(  # noqa: S308  (every value escaped, or safe HTML already)
-            f'<li class="search-hit"><span aria-hidden="true">{_esc(self.emoji)}</span> '
-            f'<a class="hit-title" href="{_esc(self.url)}">{self.title}</a>{snippet}{chips}'
-            f'<p class="small muted">In issue #{self.issue_number}, {_esc(self.issue_title)} · '
-            f'<time datetime="{iso}">{day}</time></p></li>'
-        )
-
-    @property
-    def issue_html(self) -> SafeString:
-        """An issue hit's list entry (see `html`)."""
-        snippet = f'<p class="hit-snippet">{self.snippet}</p>' if self.snippet else ""
-        return mark_safe(  # noqa: S308  (as above)
-            f'<li class="search-hit"><a class="hit-title" href="{_esc(self.url)}">'
-            f"#{self.issue_number} {self.title}</a>{snippet}</li>"
-        )
-
-
-def _esc(text: str) -> str:
-    """Django's escape (the same characters), without making a SafeString of each piece."""
-    return html.escape(str(text))
-
-
-@functools.lru_cache(maxsize=4096)
-def _issue_dates(published_at: datetime, zone: str, language: str | None) -> tuple[str, str]:
-    """An issue's date as a hit shows it: ISO 8601 (the date filter's "c") and "j F Y", in the
-    reader's zone and language (they key the cache: an issue's hits share the same two)."""
-    when = timezone.localtime(published_at)
-    return _esc(when.isoformat()), _esc(dateformat.format(when, "j F Y"))
-
-
-@dataclass(frozen=True)
-class Results:
-    """A page of item hits and how many items match in all; `more`: more than `total` match
-    (on PostgreSQL only the NEWSLETTER_SEARCH_CANDIDATES most recently placed matches are
-    ranked and counted)."""
-
-    hits: list[Hit]
-    total: int
-    more: bool = False
 
 
 def search_items(query: str, *, offset: int = 0, limit: int = RESULTS_PER_PAGE) -> Results:
@@ -167,38 +90,73 @@ _TS_QUERY = "(" + " || ".join(map(_VARIANT.format, _VARIANT_KEYS)) + ")"
 _TS_QUERY_ONCE = f"(SELECT {_TS_QUERY})"
 
 
+def _distinct(count: int) -> str:
+    """The tsquery of the first `count` spellings (the distinct ones: see _matching)."""
+    return "(" + " || ".join(map(_VARIANT.format, _VARIANT_KEYS[:count])) + ")"
+
+
 @functools.cache
 def _matching(sql: str, count: int) -> str:
     """`sql` with its match conditions (`@@`) on the `count` distinct spellings only: most
     queries have one, and the GIN scan and each row's recheck tested it three times over (a
     tenth of the items statement on 2,000 issues); an OR of the same query matches the same
     rows. ts_rank and ts_headline keep the three-part tsquery: readers see their results."""
-    distinct = "(" + " || ".join(map(_VARIANT.format, _VARIANT_KEYS[:count])) + ")"
+    distinct = _distinct(count)
     return sql.replace(" @@ " + _TS_QUERY, " @@ " + distinct).replace(
         f" @@ (SELECT {_TS_QUERY})", f" @@ (SELECT {distinct})"
     )
 
 
+def _spellings(params: dict) -> int:
+    return len({params[key] for key in _VARIANT_KEYS})
+
+
 def _execute(cursor, sql: str, params: dict) -> list[tuple]:
-    count = len({params[key] for key in _VARIANT_KEYS})
-    cursor.execute(_matching(sql, count), params)
+    cursor.execute(_matching(sql, _spellings(params)), params)
     return cursor.fetchall()
 
 
 _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)s"
 
+
+def _ranking(ts_query: str, issues: str) -> str:
+    """The ranking of the `candidates` (a CTE of _CANDIDATE_COLUMNS, the newest matching
+    items): those in a published issue (`issues`: the published ones, by `issue.id`), best
+    first, with their count (`total`); the page of them from %(offset)s."""
+    return f"""ranked AS (
+    SELECT candidates.id, candidates.issue_id, candidates.section_id, candidates.position,
+           issue.published_at, section.position AS section_position,
+           ts_rank(candidates.search_vector, {ts_query}) AS rank,
+           count(*) OVER () AS total
+    FROM candidates
+    JOIN {issues} issue ON issue.id = candidates.issue_id
+    JOIN {Section._meta.db_table} section ON section.id = candidates.section_id
+    ORDER BY rank DESC, issue.published_at DESC, section_position, candidates.position,
+             candidates.id
+    LIMIT %(limit)s OFFSET %(offset)s
+)"""  # noqa: S608  (only table names and fixed fragments are formatted in)
+
+
+_PUBLISHED_ISSUES = (
+    f"(SELECT id, published_at FROM {Issue._meta.db_table} issue WHERE {_PUBLISHED_ISSUE})"  # noqa: S608
+)
+
+_RANKED_ORDER = "rank DESC, published_at DESC, section_position, position, id"
+
 # What IssueItem.objects.published() means: the item's own flag and its issue published.
-# The emoji is Section.emoji_for(kind): the kind's own emoji, else the section's.
 #
 # The cost of a search is the rows PostgreSQL reads, so it reads a bounded number: the
-# %(candidates)s most recently placed matching items (by id; NEWSLETTER_SEARCH_CANDIDATES),
-# looked for first among the newest %(recent)s items (NEWSLETTER_SEARCH_RECENT_ITEMS: the GIN
-# bitmap ANDed with a range of the primary key, so a common word costs a few hundred rows, not
-# the half of the archive that contains it), and in the rest of the archive only when the
-# recent part has too few (a rare word: few rows either way). Only those are ranked and
-# counted; when there are that many, the page says "100+ found". (`item.id + 0` keeps the
-# older part from ANDing the GIN bitmap with the primary key's bitmap of nearly every row,
-# which cost more than it saved.) It returns the count and the ids of the page, in order.
+# %(candidates)s most recently placed matching items (by id; NEWSLETTER_SEARCH_CANDIDATES).
+# This process's index of the items' words finds them (newsletter/search_index.py); when it
+# cannot answer, the GIN index does (_ITEMS_SQL), looking first among the newest %(recent)s
+# items (NEWSLETTER_SEARCH_RECENT_ITEMS: the GIN bitmap ANDed with a range of the primary key,
+# so a common word costs a few hundred rows, not the half of the archive that contains it),
+# and in the rest of the archive only when the recent part has too few (a rare word: few rows
+# either way). Only those are ranked and counted; when there are that many, the page says
+# "100+ found". (`item.id + 0` keeps the older part from ANDing the GIN bitmap with the
+# primary key's bitmap of nearly every row, which cost more than it saved.) It returns the
+# count and the ids of the page, in order. Its best plan depends on how common the words are,
+# so it is planned for each query.
 # What the candidates carry on, so the ranking does not read the items again.
 _CANDIDATE_COLUMNS = "item.id, item.issue_id, item.section_id, item.position, item.search_vector"
 _ITEMS_SQL = f"""
@@ -219,27 +177,13 @@ WITH recent AS MATERIALIZED (
 ), issue AS MATERIALIZED (
     SELECT issue.id, issue.published_at FROM {Issue._meta.db_table} issue
     WHERE issue.id IN (SELECT issue_id FROM candidates) AND {_PUBLISHED_ISSUE}
-), ranked AS (
-    SELECT candidates.id, candidates.issue_id, candidates.section_id, candidates.position,
-           issue.published_at, section.position AS section_position,
-           ts_rank(candidates.search_vector, {_TS_QUERY}) AS rank,
-           count(*) OVER () AS total
-    FROM candidates
-    JOIN issue ON issue.id = candidates.issue_id
-    JOIN {Section._meta.db_table} section ON section.id = candidates.section_id
-    ORDER BY rank DESC, issue.published_at DESC, section_position, candidates.position,
-             candidates.id
-    LIMIT %(limit)s OFFSET %(offset)s
-)
-SELECT total, id FROM ranked
-ORDER BY rank DESC, published_at DESC, section_position, position, id
-"""  # noqa: S608  (only table names and fixed fragments are formatted in; values are parameters)
+), {_ranking(_TS_QUERY, "issue")}
+SELECT total, id FROM ranked ORDER BY {_RANKED_ORDER}
+"""  # noqa: S608  (as above; values are parameters)
 
-# The page of hits, by the ids the ranking chose, in its order. Its plan does not depend on the
-# words (ten primary-key lookups), so it is prepared (`portal.db.prepared_cursor`): planned once
-# per connection, where planning its joins cost more than running them.
-_HITS_SQL = f"""
-SELECT item.id, issue.number, issue.slug, issue.title, issue.published_at,
+# A hit's columns, for `item` and what _HIT_JOINS joins to it. The emoji is
+# Section.emoji_for(kind): the kind's own emoji, else the section's.
+_HIT_COLUMNS = f"""item.id, issue.number, issue.slug, issue.title, issue.published_at,
        ts_headline(
            %(config)s::regconfig,
            COALESCE(NULLIF(submission.title, ''), event.title, submission.url),
@@ -256,14 +200,44 @@ SELECT item.id, issue.number, issue.slug, issue.title, issue.published_at,
            JOIN {Topic._meta.db_table} topic ON topic.id = link.topic_id
            WHERE link.submission_id = item.submission_id
            ORDER BY topic.position, topic.name
-       )
-FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page (id, place)
-JOIN {IssueItem._meta.db_table} item ON item.id = page.id
-JOIN {Issue._meta.db_table} issue ON issue.id = item.issue_id
+       )"""  # noqa: S608  (as above)
+_HIT_JOINS = f"""JOIN {Issue._meta.db_table} issue ON issue.id = item.issue_id
 JOIN {Section._meta.db_table} section ON section.id = item.section_id
 LEFT JOIN {Submission._meta.db_table} submission ON submission.id = item.submission_id
-LEFT JOIN {Event._meta.db_table} event ON event.id = item.event_id
+LEFT JOIN {Event._meta.db_table} event ON event.id = item.event_id"""
+
+# The page of hits, by the ids the ranking chose, in its order. Its plan does not depend on the
+# words (ten primary-key lookups), so it is prepared (`portal.db.prepared_cursor`): planned once
+# per connection, where planning its joins cost more than running them.
+_HITS_SQL = f"""
+SELECT {_HIT_COLUMNS}
+FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page (id, place)
+JOIN {IssueItem._meta.db_table} item ON item.id = page.id
+{_HIT_JOINS}
 ORDER BY page.place
+"""  # noqa: S608  (as above)
+
+# The archive's search generation and the query as PostgreSQL reads it, for the index.
+_INDEX_QUERY_SQL = f"""
+SELECT (SELECT value FROM {SearchGeneration._meta.db_table} WHERE id = 1), ({_TS_QUERY})::text
+"""  # noqa: S608  (as above)
+
+# With the candidates the index found (newest first; when they are a superset, PostgreSQL keeps
+# the true matches), the ranking and the page of hits in one statement: it reads a hundred rows
+# by primary key, whatever the words, so it is prepared, and nothing in a search is planned.
+_INDEXED_SQL = f"""
+WITH candidates AS MATERIALIZED (
+    SELECT {_CANDIDATE_COLUMNS}
+    FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS found (id, place)
+    JOIN {IssueItem._meta.db_table} item ON item.id = found.id
+    WHERE item.is_published AND item.search_vector @@ {_TS_QUERY_ONCE}
+    ORDER BY found.place LIMIT %(candidates)s
+), {_ranking(_TS_QUERY_ONCE, _PUBLISHED_ISSUES)}
+SELECT ranked.total, {_HIT_COLUMNS}
+FROM ranked
+JOIN {IssueItem._meta.db_table} item ON item.id = ranked.id
+{_HIT_JOINS}
+ORDER BY {", ".join("ranked." + key for key in _RANKED_ORDER.split(", "))}
 """  # noqa: S608  (as above)
 
 
@@ -290,20 +264,52 @@ def _params(query: str, **extra) -> dict:
 
 def _search_items_sql(query: str, offset: int, limit: int) -> Results:
     candidates = settings.NEWSLETTER_SEARCH_CANDIDATES
-    params = _params(
-        query,
-        offset=offset,
-        limit=limit,
-        candidates=candidates,
-        recent=settings.NEWSLETTER_SEARCH_RECENT_ITEMS,
-    )
+    params = _params(query, offset=offset, limit=limit, candidates=candidates)
+    found = _indexed_candidates(params, candidates)
+    if found is not None:
+        if not found.ids:
+            return Results(hits=[], total=0)
+        with prepared_cursor() as cursor:
+            rows = _execute(cursor, _INDEXED_SQL, {**params, "ids": _bigints(found.ids)})
+        total = rows[0][0] if rows else 0
+        # A superset's newest part may hold fewer true matches than there are older ones.
+        if found.complete or total >= candidates:
+            return _results([row[1:] for row in rows], total, candidates)
+    params["recent"] = settings.NEWSLETTER_SEARCH_RECENT_ITEMS
     with connection.cursor() as cursor:
         ranked = _execute(cursor, _ITEMS_SQL, params)
     if not ranked:
         return Results(hits=[], total=0)
     with prepared_cursor() as cursor:
-        cursor.execute(_HITS_SQL, {**params, "ids": [pk for _, pk in ranked]})
-        rows = cursor.fetchall()
+        cursor.execute(_HITS_SQL, {**params, "ids": _bigints(pk for _, pk in ranked)})
+        return _results(cursor.fetchall(), ranked[0][0], candidates)
+
+
+def _bigints(ids) -> str:
+    """A list of ids as PostgreSQL's array literal, for `%(ids)s::bigint[]`: psycopg's own
+    list dumper looks at every element (a regular expression each), 0.4 ms for a hundred."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+def _indexed_candidates(params: dict, limit: int) -> search_index.Candidates | None:
+    """The newest items that may match, from this process's index of the items' words; None
+    when it cannot answer (see newsletter/search_index.py)."""
+    if not settings.NEWSLETTER_SEARCH_INDEX:
+        return None
+    with prepared_cursor() as cursor:
+        cursor.execute(_INDEX_QUERY_SQL.replace(_TS_QUERY, _distinct(_spellings(params))), params)
+        generation, tsquery = cursor.fetchone()
+    index = search_index.index_at(generation, params["now"])
+    if index is None:
+        return None
+    try:
+        return index.newest(search_index.parse(tsquery), limit, params["now"])
+    except search_index.Unsupported:
+        return None
+
+
+def _results(rows: list[tuple], total: int, candidates: int) -> Results:
+    """Results from the rows of _HIT_COLUMNS."""
     prefix = get_script_prefix()
     hits = []
     for pk, number, slug, issue_title, published_at, title, snippet, emoji, topics in rows:
@@ -321,7 +327,6 @@ def _search_items_sql(query: str, offset: int, limit: int) -> Results:
                 topic_urls=tuple(_topic_url(prefix, ref.slug) for ref in refs),
             )
         )
-    total = ranked[0][0]
     return Results(hits=hits, total=total, more=total >= candidates)
 
 
@@ -363,39 +368,6 @@ def _search_issues_and_events_sql(
                 )
             )
     return issues, events
-
-
-def topics_of(submission_ids: list[int]) -> dict[int, tuple[TopicRef, ...]]:
-    """The topics of a page of results' submissions, in one query."""
-    if not submission_ids:
-        return {}
-    found: dict[int, list[TopicRef]] = {}
-    links = (
-        Submission.topics.through.objects.filter(submission_id__in=submission_ids)
-        .select_related("topic")
-        .order_by("topic__position", "topic__name")
-    )
-    for link in links:
-        found.setdefault(link.submission_id, []).append(TopicRef(link.topic.name, link.topic.slug))
-    return {pk: tuple(refs) for pk, refs in found.items()}
-
-
-@functools.lru_cache(maxsize=4096)
-def _issue_url(prefix: str, number: int, slug: str) -> str:
-    """Issue.get_absolute_url without building a model instance for it. A URL depends only on
-    its arguments and the script prefix, which key the cache with them: reversing was a tenth
-    of a search's Python."""
-    return reverse("newsletter:issue-detail", args=[number, slug])
-
-
-@functools.lru_cache(maxsize=1024)
-def _topic_url(prefix: str, slug: str) -> str:
-    return reverse("newsletter:topic", args=[slug])
-
-
-@functools.lru_cache(maxsize=1024)
-def _event_url(prefix: str, slug: str) -> str:
-    return reverse("events:event-detail", args=[slug])  # Event.get_absolute_url
 
 
 # --- SQLite: every word, newest first ---------------------------------------------------------
@@ -503,38 +475,6 @@ SELECT 1, row_number() OVER (ORDER BY best.rank DESC, best.start DESC),
 FROM event_best best JOIN {Event._meta.db_table} event ON event.id = best.id
 ORDER BY part, place
 """  # noqa: S608  (as above)
-
-
-@dataclass(frozen=True)
-class EventHit:
-    title: SafeString
-    snippet: SafeString
-    url: str
-    start: datetime
-    cancelled: bool
-
-    @property
-    def html(self) -> SafeString:
-        """The event hit's list entry (see `Hit.html`), its date in the reader's zone."""
-        iso, day = _event_dates(
-            self.start, timezone.get_current_timezone_name(), translation.get_language()
-        )
-        cancelled = "Cancelled: " if self.cancelled else ""
-        snippet = f'<p class="hit-snippet">{self.snippet}</p>' if self.snippet else ""
-        return mark_safe(  # noqa: S308  (every value escaped, or safe HTML already)
-            '<li class="search-hit"><span aria-hidden="true">📅</span> '
-            f'<a class="hit-title" href="{_esc(self.url)}">{cancelled}{self.title}</a>{snippet}'
-            f'<p class="small muted"><time class="local-time" datetime="{iso}">{day}</time></p>'
-            "</li>"
-        )
-
-
-@functools.lru_cache(maxsize=1024)
-def _event_dates(start: datetime, zone: str, language: str | None) -> tuple[str, str]:
-    """An event's start as a hit shows it, in the reader's zone: what the date filters "c" and
-    "l j F Y, H:i T" write."""
-    when = timezone.localtime(start)
-    return _esc(dateformat.format(when, "c")), _esc(dateformat.format(when, "l j F Y, H:i T"))
 
 
 def _search_events_plain(query: str, limit: int) -> list[EventHit]:

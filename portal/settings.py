@@ -418,6 +418,10 @@ NEWSLETTER_POOL_PAGE_SIZE = env.int("NEWSLETTER_POOL_PAGE_SIZE", default=500)
 # search costs stays bounded however large the archive grows.
 NEWSLETTER_SEARCH_CANDIDATES = 100
 NEWSLETTER_SEARCH_RECENT_ITEMS = 10_000
+# Each web process keeps an index of the published items' words in memory, which finds a
+# search's newest matches (newsletter/search_index.py; about 4 bytes a word of an item, built
+# again after each change to the published items). Off: PostgreSQL's GIN index finds them.
+NEWSLETTER_SEARCH_INDEX = env.bool("NEWSLETTER_SEARCH_INDEX", default=True)
 # Emails and metadata fetches still not done this many seconds after they were due are queued
 # again by the sweeper (they were lost while the broker was down).
 NEWSLETTER_SWEEP_AFTER = env.int("NEWSLETTER_SWEEP_AFTER", default=600)

@@ -8,7 +8,7 @@ from .delivery import Delivery, DeliveryMessage, DiscordChannel
 from .discord import DiscordPending
 from .endorsements import Endorsement
 from .issues import Issue, IssueItem, IssueItemQuerySet, IssueQuerySet, Section
-from .search import SearchWord
+from .search import SearchGeneration, SearchWord
 from .submissions import (
     KIND_SLUGS,
     Activity,
@@ -40,6 +40,7 @@ __all__ = [
     "IssueQuerySet",
     "Kind",
     "Notification",
+    "SearchGeneration",
     "SearchWord",
     "Section",
     "Submission",

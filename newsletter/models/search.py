@@ -14,3 +14,19 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class SearchGeneration(models.Model):
+    """One row: which version of the published items' words the archive is at.
+
+    On PostgreSQL, triggers (migration 0017) give it a new value from a sequence whenever a
+    published item is placed, changed or removed, or an issue is published or unpublished, in
+    the same transaction as the change: a snapshot that sees the new value sees the change.
+    Each process's search index (newsletter/search_index.py) is built at one value and used
+    only while the archive is still at it. Unused on SQLite.
+    """
+
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -198,13 +198,15 @@ def test_search_queries_do_not_grow_with_results(client):
         client.get(URL, {"q": "efficient"})
     one_count = len(one)
     publish(*(accepted(title=f"Efficient transformers {n}") for n in range(1, 35)))
+    client.get(URL, {"q": "efficient"})  # the process's index of the words, built again
 
     with CaptureQueriesContext(connection) as many:
         response = client.get(URL, {"q": "efficient"})
 
     assert len(response.context["hits"]) == 10
-    # On PostgreSQL: the ranking (with the count), the page of hits (with their topics),
-    # issues and events.
+    # On PostgreSQL: the query as PostgreSQL reads it (for the index of the words), the
+    # ranking of the newest matches with the page of hits (with their topics), issues and
+    # events.
     assert len(many) == one_count <= (3 if search.full_text() else 5)
 
 
@@ -448,7 +450,11 @@ def test_pages_stop_at_the_ranked_matches(client, settings):
 
 
 @pytest.mark.skipif(not search.full_text(), reason="PostgreSQL only")
-def test_the_filters_take_each_spelling_once_and_find_both(client):
+@pytest.mark.parametrize("indexed", [True, False], ids=["index of the words", "GIN index"])
+def test_the_filters_take_each_spelling_once_and_find_both(client, settings, indexed):
+    settings.NEWSLETTER_SEARCH_INDEX = indexed
+    # The items' filters: the candidates the index found, or the recent and older items.
+    items = 1 if indexed else 2
     publish(
         accepted(title="Quantisation of pruned models"),
         accepted(title="Quantization in practice"),
@@ -469,13 +475,13 @@ def test_the_filters_take_each_spelling_once_and_find_both(client):
         "<mark>Pruning</mark> schedules",
         "Quantisation of <mark>pruned</mark> models",
     ]
-    assert counts == [1, 1, 1, 1]  # recent and older items, issues, events
+    assert counts == [1] * items + [1, 1]  # items, issues, events
     titles, counts = filters("quantization")
     assert sorted(titles) == [
         "<mark>Quantisation</mark> of pruned models",
         "<mark>Quantization</mark> in practice",
     ]
-    assert counts == [2, 2, 2, 2]
+    assert counts == [2] * items + [2, 2]
 
 
 def test_a_hits_topic_chips_are_the_shared_chips_include():

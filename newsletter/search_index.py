@@ -1,0 +1,272 @@
+"""The published items' words, kept in each process, for the one thing PostgreSQL's GIN index
+does slowly: finding the newest items that match a query.
+
+A search ranks only the NEWSLETTER_SEARCH_CANDIDATES most recently placed matching items
+(newsletter/search.py). The GIN index answers "which items match" in no particular order, so
+PostgreSQL read the rows of the matches, or walked the newest items one by one, to find the
+newest hundred: most of a search's cost on a large archive. Here each word's items are a set of
+bits in recency order (a Python int: bit i is the i-th published item by id), so a query's AND,
+OR and NOT are a few operations on big integers, and its newest matches are the highest bits set.
+
+PostgreSQL still does the rest: it turns what the reader typed into a tsquery (the same parser,
+stemming and stop words as before, so the words looked up here are exactly the lexemes stored in
+the items' search vectors), and it checks, ranks and highlights the candidates this index gives.
+
+**Never stale.** The index is built at one value of the archive's search generation
+(newsletter.models.SearchGeneration, which PostgreSQL's own triggers change with any change to a
+published item or to an issue's state, in the same transaction) and a search uses it only when
+it reads that same value; otherwise the process builds it again (about a second for 50,000
+items; meanwhile its other threads search the archive the old way, never with a stale index).
+
+**Exact, or not used.** A query of words joined by AND, OR and NOT is answered exactly. A
+"quoted phrase" is answered by a superset (all the phrase's words, anywhere), which PostgreSQL
+narrows to the true matches; when the superset's newest part holds too few of them, or a phrase
+sits under a NOT (whose superset would be a subset), the search reads the GIN index instead.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from array import array
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+
+from .models import Issue, IssueItem, SearchGeneration
+
+# How many of a superset's newest items a phrase search hands PostgreSQL to check.
+SUPERSET_CHECKED = 1000
+
+# --- Reading PostgreSQL's tsquery ---------------------------------------------------------
+
+# tsquery's text form: 'lexeme' (quotes and backslashes doubled inside), an optional
+# ":*"/":AB" (a prefix or weights, which websearch_to_tsquery never writes), ! & | <-> <N> ( ).
+_TOKEN = re.compile(r"\s*(?:'((?:[^'\\]|''|\\.)*)'(:[*A-Da-d]+)?|(<\d+>|<->)|([!&|()]))")
+
+
+class Unsupported(ValueError):
+    """A query this index does not answer: the search reads the GIN index."""
+
+
+def parse(text: str) -> tuple:
+    """A tsquery's text as a tree of tuples: ("word", lexeme), ("not", a), ("and", a, b),
+    ("or", a, b), ("phrase", a, b), or ("empty",) for a query with no words (all stop words).
+    PostgreSQL's precedence: ! binds tightest, then the phrase operators, then &, then |."""
+    tokens: list[tuple[str, str]] = []
+    position, text = 0, text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match:
+            raise Unsupported(f"unreadable tsquery at {position}: {text!r}")
+        lexeme, options, phrase, operator = match.groups()
+        if options:
+            raise Unsupported("prefix or weighted lexeme")
+        if lexeme is not None:
+            tokens.append(("word", re.sub(r"''|\\(.)", lambda m: m[1] or "'", lexeme)))
+        else:
+            tokens.append(("op", phrase and "phrase" or operator))
+        position = match.end()
+    if not tokens:
+        return ("empty",)
+    parser = _Parser(tokens)
+    tree = parser.disjunction()
+    if parser.position != len(tokens):
+        raise Unsupported(f"unexpected {tokens[parser.position][1]!r}")
+    return tree
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.position = tokens, 0
+
+    def _next_is(self, operator: str) -> bool:
+        if self.position < len(self.tokens) and self.tokens[self.position] == ("op", operator):
+            self.position += 1
+            return True
+        return False
+
+    def _binary(self, operator: str, name: str, operand) -> tuple:
+        node = operand()
+        while self._next_is(operator):
+            node = (name, node, operand())
+        return node
+
+    def disjunction(self) -> tuple:
+        return self._binary("|", "or", self.conjunction)
+
+    def conjunction(self) -> tuple:
+        return self._binary("&", "and", self.phrase)
+
+    def phrase(self) -> tuple:
+        return self._binary("phrase", "phrase", self.negation)
+
+    def negation(self) -> tuple:
+        if self._next_is("!"):
+            return ("not", self.negation())
+        if self._next_is("("):
+            node = self.disjunction()
+            if not self._next_is(")"):
+                raise Unsupported("unbalanced parentheses")
+            return node
+        if self.position >= len(self.tokens) or self.tokens[self.position][0] != "word":
+            raise Unsupported("a word was expected")
+        self.position += 1
+        return self.tokens[self.position - 1]
+
+
+# --- The index --------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidates:
+    """The newest items a query may match, newest first. `exact`: they are its matches (else
+    a superset, to be checked); `complete`: no older item of the superset was left out."""
+
+    ids: list[int]
+    exact: bool
+    complete: bool
+
+
+@dataclass
+class RecencyIndex:
+    generation: int
+    ids: array  # the published items' ids, ascending: bit i stands for ids[i]
+    dense: dict[str, int]  # a common word's items as bits
+    sparse: dict[str, array]  # a rarer word's as the positions of its bits (smaller so)
+    # Items of issues whose publication time had not come when the index was built.
+    pending: list[tuple[datetime, int]] = field(default_factory=list)
+
+    @property
+    def everything(self) -> int:
+        return (1 << len(self.ids)) - 1
+
+    def bits(self, lexeme: str) -> int:
+        if (found := self.dense.get(lexeme)) is not None:
+            return found
+        positions = self.sparse.get(lexeme)
+        return _as_bits(positions, len(self.ids)) if positions else 0
+
+    def matches(self, tree: tuple, now: datetime) -> tuple[int, bool]:
+        """The items matching `tree` as bits, and whether exactly (else a superset)."""
+        found, exact = self._evaluate(tree, in_phrase=False)
+        for when, items in self.pending:
+            if when > now:
+                found &= ~items
+        return found, exact
+
+    def _evaluate(self, node: tuple, in_phrase: bool) -> tuple[int, bool]:
+        kind = node[0]
+        if kind == "word":
+            return self.bits(node[1]), True
+        if kind == "empty":
+            return 0, True
+        if kind == "not":
+            if in_phrase:  # "a" followed by anything but "b": no bound but every item
+                return self.everything, False
+            inner, exact = self._evaluate(node[1], in_phrase)
+            if not exact:
+                raise Unsupported("a phrase under NOT")
+            return self.everything & ~inner, True
+        phrase = kind == "phrase"
+        left, left_exact = self._evaluate(node[1], in_phrase or phrase)
+        right, right_exact = self._evaluate(node[2], in_phrase or phrase)
+        if kind == "or":
+            return left | right, left_exact and right_exact
+        # AND, and a phrase's superset: all its words, anywhere.
+        return left & right, left_exact and right_exact and not phrase
+
+    def newest(
+        self, tree: tuple, limit: int, now: datetime, superset: int = SUPERSET_CHECKED
+    ) -> Candidates:
+        """The `limit` newest items matching `tree` (for a superset, `superset` of them)."""
+        found, exact = self.matches(tree, now)
+        wanted = limit if exact else max(limit, superset)
+        digits = bin(found)  # "0b1…": the highest bit, the newest item, first
+        ids, place, last = [], 2, len(digits) - 1
+        while len(ids) < wanted:
+            place = digits.find("1", place)
+            if place < 0:
+                break
+            ids.append(self.ids[last - place])
+            place += 1
+        complete = exact or len(ids) < wanted or digits.find("1", place) < 0
+        return Candidates(ids=ids, exact=exact, complete=complete)
+
+
+def _as_bits(positions, size: int) -> int:
+    digits = bytearray(b"0") * size
+    for position in positions:
+        digits[size - 1 - position] = 49  # "1"
+    return int(digits, 2)
+
+
+# One statement, so the generation and the items are read in one snapshot.
+_BUILD_SQL = f"""
+SELECT generation.value, item.id, tsvector_to_array(item.search_vector), issue.published_at
+FROM {SearchGeneration._meta.db_table} generation
+LEFT JOIN ({IssueItem._meta.db_table} item
+           JOIN {Issue._meta.db_table} issue
+             ON issue.id = item.issue_id AND issue.state = %(published)s)
+       ON item.is_published AND item.search_vector IS NOT NULL
+WHERE generation.id = 1
+ORDER BY item.id
+"""  # noqa: S608  (only table names are formatted in; values are parameters)
+
+
+def build(now: datetime) -> RecencyIndex | None:
+    """The index of the published items, read from the database (None when there is no
+    generation row: the triggers' table was emptied, and nothing has been written since)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BUILD_SQL, {"published": Issue.State.PUBLISHED})
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    generation = rows[0][0]
+    ids, words, later = array("q"), {}, {}
+    for _, pk, lexemes, published_at in rows:
+        if pk is None:
+            continue
+        position = len(ids)
+        ids.append(pk)
+        for lexeme in lexemes:
+            positions = words.get(lexeme)
+            if positions is None:
+                words[lexeme] = positions = array("I")
+            positions.append(position)
+        if published_at is not None and published_at > now:
+            later.setdefault(published_at, []).append(position)
+    size, dense, sparse = len(ids), {}, {}
+    for lexeme, positions in words.items():
+        # Bits cost size/8 bytes, positions 4 bytes each: keep whichever is smaller.
+        if len(positions) * 32 > size:
+            dense[lexeme] = _as_bits(positions, size)
+        else:
+            sparse[lexeme] = positions
+    pending = [(when, _as_bits(items, size)) for when, items in sorted(later.items())]
+    return RecencyIndex(generation, ids, dense, sparse, pending)
+
+
+_current: RecencyIndex | None = None
+_building = threading.Lock()
+
+
+def index_at(generation: int | None, now: datetime) -> RecencyIndex | None:
+    """This process's index if it is at `generation`; else built anew, by this thread. None
+    when there is no generation, or while another thread of the process builds it (the caller
+    searches without it meanwhile rather than wait)."""
+    global _current
+    index = _current
+    if generation is None or (index is not None and index.generation == generation):
+        return index if generation is not None else None
+    if not _building.acquire(blocking=False):
+        return None
+    try:
+        index = _current
+        if index is None or index.generation != generation:
+            # Built in its own snapshot: at this generation or a later one, never an earlier.
+            index = _current = build(now)
+        return index
+    finally:
+        _building.release()
