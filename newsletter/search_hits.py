@@ -161,3 +161,80 @@ def _event_dates(start: datetime, zone: str, language: str | None) -> tuple[str,
     "l j F Y, H:i T" write."""
     when = timezone.localtime(start)
     return _esc(dateformat.format(when, "c")), _esc(dateformat.format(when, "l j F Y, H:i T"))
+
+
+def results_html(
+    *,
+    query: str,
+    hits: list[Hit],
+    issue_hits: list[Hit],
+    event_hits: list[EventHit],
+    page_obj,
+    more: bool,
+    ranked: bool,
+    query_string: str = "",
+    page_error: str = "",
+    suggestion: str | None = None,
+    suggestion_query: str = "",
+) -> SafeString:
+    """The results below the search form, as the page prints them: a page error, "Did you
+    mean", the issue and event hits, then the items with their count and pages. Written here,
+    like each hit, rather than by a template: rendering the include was a tenth of a search's
+    processor time. Every value is escaped, or safe HTML already."""
+    parts = []
+    if page_error:
+        parts.append(f'<p class="notice" role="alert">{_esc(page_error)}</p>')
+    if suggestion:
+        parts.append(
+            f'<p class="notice search-suggestion" role="status">Did you mean <a href="?'
+            f'{_esc(suggestion_query)}" rel="nofollow"><strong>{_esc(suggestion)}</strong></a>?'
+            "</p>"
+        )
+    for title, name, found in (("Issues", "issue", issue_hits), ("Events", "event", event_hits)):
+        if found:
+            entries = "".join(hit.issue_html if name == "issue" else hit.html for hit in found)
+            parts.append(
+                f'<section aria-labelledby="{name}-hits-title"><h2 id="{name}-hits-title">'
+                f'{title}</h2><ul class="plain-list search-results">{entries}</ul></section>'
+            )
+    count = ""
+    if page_obj:
+        plus = "+" if more else ""
+        count = f' <span class="muted small">({page_obj.paginator.count}{plus} found)</span>'
+    if hits:
+        body = (
+            '<ol class="plain-list search-results">'
+            + "".join(hit.html for hit in hits)
+            + "</ol>"
+            + _pages(page_obj, query_string, ranked)
+        )
+    else:
+        body = f"<p>No published item matches “{_esc(query)}”. Try fewer or other words.</p>"
+    parts.append(
+        f'<section aria-labelledby="item-hits-title"><h2 id="item-hits-title">Items{count}</h2>'
+        f"{body}</section>"
+    )
+    return mark_safe("\n".join(parts))  # noqa: S308  (every value escaped, or safe HTML)
+
+
+def _pages(page, query_string: str, ranked: bool) -> str:
+    """The links to the next and previous pages (templates/includes/_pagination.html)."""
+    if not page or not page.has_other_pages():
+        return ""
+    link = f"?{_esc(query_string)}&amp;page=" if query_string else "?page="
+    newer, older = ("Better matches", "More matches") if ranked else ("Newer", "Older")
+    previous = (
+        f'<a href="{link}{page.previous_page_number()}" rel="prev">← {newer}</a>'
+        if page.has_previous()
+        else ""
+    )
+    following = (
+        f'<a href="{link}{page.next_page_number()}" rel="next">{older} →</a>'
+        if page.has_next()
+        else ""
+    )
+    return (
+        f'<nav class="pagination" aria-label="Pages">{previous}'
+        f'<span class="muted">Page {page.number} of {page.paginator.num_pages}</span>'
+        f"{following}</nav>"
+    )

@@ -13,6 +13,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET
 
 from newsletter import search, suggestions
+from newsletter.search_hits import results_html
 from portal import pagination
 from portal.frames import render_framed
 from portal.pagecache import reader_page
@@ -21,6 +22,22 @@ from .archive import item_rows, published_items
 
 LATEST_ITEMS = 10
 RESULTS_TEMPLATE = "newsletter/includes/_search_results.html"
+
+
+# What the results below the form show (newsletter/search_hits.py, `results_html`).
+RESULTS = (
+    "query",
+    "hits",
+    "issue_hits",
+    "event_hits",
+    "page_obj",
+    "more",
+    "ranked",
+    "query_string",
+    "page_error",
+    "suggestion",
+    "suggestion_query",
+)
 
 
 class SearchForm(forms.Form):
@@ -51,6 +68,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "ranked": search.full_text(),  # PostgreSQL ranks; the plain fallback is newest first
         "event_hits": [],
         "suggestion": None,
+        "suggestion_query": "",
         "latest": [],
     }
     if not form.is_valid():
@@ -100,7 +118,10 @@ def search_view(request: HttpRequest) -> HttpResponse:
         slots={
             "query": escape(query),
             "q_value": escape(context["q_value"]),
-            "results": render_to_string(RESULTS_TEMPLATE, context),
+            "results": render_to_string(
+                RESULTS_TEMPLATE,
+                {**context, "results_html": results_html(**{key: context[key] for key in RESULTS})},
+            ),
         },
         status=status,
     )

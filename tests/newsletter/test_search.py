@@ -16,9 +16,11 @@ from django.utils import timezone
 from events.models import Event
 from newsletter import search
 from newsletter.models import Issue, IssueItem, Kind, Topic
+from newsletter.search_hits import results_html
 from newsletter.services.compose import issue_item_add, issue_item_set_blurb
 from newsletter.services.issues import SEARCH_CONFIG, issue_publish, issue_schedule
 from newsletter.services.topics import topic_save
+from newsletter.views.search import RESULTS
 from tests.newsletter.issue_data import accepted, draft_issue, published_event
 
 pytestmark = pytest.mark.django_db
@@ -245,8 +247,10 @@ def test_search_pages_through_every_match_once(client):
     assert [len(page.context["hits"]) for page in pages] == [10, 10, 5]
     assert len(set(urls)) == 25
     assert "(25 found)" in pages[0].content.decode()
-    assert 'rel="next"' in pages[0].content.decode()
-    assert 'rel="prev"' in pages[2].content.decode()
+    # Ranked on PostgreSQL; newest first on SQLite.
+    after, before = ("More matches", "Better matches") if search.full_text() else ("Older", "Newer")
+    assert f'<a href="?q=sparse&amp;page=2" rel="next">{after} →</a>' in pages[0].content.decode()
+    assert f'<a href="?q=sparse&amp;page=2" rel="prev">← {before}</a>' in pages[2].content.decode()
     assert "Page 3 of 3" in pages[2].content.decode()
 
 
@@ -547,7 +551,10 @@ def rendered_normally(response) -> bytes:
     if not isinstance(contexts, ContextList):
         contexts = [contexts]
     context = next(c.flatten() for c in contexts if "hits" in c)
-    results = render_to_string("newsletter/includes/_search_results.html", context)
+    results = render_to_string(
+        "newsletter/includes/_search_results.html",
+        {**context, "results_html": results_html(**{key: context[key] for key in RESULTS})},
+    )
     page = render(response.wsgi_request, "newsletter/search.html", {**context, "results": results})
     return page.content
 
