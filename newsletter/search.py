@@ -58,6 +58,19 @@ def full_text() -> bool:
     return connection.vendor == "postgresql"
 
 
+def search_page(query: str, number: int = 1) -> tuple[Results, list[Hit], list[EventHit]]:
+    """Page `number` of the results: the items matching `query`, and on the first page the
+    issues and events too (on PostgreSQL, two statements in all)."""
+    offset = (number - 1) * RESULTS_PER_PAGE
+    if number > 1:
+        return search_items(query, offset=offset), [], []
+    if not full_text() or not settings.NEWSLETTER_SEARCH_INDEX:
+        return search_items(query), *search_issues_and_events(query)
+    # What the index needs to know first comes with the issues and events.
+    issues, events, lookup = _search_issues_and_events_sql(query, ISSUE_HITS, EVENT_HITS, True)
+    return _search_items_sql(query, 0, RESULTS_PER_PAGE, lookup), issues, events
+
+
 def search_items(query: str, *, offset: int = 0, limit: int = RESULTS_PER_PAGE) -> Results:
     """The published items matching `query`, best first: `limit` of them from `offset`."""
     if full_text():
@@ -217,10 +230,15 @@ JOIN {IssueItem._meta.db_table} item ON item.id = page.id
 ORDER BY page.place
 """  # noqa: S608  (as above)
 
-# The archive's search generation and the query as PostgreSQL reads it, for the index.
-_INDEX_QUERY_SQL = f"""
-SELECT (SELECT value FROM {SearchGeneration._meta.db_table} WHERE id = 1), ({_TS_QUERY})::text
-"""  # noqa: S608  (as above)
+
+# The archive's search generation and the query as PostgreSQL reads it (its distinct spellings),
+# for the index: a statement of its own, or a row more of the issues and events (_FIRST_PAGE).
+def _lookup(count: int) -> str:
+    return (
+        f"(SELECT value FROM {SearchGeneration._meta.db_table} WHERE id = 1), "  # noqa: S608
+        f"({_distinct(count)})::text"
+    )
+
 
 # With the candidates the index found (newest first; when they are a superset, PostgreSQL keeps
 # the true matches), the ranking and the page of hits in one statement: it reads a hundred rows
@@ -262,10 +280,12 @@ def _params(query: str, **extra) -> dict:
     }
 
 
-def _search_items_sql(query: str, offset: int, limit: int) -> Results:
+def _search_items_sql(
+    query: str, offset: int, limit: int, lookup: tuple[int | None, str] | None = None
+) -> Results:
     candidates = settings.NEWSLETTER_SEARCH_CANDIDATES
     params = _params(query, offset=offset, limit=limit, candidates=candidates)
-    found = _indexed_candidates(params, candidates)
+    found = _indexed_candidates(params, candidates, lookup)
     if found is not None:
         if not found.ids:
             return Results(hits=[], total=0)
@@ -291,14 +311,19 @@ def _bigints(ids) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def _indexed_candidates(params: dict, limit: int) -> search_index.Candidates | None:
+def _indexed_candidates(
+    params: dict, limit: int, lookup: tuple[int | None, str] | None
+) -> search_index.Candidates | None:
     """The newest items that may match, from this process's index of the items' words; None
-    when it cannot answer (see newsletter/search_index.py)."""
+    when it cannot answer (see newsletter/search_index.py). `lookup`: the generation and the
+    tsquery, when an earlier statement read them."""
     if not settings.NEWSLETTER_SEARCH_INDEX:
         return None
-    with prepared_cursor() as cursor:
-        cursor.execute(_INDEX_QUERY_SQL.replace(_TS_QUERY, _distinct(_spellings(params))), params)
-        generation, tsquery = cursor.fetchone()
+    if lookup is None:
+        with prepared_cursor() as cursor:
+            cursor.execute(f"SELECT {_lookup(_spellings(params))}", params)
+            lookup = cursor.fetchone()
+    generation, tsquery = lookup
     index = search_index.index_at(generation, params["now"])
     if index is None:
         return None
@@ -330,9 +355,15 @@ def _results(rows: list[tuple], total: int, candidates: int) -> Results:
     return Results(hits=hits, total=total, more=total >= candidates)
 
 
-def _search_issues_and_events_sql(
-    query: str, issue_limit: int, event_limit: int
-) -> tuple[list[Hit], list[EventHit]]:
+@functools.cache
+def _first_page(count: int) -> str:
+    """_ISSUES_AND_EVENTS_SQL with a row more (part -1): the index's lookup (see _lookup)."""
+    extra = f"UNION ALL\nSELECT -1, 0, {_lookup(count)}, NULL, NULL, NULL, NULL, NULL\nORDER BY part, place"
+    return _ISSUES_AND_EVENTS_SQL.replace("ORDER BY part, place", extra)
+
+
+def _search_issues_and_events_sql(query: str, issue_limit: int, event_limit: int, lookup=False):
+    """The issues and the events; with `lookup`, the index's lookup as a third value."""
     params = _params(
         query,
         limit=issue_limit,
@@ -340,12 +371,15 @@ def _search_issues_and_events_sql(
         event_published=Event.State.PUBLISHED,
         event_cancelled=Event.State.CANCELLED,
     )
+    sql = _first_page(_spellings(params)) if lookup else _ISSUES_AND_EVENTS_SQL
     with prepared_cursor() as cursor:
-        rows = _execute(cursor, _ISSUES_AND_EVENTS_SQL, params)
+        rows = _execute(cursor, sql, params)
     prefix = get_script_prefix()
-    issues, events = [], []
+    issues, events, looked_up = [], [], (None, "")
     for part, _, number, slug, issue_title, when, state, title, snippet in rows:
-        if part == 0:
+        if part == -1:
+            looked_up = (number, slug)
+        elif part == 0:
             issues.append(
                 Hit(
                     title=marked(title),
@@ -367,7 +401,7 @@ def _search_issues_and_events_sql(
                     cancelled=state == Event.State.CANCELLED,
                 )
             )
-    return issues, events
+    return (issues, events, looked_up) if lookup else (issues, events)
 
 
 # --- SQLite: every word, newest first ---------------------------------------------------------

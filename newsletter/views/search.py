@@ -80,17 +80,15 @@ def search_view(request: HttpRequest) -> HttpResponse:
         context["latest"] = item_rows(published_items()[:LATEST_ITEMS])
         return render(request, "newsletter/search.html", context)
     number, error, status = pagination.page_asked(request)
-    per_page = search.RESULTS_PER_PAGE
-    results = search.search_items(query, offset=(number - 1) * per_page, limit=per_page)
+    results, issue_hits, event_hits = search.search_page(query, number)
     if not results.hits and number > 1:
         # Past the last page: the count comes with the results, so ask for the first page.
         number, error, status = pagination.past_the_end(number)
-        results = search.search_items(query, limit=per_page)
+        results, issue_hits, event_hits = search.search_page(query)
     # The database counted the matches; the paginator only does the page arithmetic.
     page, page_context = pagination.page_context(
-        Paginator(range(results.total), per_page), number, error
+        Paginator(range(results.total), search.RESULTS_PER_PAGE), number, error
     )
-    issue_hits, event_hits = search.search_issues_and_events(query) if number == 1 else ([], [])
     context.update(
         page_context,
         hits=results.hits,
