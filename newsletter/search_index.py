@@ -26,18 +26,26 @@ sits under a NOT (whose superset would be a subset), the search reads the GIN in
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
-from django.db import connection
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from .models import Issue, IssueItem, SearchGeneration
 
+logger = logging.getLogger(__name__)
+
 # How many of a superset's newest items a phrase search hands PostgreSQL to check.
 SUPERSET_CHECKED = 1000
+_WINDOWS = (4096, 16384)
+_ONE = re.compile("1")
 
 # --- Reading PostgreSQL's tsquery ---------------------------------------------------------
 
@@ -183,15 +191,17 @@ class RecencyIndex:
         """The `limit` newest items matching `tree` (for a superset, `superset` of them)."""
         found, exact = self.matches(tree, now)
         wanted = limit if exact else max(limit, superset)
-        digits = bin(found)  # "0b1…": the highest bit, the newest item, first
-        ids, place, last = [], 2, len(digits) - 1
-        while len(ids) < wanted:
-            place = digits.find("1", place)
-            if place < 0:
+        complete = exact or found.bit_count() <= wanted
+        # The newest matches are the highest bits: when the top few thousand hold enough,
+        # only those are written out (a common word's page, three times faster).
+        size, shift = found.bit_length(), 0
+        for window in _WINDOWS:
+            if size > window and (top := found >> (size - window)).bit_count() >= wanted:
+                found, shift = top, size - window
                 break
-            ids.append(self.ids[last - place])
-            place += 1
-        complete = exact or len(ids) < wanted or digits.find("1", place) < 0
+        digits = bin(found)  # "0b1…": the highest bit, the newest item, first
+        last = len(digits) - 1 + shift
+        ids = [self.ids[last - one.start()] for one in islice(_ONE.finditer(digits, 2), wanted)]
         return Candidates(ids=ids, exact=exact, complete=complete)
 
 
@@ -270,3 +280,24 @@ def index_at(generation: int | None, now: datetime) -> RecencyIndex | None:
         return index
     finally:
         _building.release()
+
+
+def warm() -> None:
+    """Build this process's index before a search needs it: portal/wsgi.py runs this in a
+    thread of each web process as it starts, so no reader waits for it (a search that finds
+    no index builds it, or reads the GIN index while another thread builds it)."""
+    if connection.vendor != "postgresql" or not settings.NEWSLETTER_SEARCH_INDEX:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT value FROM {SearchGeneration._meta.db_table} WHERE id = 1"  # noqa: S608
+            )
+            row = cursor.fetchone()
+        index_at(row[0] if row else None, timezone.now())
+    except DatabaseError:
+        logger.warning(
+            "The search index was not built ahead; the first search will.", exc_info=True
+        )
+    finally:
+        connection.close()  # this thread's own connection

@@ -238,3 +238,33 @@ def test_while_one_thread_builds_the_others_search_without_waiting():
         release.set()
         builder.join()
     assert search_index.index_at(generation, timezone.now()).generation == generation
+
+
+@pytest.mark.parametrize("every", [2, 700, 9000], ids=["common", "rarer", "rare"])
+def test_a_large_archives_newest_matches_whether_near_the_top_or_spread_out(every):
+    size = 40_000
+    positions = list(range(3, size, every))
+    index = RecencyIndex(
+        1, array("q", range(size)), dense={"w": sum(1 << p for p in positions)}, sparse={}
+    )
+
+    found = index.newest(parse("'w'"), 100, NOW)
+
+    assert found.ids == sorted(positions, reverse=True)[:100]
+
+
+@postgresql
+@pytest.mark.django_db
+def test_a_web_process_builds_its_index_as_it_starts():
+    search_index._current = None
+    # The web process's thread, on its own connection: it sees what is committed.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM newsletter_searchgeneration WHERE id = 1")
+        (committed,) = cursor.fetchone()
+    warming = threading.Thread(target=search_index.warm)
+
+    warming.start()
+    warming.join(30)
+
+    assert search_index._current is not None
+    assert search_index._current.generation == committed
