@@ -132,27 +132,25 @@ def _execute(cursor, sql: str, params: dict) -> list[tuple]:
 _PUBLISHED_ISSUE = "issue.state = %(published)s AND issue.published_at <= %(now)s"
 
 
-def _ranking(ts_query: str, issues: str) -> str:
+def _ranking(ts_query: str, issues: str | None) -> str:
     """The ranking of the `candidates` (a CTE of _CANDIDATE_COLUMNS, the newest matching
-    items): those in a published issue (`issues`: the published ones, by `issue.id`), best
-    first, with their count (`total`); the page of them from %(offset)s."""
+    items): those in a published issue (`issues`: the published ones, by `issue.id`; None when
+    the candidates are all in one and carry its `published_at`), best first, with their count
+    (`total`); the page of them from %(offset)s."""
+    issue = "issue" if issues else "candidates"
     return f"""ranked AS (
     SELECT candidates.id, candidates.issue_id, candidates.section_id, candidates.position,
-           issue.published_at, section.position AS section_position,
+           {issue}.published_at, section.position AS section_position,
            ts_rank(candidates.search_vector, {ts_query}) AS rank,
            count(*) OVER () AS total
     FROM candidates
-    JOIN {issues} issue ON issue.id = candidates.issue_id
+    {f"JOIN {issues} issue ON issue.id = candidates.issue_id" if issues else ""}
     JOIN {Section._meta.db_table} section ON section.id = candidates.section_id
-    ORDER BY rank DESC, issue.published_at DESC, section_position, candidates.position,
+    ORDER BY rank DESC, {issue}.published_at DESC, section_position, candidates.position,
              candidates.id
     LIMIT %(limit)s OFFSET %(offset)s
 )"""  # noqa: S608  (only table names and fixed fragments are formatted in)
 
-
-_PUBLISHED_ISSUES = (
-    f"(SELECT id, published_at FROM {Issue._meta.db_table} issue WHERE {_PUBLISHED_ISSUE})"  # noqa: S608
-)
 
 _RANKED_ORDER = "rank DESC, published_at DESC, section_position, position, id"
 
@@ -243,14 +241,18 @@ def _lookup(count: int) -> str:
 # With the candidates the index found (newest first; when they are a superset, PostgreSQL keeps
 # the true matches), the ranking and the page of hits in one statement: it reads a hundred rows
 # by primary key, whatever the words, so it is prepared, and nothing in a search is planned.
+# The index holds only items of published issues whose time has come, and gives each
+# candidate its issue's publication time (in microseconds, to order by): the ranking does not
+# read a hundred issues again (a fifth of this statement).
 _INDEXED_SQL = f"""
 WITH candidates AS MATERIALIZED (
-    SELECT {_CANDIDATE_COLUMNS}
-    FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS found (id, place)
+    SELECT {_CANDIDATE_COLUMNS}, found.published_at
+    FROM unnest(%(ids)s::bigint[], %(published_at)s::bigint[]) WITH ORDINALITY
+         AS found (id, published_at, place)
     JOIN {IssueItem._meta.db_table} item ON item.id = found.id
     WHERE item.is_published AND item.search_vector @@ {_TS_QUERY_ONCE}
     ORDER BY found.place LIMIT %(candidates)s
-), {_ranking(_TS_QUERY_ONCE, _PUBLISHED_ISSUES)}
+), {_ranking(_TS_QUERY_ONCE, None)}
 SELECT ranked.total, {_HIT_COLUMNS}
 FROM ranked
 JOIN {IssueItem._meta.db_table} item ON item.id = ranked.id
@@ -290,7 +292,8 @@ def _search_items_sql(
         if not found.ids:
             return Results(hits=[], total=0)
         with prepared_cursor() as cursor:
-            rows = _execute(cursor, _INDEXED_SQL, {**params, "ids": _bigints(found.ids)})
+            found_params = {"ids": _bigints(found.ids), "published_at": _bigints(found.published)}
+            rows = _execute(cursor, _INDEXED_SQL, {**params, **found_params})
         total = rows[0][0] if rows else 0
         # A superset's newest part may hold fewer true matches than there are older ones.
         if found.complete or total >= candidates:

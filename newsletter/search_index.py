@@ -31,7 +31,7 @@ import re
 import threading
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 # How many of a superset's newest items a phrase search hands PostgreSQL to check.
 SUPERSET_CHECKED = 1000
 _WINDOWS = (4096, 16384)
+EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 _ONE = re.compile("1")
 
 # --- Reading PostgreSQL's tsquery ---------------------------------------------------------
@@ -133,6 +134,7 @@ class Candidates:
     a superset, to be checked); `complete`: no older item of the superset was left out."""
 
     ids: list[int]
+    published: list[int]  # each one's issue's publication time, in µs since the epoch
     exact: bool
     complete: bool
 
@@ -141,6 +143,7 @@ class Candidates:
 class RecencyIndex:
     generation: int
     ids: array  # the published items' ids, ascending: bit i stands for ids[i]
+    published: array  # their issues' publication times, in microseconds since the epoch
     dense: dict[str, int]  # a common word's items as bits
     sparse: dict[str, array]  # a rarer word's as the positions of its bits (smaller so)
     # Items of issues whose publication time had not come when the index was built.
@@ -201,8 +204,14 @@ class RecencyIndex:
                 break
         digits = bin(found)  # "0b1…": the highest bit, the newest item, first
         last = len(digits) - 1 + shift
-        ids = [self.ids[last - one.start()] for one in islice(_ONE.finditer(digits, 2), wanted)]
-        return Candidates(ids=ids, exact=exact, complete=complete)
+        found = [last - one.start() for one in islice(_ONE.finditer(digits, 2), wanted)]
+        ids, published = self.ids, self.published
+        return Candidates(
+            ids=[ids[item] for item in found],
+            published=[published[item] for item in found],
+            exact=exact,
+            complete=complete,
+        )
 
 
 def _as_bits(positions, size: int) -> int:
@@ -218,7 +227,8 @@ SELECT generation.value, item.id, tsvector_to_array(item.search_vector), issue.p
 FROM {SearchGeneration._meta.db_table} generation
 LEFT JOIN ({IssueItem._meta.db_table} item
            JOIN {Issue._meta.db_table} issue
-             ON issue.id = item.issue_id AND issue.state = %(published)s)
+             ON issue.id = item.issue_id AND issue.state = %(published)s
+                AND issue.published_at IS NOT NULL)
        ON item.is_published AND item.search_vector IS NOT NULL
 WHERE generation.id = 1
 ORDER BY item.id
@@ -234,18 +244,19 @@ def build(now: datetime) -> RecencyIndex | None:
     if not rows:
         return None
     generation = rows[0][0]
-    ids, words, later = array("q"), {}, {}
+    ids, published, words, later = array("q"), array("q"), {}, {}
     for _, pk, lexemes, published_at in rows:
         if pk is None:
             continue
         position = len(ids)
         ids.append(pk)
+        published.append((published_at - EPOCH) // MICROSECOND)
         for lexeme in lexemes:
             positions = words.get(lexeme)
             if positions is None:
                 words[lexeme] = positions = array("I")
             positions.append(position)
-        if published_at is not None and published_at > now:
+        if published_at > now:
             later.setdefault(published_at, []).append(position)
     size, dense, sparse = len(ids), {}, {}
     for lexeme, positions in words.items():
@@ -255,7 +266,7 @@ def build(now: datetime) -> RecencyIndex | None:
         else:
             sparse[lexeme] = positions
     pending = [(when, _as_bits(items, size)) for when, items in sorted(later.items())]
-    return RecencyIndex(generation, ids, dense, sparse, pending)
+    return RecencyIndex(generation, ids, published, dense, sparse, pending)
 
 
 _current: RecencyIndex | None = None

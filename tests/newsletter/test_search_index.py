@@ -56,14 +56,16 @@ def test_parse_refuses_what_it_cannot_answer(text):
 def small_index(words: dict[str, list[int]], size: int = 8, pending=()) -> RecencyIndex:
     """Items 100, 101, … (bit i is item 100 + i); `words` give each word's bit positions."""
     ids = array("q", range(100, 100 + size))
+    published = array("q", range(1000, 1000 + size))  # each item's issue's time, in µs
     bits = {word: sum(1 << position for position in positions) for word, positions in words.items()}
-    return RecencyIndex(1, ids, dense=bits, sparse={}, pending=list(pending))
+    return RecencyIndex(1, ids, published, dense=bits, sparse={}, pending=list(pending))
 
 
 def test_the_newest_matches_come_first_and_at_most_as_many_as_asked():
     index = small_index({"a": [0, 2, 3, 6], "b": [2, 5, 6]})
 
     assert index.newest(parse("'a'"), 3, NOW).ids == [106, 103, 102]
+    assert index.newest(parse("'a'"), 3, NOW).published == [1006, 1003, 1002]
     assert index.newest(parse("'a' & 'b'"), 10, NOW).ids == [106, 102]
     assert index.newest(parse("'a' | 'b'"), 10, NOW).ids == [106, 105, 103, 102, 100]
     assert index.newest(parse("'a' & !'b'"), 10, NOW).ids == [103, 100]
@@ -245,7 +247,11 @@ def test_a_large_archives_newest_matches_whether_near_the_top_or_spread_out(ever
     size = 40_000
     positions = list(range(3, size, every))
     index = RecencyIndex(
-        1, array("q", range(size)), dense={"w": sum(1 << p for p in positions)}, sparse={}
+        1,
+        array("q", range(size)),
+        array("q", range(size)),
+        dense={"w": sum(1 << p for p in positions)},
+        sparse={},
     )
 
     found = index.newest(parse("'w'"), 100, NOW)
