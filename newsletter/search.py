@@ -7,14 +7,15 @@ index, and `ts_headline` for the highlighted snippet. On SQLite: every word must
 the `<mark>` tags are added, so a member's words can never become markup.
 
 A search nobody asked before misses the page cache, so it is the costliest reader page; on
-PostgreSQL it is three statements written out in SQL rather than built by the ORM. The ranking
-(`_ITEMS_SQL`) reads a bounded number of matching items (the most recently placed), ranks and
-counts those; the page of hits (`_HITS_SQL`) joins the ten it chose to their submissions,
-events and topics and highlights them; then the issues and events, in one statement
-(`_ISSUES_AND_EVENTS_SQL`). The last two do not depend on how common the words are, so they
-are prepared (`portal.db.prepared_cursor`): planning them cost more than running them. Each hit's
-HTML is written out in Python (`Hit.html`). The cost no longer grows with the archive:
-docs/performance.md has the figures.
+PostgreSQL a first page is two prepared statements (`portal.db.prepared_cursor`), written out in
+SQL rather than built by the ORM, and neither is planned per query. The first finds the issues
+and events (`_ISSUES_AND_EVENTS_SQL`) and reads what the process's index of the items' words
+needs (newsletter/search_index.py): the query as a tsquery and the archive's generation. The
+index gives the most recently placed matching items; the second statement (`_INDEXED_SQL`)
+checks, ranks and counts those and writes the page of hits. When the index cannot answer, the
+GIN index finds them (`_ITEMS_SQL`, planned per query, then the page of hits, `_HITS_SQL`).
+Each hit's HTML is written out in Python (newsletter/search_hits.py). The cost no longer grows
+with the archive: docs/performance.md has the figures.
 
 British and American spellings find each other (newsletter/spelling.py): the query is also
 written in the other spelling, and the tsqueries are joined with OR, so the GIN index still
