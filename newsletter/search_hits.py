@@ -39,13 +39,15 @@ class Hit:
 
     @property
     def html(self) -> SafeString:
+        """The item hit's list entry, in the reader's zone and language."""
+        return self.entry(timezone.get_current_timezone_name(), translation.get_language())
+
+    def entry(self, zone: str, language: str | None) -> SafeString:
         """The item hit's list entry, written out here rather than by a template include: ten
         of them were a third of a search's processor time (and format_html, since, most of
         what was left). Every value is escaped; title and snippet are already safe HTML,
         escaped before their <mark>s were added."""
-        iso, day = _issue_dates(
-            self.published_at, timezone.get_current_timezone_name(), translation.get_language()
-        )
+        iso, day = _issue_dates(self.published_at, zone, language)
         chips = ""
         if self.topics:
             chips = (
@@ -141,10 +143,11 @@ class EventHit:
 
     @property
     def html(self) -> SafeString:
-        """The event hit's list entry (see `Hit.html`), its date in the reader's zone."""
-        iso, day = _event_dates(
-            self.start, timezone.get_current_timezone_name(), translation.get_language()
-        )
+        return self.entry(timezone.get_current_timezone_name(), translation.get_language())
+
+    def entry(self, zone: str, language: str | None) -> SafeString:
+        """The event hit's list entry (see `Hit.entry`), its date in the reader's zone."""
+        iso, day = _event_dates(self.start, zone, language)
         cancelled = "Cancelled: " if self.cancelled else ""
         snippet = f'<p class="hit-snippet">{self.snippet}</p>' if self.snippet else ""
         return mark_safe(  # noqa: S308  (every value escaped, or safe HTML already)
@@ -181,6 +184,8 @@ def results_html(
     mean", the issue and event hits, then the items with their count and pages. Written here,
     like each hit, rather than by a template: rendering the include was a tenth of a search's
     processor time. Every value is escaped, or safe HTML already."""
+    # The reader's zone and language, looked up once for all the hits' dates.
+    zone, language = timezone.get_current_timezone_name(), translation.get_language()
     parts = []
     if page_error:
         parts.append(f'<p class="notice" role="alert">{_esc(page_error)}</p>')
@@ -192,7 +197,9 @@ def results_html(
         )
     for title, name, found in (("Issues", "issue", issue_hits), ("Events", "event", event_hits)):
         if found:
-            entries = "".join(hit.issue_html if name == "issue" else hit.html for hit in found)
+            entries = "".join(
+                hit.issue_html if name == "issue" else hit.entry(zone, language) for hit in found
+            )
             parts.append(
                 f'<section aria-labelledby="{name}-hits-title"><h2 id="{name}-hits-title">'
                 f'{title}</h2><ul class="plain-list search-results">{entries}</ul></section>'
@@ -204,7 +211,7 @@ def results_html(
     if hits:
         body = (
             '<ol class="plain-list search-results">'
-            + "".join(hit.html for hit in hits)
+            + "".join(hit.entry(zone, language) for hit in hits)
             + "</ol>"
             + _pages(page_obj, query_string, ranked)
         )

@@ -223,7 +223,8 @@ def _as_bits(positions, size: int) -> int:
 
 # One statement, so the generation and the items are read in one snapshot.
 _BUILD_SQL = f"""
-SELECT generation.value, item.id, tsvector_to_array(item.search_vector), issue.published_at
+SELECT generation.value, item.id, tsvector_to_array(item.search_vector),
+       (extract(epoch FROM issue.published_at) * 1000000)::bigint
 FROM {SearchGeneration._meta.db_table} generation
 LEFT JOIN ({IssueItem._meta.db_table} item
            JOIN {Issue._meta.db_table} issue
@@ -245,18 +246,19 @@ def build(now: datetime) -> RecencyIndex | None:
         return None
     generation = rows[0][0]
     ids, published, words, later = array("q"), array("q"), {}, {}
+    moment = (now - EPOCH) // MICROSECOND
     for _, pk, lexemes, published_at in rows:
         if pk is None:
             continue
         position = len(ids)
         ids.append(pk)
-        published.append((published_at - EPOCH) // MICROSECOND)
+        published.append(published_at)
         for lexeme in lexemes:
             positions = words.get(lexeme)
             if positions is None:
                 words[lexeme] = positions = array("I")
             positions.append(position)
-        if published_at > now:
+        if published_at > moment:
             later.setdefault(published_at, []).append(position)
     size, dense, sparse = len(ids), {}, {}
     for lexeme, positions in words.items():
@@ -265,7 +267,9 @@ def build(now: datetime) -> RecencyIndex | None:
             dense[lexeme] = _as_bits(positions, size)
         else:
             sparse[lexeme] = positions
-    pending = [(when, _as_bits(items, size)) for when, items in sorted(later.items())]
+    pending = [
+        (EPOCH + when * MICROSECOND, _as_bits(items, size)) for when, items in sorted(later.items())
+    ]
     return RecencyIndex(generation, ids, published, dense, sparse, pending)
 
 

@@ -274,3 +274,18 @@ def test_a_web_process_builds_its_index_as_it_starts():
 
     assert search_index._current is not None
     assert search_index._current.generation == committed
+
+
+@postgresql
+@pytest.mark.django_db
+def test_an_issue_whose_publication_time_has_not_come_is_not_found_yet():
+    issue = publish(accepted(title="Weight sharing"))
+    issue.__class__.objects.filter(pk=issue.pk).update(
+        published_at=timezone.now() + timedelta(seconds=2)
+    )
+
+    indexed, gin, _ = both_ways("weight")
+    assert indexed.total == gin.total == 0
+    index = search_index.index_at(SearchGeneration.objects.get(pk=1).value, timezone.now())
+    later = timezone.now() + timedelta(seconds=3)
+    assert index.newest(parse("'weight'"), 10, later).ids == [issue.items.get().pk]
