@@ -215,10 +215,10 @@ class RecencyIndex:
 
 
 def _as_bits(positions, size: int) -> int:
-    digits = bytearray(b"0") * size
+    digits = bytearray(b"0") * size  # digit p is bit p: reversed, the highest bit first
     for position in positions:
-        digits[size - 1 - position] = 49  # "1"
-    return int(digits, 2)
+        digits[position] = 49  # "1"
+    return int(digits[::-1], 2)
 
 
 # One statement, so the generation and the items are read in one snapshot.
