@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -275,17 +276,21 @@ def build(now: datetime) -> RecencyIndex | None:
 
 _current: RecencyIndex | None = None
 _building = threading.Lock()
+# After a build failed (the database was down, or too slow for a request's deadline), the
+# process searches without the index for this long before it tries again.
+RETRY_AFTER = 60.0
+_failed_at = -RETRY_AFTER
 
 
 def index_at(generation: int | None, now: datetime) -> RecencyIndex | None:
     """This process's index if it is at `generation`; else built anew, by this thread. None
     when there is no generation, or while another thread of the process builds it (the caller
     searches without it meanwhile rather than wait)."""
-    global _current
+    global _current, _failed_at
     index = _current
     if generation is None or (index is not None and index.generation == generation):
         return index if generation is not None else None
-    if not _building.acquire(blocking=False):
+    if time.monotonic() - _failed_at < RETRY_AFTER or not _building.acquire(blocking=False):
         return None
     try:
         index = _current
@@ -293,6 +298,10 @@ def index_at(generation: int | None, now: datetime) -> RecencyIndex | None:
             # Built in its own snapshot: at this generation or a later one, never an earlier.
             index = _current = build(now)
         return index
+    except DatabaseError:
+        _failed_at = time.monotonic()
+        logger.warning("The search index could not be built; searching without it.", exc_info=True)
+        return None
     finally:
         _building.release()
 

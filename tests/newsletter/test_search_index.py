@@ -23,6 +23,16 @@ from tests.newsletter.test_search import publish
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_index():
+    """Each test starts with no index and no failed build behind it, as a new process would."""
+    search_index._current = None
+    search_index._failed_at = -search_index.RETRY_AFTER
+    yield
+    search_index._current = None
+    search_index._failed_at = -search_index.RETRY_AFTER
+
+
 # --- Reading tsqueries (no database) -------------------------------------------------------
 
 
@@ -289,3 +299,28 @@ def test_an_issue_whose_publication_time_has_not_come_is_not_found_yet():
     index = search_index.index_at(SearchGeneration.objects.get(pk=1).value, timezone.now())
     later = timezone.now() + timedelta(seconds=3)
     assert index.newest(parse("'weight'"), 10, later).ids == [issue.items.get().pk]
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_build_that_fails_leaves_search_to_the_gin_index_for_a_while(caplog):
+    publish(accepted(title="Activation checkpointing"))
+    search_index._current = None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM newsletter_searchgeneration WHERE id = 1")
+        (generation,) = cursor.fetchone()
+        # What a build reads is gone for a moment (as if the database refused it).
+        cursor.execute("ALTER TABLE newsletter_searchgeneration RENAME TO searchgeneration_away")
+    try:
+        assert search_index.index_at(generation, timezone.now()) is None
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE searchgeneration_away RENAME TO newsletter_searchgeneration"
+            )
+    assert "could not be built" in caplog.text
+    # Not tried again at once: the GIN index answers meanwhile.
+    assert search_index.index_at(generation, timezone.now()) is None
+    assert search.search_items("checkpointing").total == 1
+    search_index._failed_at -= search_index.RETRY_AFTER  # as when the minute has passed
+    assert search_index.index_at(generation, timezone.now()).generation == generation
