@@ -11,6 +11,7 @@ Knobs (plain attributes, change them at any time):
 - ``refuse_data_next``: the next n messages get ``data_reply`` after their DATA instead of 250;
 - ``hold_data``: a threading.Event; while it is clear, each message is stored (it arrived)
   and the 250 after its DATA waits: a worker killed then has handed it over unanswered;
+  ``held`` counts the messages waiting so;
 - ``delay``: seconds before each 250 after DATA (a slow server).
 
 ``stop()`` takes the server down (the port refuses connections, open sessions are cut) and
@@ -92,8 +93,15 @@ class _Handler:
                     else b"",
                 )
             )
-        while not server.hold_data.is_set():
-            await asyncio.sleep(0.05)
+        if not server.hold_data.is_set():
+            with server.lock:
+                server.held += 1
+            try:
+                while not server.hold_data.is_set():
+                    await asyncio.sleep(0.05)
+            finally:
+                with server.lock:
+                    server.held -= 1
         if server.delay:
             await asyncio.sleep(server.delay)
         if server.echo:
@@ -122,6 +130,7 @@ class SMTPServer:
         self.data_reply = "554 5.6.0 Message refused"
         self.hold_data = threading.Event()
         self.hold_data.set()
+        self.held = 0  # messages stored whose 250 waits for hold_data
         self.delay = 0.0
         self.lock = threading.Lock()
         self._controller: Controller | None = None

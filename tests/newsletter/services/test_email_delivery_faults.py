@@ -140,9 +140,11 @@ def test_worker_killed_with_a_message_in_flight_never_sends_it_twice(smtp_server
             wait_until(lambda: len(issue_recipients(smtp_server)) >= 5, timeout=30)
             # The server keeps the next message but does not answer: the worker dies waiting.
             smtp_server.hold_data.clear()
+            # Until a message is held: one answered just before the hold might still be marked
+            # sent before the kill lands, and then nothing would be in flight.
             wait_until(
                 lambda: (
-                    len(issue_recipients(smtp_server)) > sent_rows(issue)
+                    smtp_server.held
                     and EmailSend.objects.filter(issue=issue, state=Send.SENDING).exists()
                 ),
                 timeout=30,
