@@ -86,7 +86,8 @@ def search_issues_and_events(
     introduction or closing match, and the published and cancelled events whose title or
     description match, each best first (one statement on PostgreSQL)."""
     if full_text():
-        return _search_issues_and_events_sql(query, issue_limit, event_limit)
+        issues, events, _ = _search_issues_and_events_sql(query, issue_limit, event_limit)
+        return issues, events
     return _search_issues_plain(query, issue_limit), _search_events_plain(query, event_limit)
 
 
@@ -366,8 +367,10 @@ def _first_page(count: int) -> str:
     return _ISSUES_AND_EVENTS_SQL.replace("ORDER BY part, place", extra)
 
 
-def _search_issues_and_events_sql(query: str, issue_limit: int, event_limit: int, lookup=False):
-    """The issues and the events; with `lookup`, the index's lookup as a third value."""
+def _search_issues_and_events_sql(
+    query: str, issue_limit: int, event_limit: int, lookup: bool = False
+) -> tuple[list[Hit], list[EventHit], tuple[int | None, str] | None]:
+    """The issues, the events and, when asked (`lookup`), the index's lookup (else None)."""
     params = _params(
         query,
         limit=issue_limit,
@@ -379,7 +382,7 @@ def _search_issues_and_events_sql(query: str, issue_limit: int, event_limit: int
     with prepared_cursor() as cursor:
         rows = _execute(cursor, sql, params)
     prefix = get_script_prefix()
-    issues, events, looked_up = [], [], (None, "")
+    issues, events, looked_up = [], [], ((None, "") if lookup else None)
     for part, _, number, slug, issue_title, when, state, title, snippet in rows:
         if part == -1:
             looked_up = (number, slug)
@@ -405,7 +408,7 @@ def _search_issues_and_events_sql(query: str, issue_limit: int, event_limit: int
                     cancelled=state == Event.State.CANCELLED,
                 )
             )
-    return (issues, events, looked_up) if lookup else (issues, events)
+    return issues, events, looked_up
 
 
 # --- SQLite: every word, newest first ---------------------------------------------------------
