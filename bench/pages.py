@@ -35,6 +35,7 @@ from newsletter.management.bench_vocabulary import (
     TARGETS,
     TOPICS,
 )
+from newsletter.spelling import spellings
 
 CONNECTIONS = 8
 PAIRED_ROUNDS = 3  # runs of each page, each right after a run of the baseline
@@ -163,14 +164,26 @@ def check_page(url: str, name: str) -> None:
 
 def varied_searches(count: int = 2000) -> list[str]:
     """Distinct searches in the proportions readers type them: mostly one or two words, some
-    "quoted phrases", a few with `or` or an -exclusion, all in the seed's vocabulary."""
+    "quoted phrases", a few with `or` or an -exclusion, some in a word's other spelling
+    ("quantisation", "optimizers": found through newsletter/spelling.py) and some misspelt (a
+    letter left out: mostly nothing matches, and the page asks "Did you mean"), all from the
+    seed's vocabulary."""
 
     words = sorted({w.lower() for t in TOPICS + TARGETS + OPENERS for w in t.split() if len(w) > 3})
     rng = random.Random(11)
-    queries: set[str] = set(words) | {f'"{topic}"' for topic in TOPICS}
+
+    def misspelt(word: str) -> str:
+        cut = rng.randrange(1, len(word) - 1)
+        return word[:cut] + word[cut + 1 :]
+
+    # The vocabulary's words in their other spelling ("optimisers" as "optimizers").
+    respelt = [other for word in words for other in spellings(word) if other != word]
+    queries: set[str] = set(words) | set(respelt) | {f'"{topic}"' for topic in TOPICS}
     while len(queries) < count:
         a, b = rng.sample(words, 2)
-        queries.add(rng.choices([f"{a} {b}", f"{a} or {b}", f"{a} -{b}"], weights=[8, 1, 1])[0])
+        other = rng.choice(respelt)
+        forms = [f"{a} {b}", f"{a} or {b}", f"{a} -{b}", f"{other} {b}", f"{misspelt(a)} {b}"]
+        queries.add(rng.choices(forms, weights=[8, 1, 1, 1, 1])[0])
     ordered = sorted(queries)
     rng.shuffle(ordered)
     # A parameter the page does not read keeps the page cache out: every request is searched.
