@@ -172,6 +172,37 @@ def test_the_index_finds_what_the_gin_index_finds_for_every_kind_of_query():
 
 @postgresql
 @pytest.mark.django_db
+def test_a_build_holds_each_items_lexemes_exactly_as_postgresql_stores_them():
+    """The lexemes arrive as one string an item (newsletter/search_index.py, _SEPARATOR): URLs,
+    paths and apostrophes stay whole, and an item with no words gets none (not "")."""
+    publish(
+        accepted(title="https://example.com/a%20b and path/to/file.py, by O'Reilly"),
+        accepted(title="Pruning, again"),
+        accepted(title="Kernel fusion"),
+    )
+    emptied = IssueItem.objects.order_by("id").last()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE newsletter_issueitem SET search_vector = '' WHERE id = %s", [emptied.pk]
+        )
+        cursor.execute(
+            "SELECT id, tsvector_to_array(search_vector) FROM newsletter_issueitem"
+            " WHERE is_published ORDER BY id"
+        )
+        stored = {pk: set(lexemes) for pk, lexemes in cursor.fetchall()}
+    index = search_index.build(timezone.now())
+
+    assert list(index.ids) == list(stored)
+    assert stored[emptied.pk] == set()
+    assert "" not in index.dense and "" not in index.sparse
+    assert "example.com/a%20b" in set().union(*stored.values())
+    for position, pk in enumerate(index.ids):
+        words = {word for word in {*index.dense, *index.sparse} if index.bits(word) >> position & 1}
+        assert words == stored[pk], pk
+
+
+@postgresql
+@pytest.mark.django_db
 def test_the_generation_changes_with_what_search_sees_and_only_then():
     def generation() -> int:
         return SearchGeneration.objects.get(pk=1).value
