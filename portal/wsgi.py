@@ -21,10 +21,12 @@ def _start() -> None:
     as the process. Python's cycle collector then no longer walks those 140,000 objects in each
     full collection: it did so every few thousand requests, 50 to 200 ms each, holding up all
     of the process's threads (the slowest searches of a benchmark run were those)."""
-    search_index.warm()
-    get_resolver().url_patterns  # noqa: B018  (imports the URLconf and every view module)
-    gc.collect()
-    gc.freeze()
+    try:
+        search_index.warm()
+    finally:
+        get_resolver().url_patterns  # noqa: B018  (imports the URLconf and every view module)
+        gc.collect()
+        gc.freeze()
 
 
 threading.Thread(target=_start, name="start-up", daemon=True).start()
