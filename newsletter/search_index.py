@@ -146,7 +146,10 @@ class RecencyIndex:
     ids: array  # the published items' ids, ascending: bit i stands for ids[i]
     published: array  # their issues' publication times, in microseconds since the epoch
     dense: dict[str, int]  # a common word's items as bits
-    sparse: dict[str, array]  # a rarer word's as the positions of its bits (smaller so)
+    # A rarer word's as the positions of its bits (smaller so), as the bytes of an array("I"):
+    # bytes are no work for the cycle collector, an array is (a real archive's rare words are
+    # a hundred thousand: 8 ms more in each full collection after a rebuild, which is not frozen).
+    sparse: dict[str, bytes]
     # Items of issues whose publication time had not come when the index was built.
     pending: list[tuple[datetime, int]] = field(default_factory=list)
 
@@ -158,7 +161,7 @@ class RecencyIndex:
         if (found := self.dense.get(lexeme)) is not None:
             return found
         positions = self.sparse.get(lexeme)
-        return _as_bits(positions, len(self.ids)) if positions else 0
+        return _as_bits(memoryview(positions).cast("I"), len(self.ids)) if positions else 0
 
     def matches(self, tree: tuple, now: datetime) -> tuple[int, bool]:
         """The items matching `tree` as bits, and whether exactly (else a superset)."""
@@ -272,7 +275,7 @@ def build(now: datetime) -> RecencyIndex | None:
         if len(positions) * 32 > size:
             dense[lexeme] = _as_bits(positions, size)
         else:
-            sparse[lexeme] = positions
+            sparse[lexeme] = positions.tobytes()
     pending = [
         (EPOCH + when * MICROSECOND, _as_bits(items, size)) for when, items in sorted(later.items())
     ]

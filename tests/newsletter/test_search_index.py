@@ -109,7 +109,7 @@ def test_items_of_an_issue_not_yet_due_are_left_out_until_it_is():
 
 def test_rare_words_are_kept_as_positions_and_answer_the_same():
     index = small_index({}, size=64)
-    index.sparse["rare"] = array("I", [1, 40])
+    index.sparse["rare"] = array("I", [1, 40]).tobytes()
 
     assert index.newest(parse("'rare'"), 9, NOW).ids == [140, 101]
 
@@ -179,6 +179,8 @@ def test_a_build_holds_each_items_lexemes_exactly_as_postgresql_stores_them():
         accepted(title="https://example.com/a%20b and path/to/file.py, by O'Reilly"),
         accepted(title="Pruning, again"),
         accepted(title="Kernel fusion"),
+        # Enough items that a word in one of them is kept as positions, not bits.
+        *(accepted(title=f"Filler on topic{number:02d}x") for number in range(37)),
     )
     emptied = IssueItem.objects.order_by("id").last()
     with connection.cursor() as cursor:
@@ -193,6 +195,7 @@ def test_a_build_holds_each_items_lexemes_exactly_as_postgresql_stores_them():
     index = search_index.build(timezone.now())
 
     assert list(index.ids) == list(stored)
+    assert index.sparse and index.dense
     assert stored[emptied.pk] == set()
     assert "" not in index.dense and "" not in index.sparse
     assert "example.com/a%20b" in set().union(*stored.values())
